@@ -1,0 +1,295 @@
+//! The tool manifest: the one file that accounts for every operation of every spec.
+//!
+//! The format is generic (it knows toolsets, tools and operations, not any particular API):
+//!
+//! ```toml
+//! [specs.trading]
+//! file = "trading-api.json"
+//!
+//! [toolsets.account]
+//! description = "Account balances, configuration and activity."
+//! default = true
+//!
+//! [glossary]
+//! symbol = "Ticker symbol, e.g. AAPL."
+//!
+//! [operations.trading.getAccount]
+//! tool = "get_account_info"
+//! toolset = "account"
+//! description = "Returns the account's cash, buying power and status."
+//! annotations = { read_only = true, destructive = false, idempotent = true, open_world = true }
+//!
+//! [operations.trading.postOrder]
+//! toolset = "trading"
+//! replaced_by = ["place_stock_order"]
+//!
+//! [operations.trading.subscribeToEvents]
+//! excluded = "streaming endpoint"
+//!
+//! [handwritten.place_stock_order]
+//! toolset = "trading"
+//! replaces = "trading:postOrder"
+//! description = "Places a stock order."
+//! annotations = { read_only = false, destructive = true, idempotent = false, open_world = true }
+//! params = { symbol = "Ticker symbol." }
+//! ```
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The parsed manifest.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The specs the manifest covers, by key (the key is used in `operations.<key>`).
+    pub specs: IndexMap<String, SpecEntry>,
+    /// The toolsets, in the order they are listed to users.
+    pub toolsets: IndexMap<String, Toolset>,
+    /// Parameter descriptions shared by every tool, keyed by parameter name.
+    #[serde(default)]
+    pub glossary: BTreeMap<String, String>,
+    /// Every operation of every spec: spec key -> operation id -> what happens to it.
+    pub operations: IndexMap<String, IndexMap<String, Operation>>,
+    /// Tools written by hand that replace generated ones (keyed by tool name).
+    #[serde(default)]
+    pub handwritten: IndexMap<String, Handwritten>,
+}
+
+/// One spec document.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpecEntry {
+    /// File name, relative to the manifest's folder.
+    pub file: String,
+}
+
+/// A named group of tools, enabled together.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Toolset {
+    /// What the toolset is for, in one sentence.
+    pub description: String,
+    /// Whether the toolset is in the default build and enabled by default at run time.
+    #[serde(default)]
+    pub default: bool,
+    /// The Cargo feature that compiles the toolset in (defaults to the toolset's name).
+    #[serde(default)]
+    pub feature: Option<String>,
+}
+
+impl Toolset {
+    /// The Cargo feature that gates this toolset, given its name.
+    pub fn feature_name<'a>(&'a self, name: &'a str) -> &'a str {
+        self.feature.as_deref().unwrap_or(name)
+    }
+}
+
+/// MCP tool annotations. All four are required in the manifest, so none is left to a default.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Annotations {
+    /// The tool does not change anything.
+    pub read_only: bool,
+    /// The tool may destroy or overwrite state.
+    pub destructive: bool,
+    /// Calling the tool twice with the same arguments has no further effect.
+    pub idempotent: bool,
+    /// The tool talks to a system outside the server.
+    pub open_world: bool,
+}
+
+/// How far a tool's output can be trusted.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    /// Structured API data.
+    #[default]
+    ApiData,
+    /// Free text written by third parties (news and the like).
+    ExternalText,
+}
+
+/// What the manifest says about one operation. Exactly one of `tool`, `replaced_by` and
+/// `excluded` is set; [`Manifest::validate`] checks it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    /// The tool name the operation is exposed under.
+    pub tool: Option<String>,
+    /// The toolset that exposes the tool (or owns the replacing tools).
+    pub toolset: Option<String>,
+    /// The tool's description, written for a model.
+    pub description: Option<String>,
+    /// The tool's annotations.
+    pub annotations: Option<Annotations>,
+    /// The output's trust level.
+    #[serde(default)]
+    pub risk: Risk,
+    /// Per-tool parameter descriptions, overriding the glossary.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Hand-written tools that replace this operation.
+    #[serde(default)]
+    pub replaced_by: Vec<String>,
+    /// Why the operation is not exposed.
+    pub excluded: Option<String>,
+}
+
+/// A hand-written tool's metadata.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Handwritten {
+    /// The toolset the tool belongs to.
+    pub toolset: String,
+    /// The operation it replaces, as `<spec>:<operationId>`.
+    pub replaces: String,
+    /// The tool's description, written for a model.
+    pub description: String,
+    /// The tool's annotations.
+    pub annotations: Annotations,
+    /// The output's trust level.
+    #[serde(default)]
+    pub risk: Risk,
+    /// Parameter descriptions (the glossary applies to names not listed here).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// What happens to an operation, as read from the manifest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Disposition<'a> {
+    /// Exposed as a generated tool.
+    Tool(ToolEntry<'a>),
+    /// Replaced by hand-written tools; the client method is still generated.
+    Replaced {
+        /// The toolset whose feature gates the client method.
+        toolset: &'a str,
+        /// The replacing tools.
+        by: &'a [String],
+    },
+    /// Not exposed, for the given reason.
+    Excluded(&'a str),
+}
+
+/// A generated tool's manifest entry, with every required field present.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToolEntry<'a> {
+    /// Tool name.
+    pub name: &'a str,
+    /// Toolset name.
+    pub toolset: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// Annotations.
+    pub annotations: Annotations,
+    /// Output risk.
+    pub risk: Risk,
+    /// Per-tool parameter descriptions.
+    pub params: &'a BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Parses a manifest from TOML text and validates it.
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| Error::Manifest(e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Checks the manifest's internal consistency (not its agreement with the specs).
+    pub fn validate(&self) -> Result<(), Error> {
+        for spec in self.operations.keys() {
+            if !self.specs.contains_key(spec) {
+                return Err(Error::Manifest(format!(
+                    "operations.{spec}: no [specs.{spec}] entry"
+                )));
+            }
+        }
+        for (spec, ops) in &self.operations {
+            for (op_id, op) in ops {
+                self.disposition(spec, op_id, op)?;
+            }
+        }
+        for (name, hw) in &self.handwritten {
+            if !self.toolsets.contains_key(&hw.toolset) {
+                return Err(Error::Manifest(format!(
+                    "handwritten.{name}: unknown toolset `{}`",
+                    hw.toolset
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one operation's disposition, checking that exactly one kind is given.
+    pub fn disposition<'a>(
+        &'a self,
+        spec: &str,
+        op_id: &str,
+        op: &'a Operation,
+    ) -> Result<Disposition<'a>, Error> {
+        let at = format!("operations.{spec}.{op_id}");
+        let kinds = op.tool.is_some() as u8
+            + (!op.replaced_by.is_empty()) as u8
+            + op.excluded.is_some() as u8;
+        if kinds != 1 {
+            return Err(Error::Manifest(format!(
+                "{at}: set exactly one of `tool`, `replaced_by` and `excluded`"
+            )));
+        }
+        if let Some(reason) = &op.excluded {
+            if reason.trim().is_empty() {
+                return Err(Error::Manifest(format!("{at}: `excluded` needs a reason")));
+            }
+            return Ok(Disposition::Excluded(reason));
+        }
+        let toolset = op
+            .toolset
+            .as_deref()
+            .ok_or_else(|| Error::Manifest(format!("{at}: missing `toolset`")))?;
+        if !self.toolsets.contains_key(toolset) {
+            return Err(Error::Manifest(format!(
+                "{at}: unknown toolset `{toolset}`"
+            )));
+        }
+        if !op.replaced_by.is_empty() {
+            return Ok(Disposition::Replaced {
+                toolset,
+                by: &op.replaced_by,
+            });
+        }
+        let name = op.tool.as_deref().unwrap_or_default();
+        let description = op
+            .description
+            .as_deref()
+            .ok_or_else(|| Error::Manifest(format!("{at}: missing `description`")))?;
+        let annotations = op
+            .annotations
+            .ok_or_else(|| Error::Manifest(format!("{at}: missing `annotations`")))?;
+        Ok(Disposition::Tool(ToolEntry {
+            name,
+            toolset,
+            description,
+            annotations,
+            risk: op.risk,
+            params: &op.params,
+        }))
+    }
+
+    /// The description of parameter `param` of a tool: the tool's own, else the glossary's.
+    pub fn param_description<'a>(
+        &'a self,
+        tool_params: &'a BTreeMap<String, String>,
+        param: &str,
+    ) -> Option<&'a str> {
+        tool_params
+            .get(param)
+            .or_else(|| self.glossary.get(param))
+            .map(String::as_str)
+    }
+}

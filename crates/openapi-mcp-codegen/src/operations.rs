@@ -1,0 +1,549 @@
+//! Per operation: the parameters struct, its request builder, the client method and the tool.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use serde_json::{Map, Value, json};
+
+use crate::Error;
+use crate::doc::{Doc, pointer_token};
+use crate::manifest::{Manifest, ToolEntry};
+use crate::naming::{self, Unique};
+use crate::schema_json::to_json_schema;
+use crate::types::{TypeRef, TypeSpace, is_nullable};
+
+/// HTTP methods an operation can use.
+pub const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+];
+
+/// Where an argument goes in the request.
+#[derive(Clone, Copy, PartialEq)]
+enum Location {
+    Path,
+    Query { explode: bool },
+    Body,
+}
+
+struct Arg {
+    /// The argument's name in the tool and the arguments struct.
+    name: String,
+    /// The name on the wire (differs for a body property that shares a parameter's name).
+    wire: String,
+    field: String,
+    location: Location,
+    required: bool,
+    ty: TypeRef,
+    schema: Value,
+}
+
+/// One operation as found in a spec.
+pub struct OpRef<'v> {
+    /// The URL path template.
+    pub path: &'v str,
+    /// The lower-case HTTP method.
+    pub method: &'v str,
+    /// The operation id.
+    pub operation_id: &'v str,
+    /// The operation object.
+    pub op: &'v Value,
+    /// Parameters declared on the path item.
+    pub path_params: Option<&'v Value>,
+}
+
+/// Lists a spec's operations in document order.
+pub fn operations<'v>(doc: &'v Doc<'_>) -> Result<Vec<OpRef<'v>>, Error> {
+    let mut out = Vec::new();
+    let Some(paths) = doc.raw.get("paths").and_then(Value::as_object) else {
+        return Ok(out);
+    };
+    for (path, item) in paths {
+        let item = doc.deref(item)?;
+        for method in METHODS {
+            if let Some(op) = item.get(*method) {
+                let at = format!("/paths/{}/{method}", pointer_token(path));
+                let operation_id = op
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| doc.error(&at, "operation without operationId"))?;
+                out.push(OpRef {
+                    path,
+                    method,
+                    operation_id,
+                    op,
+                    path_params: item.get("parameters"),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What one operation contributes to the generated code.
+pub struct OpCode {
+    /// The parameters struct and its request builder (for the `params` module).
+    pub params: TokenStream,
+    /// The typed client method (inside `impl Client`).
+    pub client: TokenStream,
+    /// The tool's call function (for the `tools` module), when exposed.
+    pub tool_fn: Option<TokenStream>,
+    /// The tool's registry entry, when exposed.
+    pub tool_def: Option<TokenStream>,
+    /// The tool's input schema, when exposed.
+    pub input_schema: Option<Value>,
+    /// Generated types the operation uses directly.
+    pub roots: Vec<String>,
+}
+
+/// Generates one operation.
+pub fn generate(
+    doc: &Doc<'_>,
+    space: &mut TypeSpace<'_, '_>,
+    manifest: &Manifest,
+    opref: &OpRef<'_>,
+    tool: Option<&ToolEntry<'_>>,
+) -> Result<OpCode, Error> {
+    let op_id = opref.operation_id;
+    let at = format!("/paths/{}/{}", pointer_token(opref.path), opref.method);
+    let type_name = naming::camel(op_id);
+    let mut fields = Unique::default();
+    let mut args: Vec<Arg> = Vec::new();
+
+    // Parameters: the path item's, overridden by the operation's own (same name and place).
+    let mut raw_params: Vec<(String, Value)> = Vec::new();
+    for (source, list) in [
+        ("path item", opref.path_params),
+        ("operation", opref.op.get("parameters")),
+    ] {
+        let Some(list) = list.and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, p) in list.iter().enumerate() {
+            let p = doc.deref(p)?.clone();
+            let key = format!(
+                "{}:{}",
+                p.get("in").and_then(Value::as_str).unwrap_or(""),
+                p.get("name").and_then(Value::as_str).unwrap_or("")
+            );
+            let where_ = format!("{at}/parameters/{i} ({source})");
+            raw_params.retain(|(k, _)| *k != key);
+            raw_params.push((where_, p));
+        }
+    }
+    for (where_, p) in &raw_params {
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| doc.error(where_, "parameter without name"))?;
+        let place = p.get("in").and_then(Value::as_str).unwrap_or("");
+        let location = match place {
+            "path" => Location::Path,
+            "query" => {
+                let style = p.get("style").and_then(Value::as_str).unwrap_or("form");
+                if style != "form" {
+                    return Err(
+                        doc.error(where_, format!("query style `{style}` is not supported"))
+                    );
+                }
+                Location::Query {
+                    explode: p.get("explode").and_then(Value::as_bool).unwrap_or(true),
+                }
+            }
+            // Credentials travel as headers set by the transport; other headers are not arguments.
+            "header" | "cookie" => continue,
+            other => return Err(doc.error(where_, format!("unknown parameter location `{other}`"))),
+        };
+        let schema = p.get("schema").cloned().unwrap_or(json!({}));
+        let required = location == Location::Path
+            || p.get("required").and_then(Value::as_bool).unwrap_or(false);
+        let ty = space.type_for(
+            &schema,
+            &format!("{type_name}{}", naming::camel(name)),
+            where_,
+        )?;
+        args.push(Arg {
+            name: name.to_string(),
+            wire: name.to_string(),
+            field: fields.take(naming::snake(name)),
+            location,
+            required,
+            ty,
+            schema,
+        });
+    }
+
+    // Request body: a JSON object whose properties become arguments.
+    let mut has_body = false;
+    if let Some(body) = opref.op.get("requestBody") {
+        let body = doc.deref(body)?;
+        let body_required = body
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let schema = body
+            .pointer("/content/application~1json/schema")
+            .ok_or_else(|| {
+                doc.error(
+                    format!("{at}/requestBody"),
+                    "request body without an application/json schema",
+                )
+            })?;
+        let props = space.object_properties(schema, &format!("{at}/requestBody"))?;
+        if props.is_empty() {
+            return Err(doc.error(
+                format!("{at}/requestBody"),
+                "request body is not an object with properties",
+            ));
+        }
+        has_body = true;
+        for (wire, prop_schema, required) in props {
+            // A body property that shares a parameter's name becomes `body_<name>`.
+            let name = if args.iter().any(|a| a.name == wire) {
+                format!("body_{wire}")
+            } else {
+                wire.clone()
+            };
+            if args.iter().any(|a| a.name == name) {
+                return Err(doc.error(
+                    format!("{at}/requestBody"),
+                    format!("two arguments would be named `{name}`"),
+                ));
+            }
+            let ty = space.type_for(
+                &prop_schema,
+                &format!("{type_name}{}", naming::camel(&name)),
+                &format!("{at}/requestBody/{wire}"),
+            )?;
+            let field = fields.take(naming::snake(&name));
+            args.push(Arg {
+                name,
+                wire,
+                field,
+                location: Location::Body,
+                required: required && body_required,
+                ty,
+                schema: prop_schema,
+            });
+        }
+    }
+
+    let roots: Vec<String> = args
+        .iter()
+        .flat_map(|a| a.ty.deps.iter().cloned())
+        .collect();
+    let mut code = OpCode {
+        params: TokenStream::new(),
+        client: TokenStream::new(),
+        tool_fn: None,
+        tool_def: None,
+        input_schema: None,
+        roots,
+    };
+
+    // The parameters struct.
+    let params_ident = naming::ident(&type_name);
+    let derive_default = args.iter().all(|a| !a.required || a.ty.has_default);
+    let default = derive_default.then(|| quote!(Default,));
+    let mut field_items = Vec::new();
+    for a in &args {
+        let ident = naming::ident(&a.field);
+        let ty = &a.ty.tokens;
+        let json_name = &a.name;
+        let rename = (a.field != a.name).then(|| quote!(#[serde(rename = #json_name)]));
+        let doc_text = tool
+            .and_then(|t| manifest.param_description(t.params, &a.name))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("The `{}` argument.", a.name));
+        if a.required && !is_nullable(&a.schema) {
+            field_items.push(quote!(#[doc = #doc_text] #rename pub #ident: #ty));
+        } else {
+            field_items.push(quote! {
+                #[doc = #doc_text]
+                #rename
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub #ident: Option<#ty>
+            });
+        }
+    }
+    let request = request_builder(doc, opref, &args, has_body)?;
+    let params_doc = format!(
+        "Arguments of `{op_id}` ({} {}).",
+        opref.method.to_uppercase(),
+        opref.path
+    );
+    code.params = quote! {
+        #[doc = #params_doc]
+        #[derive(Debug, Clone, PartialEq, #default ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct #params_ident { #(#field_items,)* }
+        impl #params_ident {
+            /// The HTTP request these arguments make.
+            pub fn to_request(&self) -> rt::ApiRequest { #request }
+        }
+    };
+
+    // The typed client method.
+    let method_ident = naming::ident(&naming::snake(op_id));
+    let (ret, decode, ret_roots) = response_type(doc, space, opref, &type_name, &at)?;
+    code.roots.extend(ret_roots);
+    let method_doc = format!(
+        "`{} {}` (`{op_id}`).",
+        opref.method.to_uppercase(),
+        opref.path
+    );
+    code.client = if args.is_empty() {
+        quote! {
+            #[doc = #method_doc]
+            pub async fn #method_ident(&self) -> Result<#ret, rt::Error> {
+                let response = self.transport().send(params::#params_ident {}.to_request()).await?;
+                #decode
+            }
+        }
+    } else {
+        quote! {
+            #[doc = #method_doc]
+            pub async fn #method_ident(&self, params: &params::#params_ident) -> Result<#ret, rt::Error> {
+                let response = self.transport().send(params.to_request()).await?;
+                #decode
+            }
+        }
+    };
+
+    if let Some(tool) = tool {
+        let schema = input_schema(doc, manifest, tool, &args, &at)?;
+        let call_ident = naming::ident(&format!("call_{}", tool.name));
+        code.tool_fn = Some(quote! {
+            /// Parses the tool's arguments strictly, then calls the API.
+            pub fn #call_ident<'a>(client: &'a Client, args: rt::JsonObject) -> rt::BoxFuture<'a, Result<rt::ApiResponse, rt::ToolError>> {
+                Box::pin(async move {
+                    let params: params::#params_ident = rt::parse_args(args)?;
+                    Ok(client.transport().send(params.to_request()).await?)
+                })
+            }
+        });
+        let name = tool.name;
+        let toolset = tool.toolset;
+        let description = tool.description.trim();
+        let api = doc.key;
+        let schema_text =
+            serde_json::to_string(&schema).map_err(|e| doc.error(&at, e.to_string()))?;
+        let a = tool.annotations;
+        let (ro, de, id, ow) = (a.read_only, a.destructive, a.idempotent, a.open_world);
+        let risk = match tool.risk {
+            crate::manifest::Risk::ApiData => quote!(rt::Risk::ApiData),
+            crate::manifest::Risk::ExternalText => quote!(rt::Risk::ExternalText),
+        };
+        let spec_mod = naming::ident(&naming::snake(doc.key));
+        code.tool_def = Some(quote! {
+            rt::ToolDef {
+                name: #name,
+                toolset: #toolset,
+                api: #api,
+                operation_id: #op_id,
+                description: #description,
+                input_schema: #schema_text,
+                annotations: rt::Annotations { read_only: #ro, destructive: #de, idempotent: #id, open_world: #ow },
+                risk: #risk,
+                call: #spec_mod::tools::#call_ident,
+            }
+        });
+        code.input_schema = Some(schema);
+    }
+    Ok(code)
+}
+
+/// The body of `to_request`.
+fn request_builder(
+    doc: &Doc<'_>,
+    opref: &OpRef<'_>,
+    args: &[Arg],
+    has_body: bool,
+) -> Result<TokenStream, Error> {
+    // Path template: literal pieces and `{name}` placeholders.
+    let mut format = String::new();
+    let mut path_args = Vec::new();
+    let mut rest = opref.path;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .ok_or_else(|| doc.error(opref.path, "unclosed `{` in path"))?;
+        format.push_str(&rest[..open].replace('{', "{{").replace('}', "}}"));
+        format.push_str("{}");
+        let name = &rest[open + 1..close];
+        let arg = args
+            .iter()
+            .find(|a| a.location == Location::Path && a.name == name)
+            .ok_or_else(|| {
+                doc.error(
+                    opref.path,
+                    format!("path parameter `{name}` is not declared"),
+                )
+            })?;
+        let f = naming::ident(&arg.field);
+        path_args.push(if arg.ty.displayable {
+            quote!(rt::encode_path(&self.#f.to_string()))
+        } else {
+            quote!(rt::encode_path(&rt::json_to_query(&rt::to_json(&self.#f))))
+        });
+        rest = &rest[close + 1..];
+    }
+    format.push_str(&rest.replace('{', "{{").replace('}', "}}"));
+
+    let mut pushes = Vec::new();
+    for a in args {
+        let f = naming::ident(&a.field);
+        let n = &a.wire;
+        let push_one = |v: TokenStream| -> TokenStream {
+            match a.location {
+                Location::Query { explode } if a.ty.array_of_displayable => {
+                    if explode {
+                        quote!(for item in #v { query.push((#n, item.to_string())); })
+                    } else {
+                        quote!(query.push((#n, #v.iter().map(|item| item.to_string()).collect::<Vec<_>>().join(",")));)
+                    }
+                }
+                Location::Query { .. } if a.ty.displayable => {
+                    quote!(query.push((#n, #v.to_string()));)
+                }
+                Location::Query { .. } => {
+                    quote!(query.push((#n, rt::json_to_query(&rt::to_json(#v))));)
+                }
+                Location::Body => quote!(body.insert(#n.to_string(), rt::to_json(#v));),
+                Location::Path => quote!(),
+            }
+        };
+        if a.location == Location::Path {
+            continue;
+        }
+        let inner = push_one(quote!(value));
+        if a.required && !is_nullable(&a.schema) {
+            pushes.push(quote!({ let value = &self.#f; #inner }));
+        } else {
+            pushes.push(quote!(if let Some(value) = &self.#f { #inner }));
+        }
+    }
+    let path_expr = if path_args.is_empty() {
+        quote!(#format.to_string())
+    } else {
+        quote!(format!(#format, #(#path_args),*))
+    };
+    let method = naming::ident(&naming::camel(opref.method));
+    let api = doc.key;
+    let op_id = opref.operation_id;
+    let body_expr = if has_body {
+        quote!(Some(::serde_json::Value::Object(body)))
+    } else {
+        quote!(None)
+    };
+    let body_decl = has_body.then(|| quote!(let mut body = ::serde_json::Map::new();));
+    Ok(quote! {
+        #[allow(unused_mut)]
+        let mut query: Vec<(&'static str, String)> = Vec::new();
+        #body_decl
+        #(#pushes)*
+        rt::ApiRequest {
+            api: #api,
+            operation_id: #op_id,
+            method: rt::Method::#method,
+            path: #path_expr,
+            query,
+            body: #body_expr,
+        }
+    })
+}
+
+/// The success response's type, and how to decode it.
+fn response_type(
+    doc: &Doc<'_>,
+    space: &mut TypeSpace<'_, '_>,
+    opref: &OpRef<'_>,
+    type_name: &str,
+    at: &str,
+) -> Result<(TokenStream, TokenStream, Vec<String>), Error> {
+    let responses = opref.op.get("responses").and_then(Value::as_object);
+    let success = responses.and_then(|r| {
+        let mut codes: Vec<&String> = r.keys().filter(|k| k.starts_with('2')).collect();
+        codes.sort();
+        codes.first().map(|k| (k.to_string(), &r[*k]))
+    });
+    let Some((code, response)) = success else {
+        return Ok((
+            quote!(()),
+            quote!({
+                let _ = response;
+                Ok(())
+            }),
+            vec![],
+        ));
+    };
+    let response = doc.deref(response)?;
+    match response.pointer("/content/application~1json/schema") {
+        Some(schema) => {
+            let t = space.type_for(
+                schema,
+                &format!("{type_name}Response"),
+                &format!("{at}/responses/{code}"),
+            )?;
+            let ty = t.tokens;
+            Ok((ty, quote!(response.decode()), t.deps))
+        }
+        None => Ok((
+            quote!(()),
+            quote!({
+                let _ = response;
+                Ok(())
+            }),
+            vec![],
+        )),
+    }
+}
+
+/// The tool's input schema: a plain object whose properties are the arguments.
+fn input_schema(
+    doc: &Doc<'_>,
+    manifest: &Manifest,
+    tool: &ToolEntry<'_>,
+    args: &[Arg],
+    at: &str,
+) -> Result<Value, Error> {
+    let names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
+    for p in tool.params.keys() {
+        if !names.contains(p.as_str()) {
+            return Err(Error::Manifest(format!(
+                "tool `{}` describes parameter `{p}`, which the operation does not have",
+                tool.name
+            )));
+        }
+    }
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for a in args {
+        let mut schema = to_json_schema(doc, &a.schema, &format!("{at}/{}", a.name))?;
+        let description = manifest.param_description(tool.params, &a.name).ok_or_else(|| {
+            Error::Manifest(format!(
+                "tool `{}`: parameter `{}` has no description (add it to the tool's params or the glossary)",
+                tool.name, a.name
+            ))
+        })?;
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert(
+                "description".into(),
+                Value::String(description.trim().to_string()),
+            );
+        }
+        properties.insert(a.name.clone(), schema);
+        if a.required {
+            required.push(Value::String(a.name.clone()));
+        }
+    }
+    let mut root = Map::new();
+    root.insert("type".into(), json!("object"));
+    root.insert("properties".into(), Value::Object(properties));
+    if !required.is_empty() {
+        root.insert("required".into(), Value::Array(required));
+    }
+    root.insert("additionalProperties".into(), json!(false));
+    Ok(Value::Object(root))
+}

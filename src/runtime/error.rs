@@ -1,0 +1,58 @@
+//! Errors of API calls and of tool calls.
+
+/// An API call that did not produce a success response.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API answered with a non-success status.
+    #[error("{}", api_message(*status, *code, message))]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The API's own error code, when it sent one.
+        code: Option<i64>,
+        /// The API's message (or the start of the body when it sent no message).
+        message: String,
+        /// `Retry-After` in seconds, when sent.
+        retry_after: Option<u64>,
+    },
+    /// No response in time.
+    #[error("the request timed out after it was sent; it may have reached the API")]
+    Timeout,
+    /// The connection failed.
+    #[error("could not reach the API ({detail}); {}", if *sent { "the request may have reached it" } else { "the request was not sent" })]
+    Connection {
+        /// What failed.
+        detail: String,
+        /// Whether the request may have been sent before the failure.
+        sent: bool,
+    },
+    /// A success response whose body does not have the expected shape.
+    #[error("the response did not have the expected shape: {detail}")]
+    Decode {
+        /// What did not match.
+        detail: String,
+        /// The body as received.
+        body: String,
+    },
+    /// The request could not be built.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+fn api_message(status: u16, code: Option<i64>, message: &str) -> String {
+    match code {
+        Some(code) => format!("HTTP {status} (code {code}): {message}"),
+        None => format!("HTTP {status}: {message}"),
+    }
+}
+
+/// A tool call that failed: bad arguments (nothing was sent) or a failed API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The arguments were rejected before anything was sent.
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    /// The API call failed.
+    #[error(transparent)]
+    Api(#[from] Error),
+}

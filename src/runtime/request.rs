@@ -1,0 +1,173 @@
+//! Requests, responses and the helpers generated code uses to build them.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Error, JsonObject, ToolError};
+
+/// HTTP methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Method {
+    Get,
+    Put,
+    Post,
+    Delete,
+    Patch,
+    Head,
+    Options,
+    Trace,
+}
+
+impl Method {
+    /// Upper-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+        }
+    }
+
+    /// Whether repeating the request is safe (GET, HEAD, OPTIONS).
+    pub fn is_safe(&self) -> bool {
+        matches!(self, Method::Get | Method::Head | Method::Options)
+    }
+}
+
+/// One API request, before it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRequest {
+    /// The spec (manifest key) whose host serves it.
+    pub api: &'static str,
+    /// The operation id.
+    pub operation_id: &'static str,
+    /// HTTP method.
+    pub method: Method,
+    /// Path, with path parameters already percent-encoded.
+    pub path: String,
+    /// Query parameters, in order.
+    pub query: Vec<(&'static str, String)>,
+    /// JSON body.
+    pub body: Option<Value>,
+}
+
+/// A success response.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: bytes::Bytes,
+}
+
+impl ApiResponse {
+    /// Decodes the body as `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            detail: e.to_string(),
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+        })
+    }
+
+    /// The body as JSON (`null` for an empty body).
+    pub fn json(&self) -> Result<Value, Error> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        self.decode()
+    }
+}
+
+/// Percent-encodes one path segment: everything but `A-Z a-z 0-9 - . _ ~`, so a value can
+/// never add path segments.
+pub fn encode_path(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A value as JSON (`null` if it cannot be serialized, which generated types never do).
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// A JSON value as one query-string word: strings as they are, anything else as JSON.
+pub fn json_to_query(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parses tool arguments strictly into `T`: an unknown, missing or ill-typed argument is an
+/// error that names it.
+pub fn parse_args<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError> {
+    let value = Value::Object(args);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path.is_empty() || path == "." {
+            ToolError::InvalidArguments(inner)
+        } else {
+            ToolError::InvalidArguments(format!("argument `{path}`: {inner}"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_path_keeps_values_inside_one_segment() {
+        assert_eq!(encode_path("../v2/account"), "..%2Fv2%2Faccount");
+        assert_eq!(encode_path("BTC/USD"), "BTC%2FUSD");
+        assert_eq!(encode_path("AAPL"), "AAPL");
+        assert_eq!(encode_path("a b?c#d"), "a%20b%3Fc%23d");
+        assert_eq!(encode_path("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn json_to_query_leaves_strings_bare() {
+        assert_eq!(json_to_query(&Value::String("x".into())), "x");
+        assert_eq!(json_to_query(&serde_json::json!(3)), "3");
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Args {
+        symbol: String,
+        limit: Option<u32>,
+    }
+
+    fn args(v: Value) -> JsonObject {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn parse_args_names_the_argument() {
+        let err = parse_args::<Args>(args(serde_json::json!({"symbol": "A", "limit": "ten"})))
+            .unwrap_err();
+        assert!(err.to_string().contains("argument `limit`"), "{err}");
+        let err =
+            parse_args::<Args>(args(serde_json::json!({"symbol": "A", "bogus": 1}))).unwrap_err();
+        assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
+        let err = parse_args::<Args>(args(serde_json::json!({}))).unwrap_err();
+        assert!(err.to_string().contains("missing field `symbol`"), "{err}");
+        assert!(parse_args::<Args>(args(serde_json::json!({"symbol": "A"}))).is_ok());
+    }
+}
