@@ -1,0 +1,245 @@
+//! Run-time configuration: credentials, paper or live, API hosts, toolsets, timeouts. Read
+//! from the environment with the same variable names as Alpaca's Python server (V2), so a
+//! config written for V2 works unchanged.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::runtime::{Credentials, TransportConfig};
+
+/// Alpaca's paper trading host.
+pub const PAPER_TRADING_URL: &str = "https://paper-api.alpaca.markets";
+/// Alpaca's live trading host.
+pub const LIVE_TRADING_URL: &str = "https://api.alpaca.markets";
+/// Alpaca's market data host.
+pub const DATA_URL: &str = "https://data.alpaca.markets";
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// API keys; `None` only makes sense against a fake.
+    pub credentials: Option<Credentials>,
+    /// Paper (true) or live (false) trading.
+    pub paper: bool,
+    /// Trading API base URL.
+    pub trading_url: Url,
+    /// Market Data API base URL.
+    pub data_url: Url,
+    /// Toolsets to enable; `None` means every compiled default toolset.
+    pub toolsets: Option<Vec<String>>,
+    /// Expose only read-only tools.
+    pub read_only: bool,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Whether the hosts are the in-process fake (sandbox mode).
+    pub sandbox: bool,
+}
+
+/// A configuration a user has to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No API keys and no sandbox.
+    #[error(
+        "Alpaca API keys are missing: set ALPACA_API_KEY and ALPACA_SECRET_KEY (in the environment, or in a file passed with --env-file), or run with --sandbox to try every tool against a built-in fake Alpaca without keys"
+    )]
+    MissingKeys,
+    /// A boolean variable with a value that is not a boolean.
+    #[error("{name}={value:?} is not a boolean: use true/false, 1/0 or yes/no")]
+    NotBoolean {
+        /// Variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// A URL that does not parse.
+    #[error("{name}={value:?} is not a valid URL: {reason}")]
+    BadUrl {
+        /// Variable or flag.
+        name: String,
+        /// Its value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A number that does not parse.
+    #[error("{name}={value:?} is not a positive number of seconds")]
+    BadNumber {
+        /// Variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+/// Parses a strict boolean: true/false, 1/0, yes/no (any case).
+pub fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::NotBoolean { name: name.to_string(), value: value.to_string() }),
+    }
+}
+
+/// Parses a base URL; a value without a scheme gets `https://`.
+pub fn parse_url(name: &str, value: &str) -> Result<Url, ConfigError> {
+    let value = value.trim();
+    let with_scheme = if value.contains("://") { value.to_string() } else { format!("https://{value}") };
+    let bad = |reason: String| ConfigError::BadUrl { name: name.to_string(), value: value.to_string(), reason };
+    let url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(format!("scheme `{}` is not http or https", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a base URL takes no query or fragment".into()));
+    }
+    Ok(url)
+}
+
+fn parse_secs(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| ConfigError::BadNumber { name: name.to_string(), value: value.to_string() })
+}
+
+/// Splits a comma-separated list, dropping blanks.
+pub fn split_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+impl Config {
+    /// Reads the configuration through `get` (usually the process environment):
+    /// `ALPACA_API_KEY`, `ALPACA_SECRET_KEY`, `ALPACA_PAPER_TRADE`, `ALPACA_TOOLSETS`,
+    /// `TRADING_API_URL`, `DATA_API_URL`, `ALPACA_READ_ONLY`, `ALPACA_CONNECT_TIMEOUT`,
+    /// `ALPACA_REQUEST_TIMEOUT`. Keys are not required here; [`Config::require_keys`] checks.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let paper = match non_empty("ALPACA_PAPER_TRADE") {
+            Some(v) => parse_bool("ALPACA_PAPER_TRADE", &v)?,
+            None => true,
+        };
+        let credentials = match (non_empty("ALPACA_API_KEY"), non_empty("ALPACA_SECRET_KEY")) {
+            (Some(key_id), Some(secret_key)) => {
+                Some(Credentials { key_id: key_id.trim().to_string(), secret_key: secret_key.trim().to_string() })
+            }
+            _ => None,
+        };
+        let trading_url = match non_empty("TRADING_API_URL") {
+            Some(v) => parse_url("TRADING_API_URL", &v)?,
+            None => parse_url("default", if paper { PAPER_TRADING_URL } else { LIVE_TRADING_URL })?,
+        };
+        let data_url = match non_empty("DATA_API_URL") {
+            Some(v) => parse_url("DATA_API_URL", &v)?,
+            None => parse_url("default", DATA_URL)?,
+        };
+        let read_only = match non_empty("ALPACA_READ_ONLY") {
+            Some(v) => parse_bool("ALPACA_READ_ONLY", &v)?,
+            None => false,
+        };
+        let connect_timeout = match non_empty("ALPACA_CONNECT_TIMEOUT") {
+            Some(v) => parse_secs("ALPACA_CONNECT_TIMEOUT", &v)?,
+            None => Duration::from_secs(5),
+        };
+        let request_timeout = match non_empty("ALPACA_REQUEST_TIMEOUT") {
+            Some(v) => parse_secs("ALPACA_REQUEST_TIMEOUT", &v)?,
+            None => Duration::from_secs(30),
+        };
+        Ok(Config {
+            credentials,
+            paper,
+            trading_url,
+            data_url,
+            toolsets: non_empty("ALPACA_TOOLSETS").map(|v| split_list(&v)),
+            read_only,
+            connect_timeout,
+            request_timeout,
+            sandbox: false,
+        })
+    }
+
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Fails with [`ConfigError::MissingKeys`] when no keys are set.
+    pub fn require_keys(&self) -> Result<(), ConfigError> {
+        if self.credentials.is_none() {
+            return Err(ConfigError::MissingKeys);
+        }
+        Ok(())
+    }
+
+    /// "paper" or "live".
+    pub fn mode(&self) -> &'static str {
+        if self.paper { "paper" } else { "live" }
+    }
+
+    /// The transport settings for this configuration.
+    pub fn transport_config(&self) -> TransportConfig {
+        TransportConfig {
+            base_urls: [("trading".to_string(), self.trading_url.clone()), ("market-data".to_string(), self.data_url.clone())]
+                .into_iter()
+                .collect(),
+            credentials: self.credentials.clone(),
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            ..TransportConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_paper_without_keys() {
+        let c = config(&[]).unwrap();
+        assert!(c.paper);
+        assert_eq!(c.trading_url.as_str(), "https://paper-api.alpaca.markets/");
+        assert_eq!(c.require_keys(), Err(ConfigError::MissingKeys));
+    }
+
+    #[test]
+    fn live_needs_an_explicit_false() {
+        let c = config(&[("ALPACA_PAPER_TRADE", "False")]).unwrap();
+        assert!(!c.paper);
+        assert_eq!(c.trading_url.as_str(), "https://api.alpaca.markets/");
+        let err = config(&[("ALPACA_PAPER_TRADE", "nope")]).unwrap_err();
+        assert!(err.to_string().contains("ALPACA_PAPER_TRADE=\"nope\" is not a boolean"), "{err}");
+    }
+
+    #[test]
+    fn urls_get_https_and_are_checked() {
+        let c = config(&[("DATA_API_URL", "localhost:8080"), ("TRADING_API_URL", "http://127.0.0.1:9/")]).unwrap();
+        assert_eq!(c.data_url.as_str(), "https://localhost:8080/");
+        assert_eq!(c.trading_url.as_str(), "http://127.0.0.1:9/");
+        let err = config(&[("DATA_API_URL", "ftp://x")]).unwrap_err();
+        assert!(err.to_string().starts_with("DATA_API_URL=\"ftp://x\" is not a valid URL"), "{err}");
+        assert!(config(&[("TRADING_API_URL", "http://")]).is_err());
+    }
+
+    #[test]
+    fn toolsets_and_keys() {
+        let c = config(&[("ALPACA_TOOLSETS", " stock-data, ,news "), ("ALPACA_API_KEY", "k"), ("ALPACA_SECRET_KEY", "s")]).unwrap();
+        assert_eq!(c.toolsets, Some(vec!["stock-data".to_string(), "news".to_string()]));
+        assert!(c.require_keys().is_ok());
+        assert!(!format!("{c:?}").contains("\"s\""));
+    }
+}
