@@ -481,11 +481,12 @@ fn check_names(manifest: &Manifest) -> Result<(), Error> {
         for (id, op) in ops {
             for r in &op.replaced_by {
                 if let Some(owner) = seen.get(r.as_str())
-                    && !owner.starts_with("handwritten.") {
-                        return Err(Error::Manifest(format!(
-                            "operations.{spec}.{id}: `{r}` is reserved for a hand-written tool but {owner} uses it"
-                        )));
-                    }
+                    && !owner.starts_with("handwritten.")
+                {
+                    return Err(Error::Manifest(format!(
+                        "operations.{spec}.{id}: `{r}` is reserved for a hand-written tool but {owner} uses it"
+                    )));
+                }
                 claim(r, format!("operations.{spec}.{id}.replaced_by"))?;
             }
         }

@@ -83,9 +83,10 @@ fn convert(
             ("exclusiveMaximum", "maximum"),
         ] {
             if obj.get(flag).and_then(Value::as_bool) == Some(true)
-                && let Some(b) = out.remove(bound) {
-                    out.insert(flag.to_string(), b);
-                }
+                && let Some(b) = out.remove(bound)
+            {
+                out.insert(flag.to_string(), b);
+            }
         }
         if let Some(props) = obj.get("properties").and_then(Value::as_object) {
             let mut converted = Map::new();
@@ -172,7 +173,8 @@ fn make_nullable(out: &mut Map<String, Value>) {
         _ => {}
     }
     if let Some(values) = out.get_mut("enum").and_then(Value::as_array_mut)
-        && !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
+    }
 }

@@ -102,8 +102,8 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
         }
         // `allOf: [$ref]` is how a nullable or annotated reference is written.
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            if all.len() == 1 {
-                return self.type_for(&all[0], hint, at);
+            if let Some(only) = single_substantive(all) {
+                return self.type_for(only, hint, at);
             }
             let name = self.names.take(naming::camel(hint));
             self.define_struct(&name, schema, at)?;
@@ -230,7 +230,8 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
             && schema.get("anyOf").is_none()
             && schema.get("enum").is_none()
             && schema
-                .get("properties").is_none_or(|p| p.as_object().is_none_or(|m| m.is_empty()));
+                .get("properties")
+                .is_none_or(|p| p.as_object().is_none_or(|m| m.is_empty()));
         if structural {
             return self.type_for(&schema, component, reference);
         }
@@ -248,8 +249,8 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
         // Define the component under its own name; the inner call would otherwise pick a fresh
         // name, so build the definition directly.
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            if all.len() == 1 {
-                let inner = self.type_for(&all[0], &format!("{name}Inner"), at)?;
+            if let Some(only) = single_substantive(all) {
+                let inner = self.type_for(only, &format!("{name}Inner"), at)?;
                 self.define_alias(name, &inner);
                 return Ok(self.shape_of(name.to_string()));
             }
@@ -478,10 +479,38 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
         let mut stack: Vec<String> = names.to_vec();
         while let Some(name) = stack.pop() {
             if let Some(def) = self.defs.get_mut(&name)
-                && def.features.insert(feature.to_string()) {
-                    stack.extend(def.deps.iter().cloned());
-                }
+                && def.features.insert(feature.to_string())
+            {
+                stack.extend(def.deps.iter().cloned());
+            }
         }
+    }
+}
+
+/// Whether an `allOf` part only restates a type or bounds (`{type: string}` beside a `$ref`).
+fn is_trivial(part: &Value) -> bool {
+    const SUBSTANTIVE: &[&str] = &[
+        "$ref",
+        "properties",
+        "enum",
+        "allOf",
+        "oneOf",
+        "anyOf",
+        "items",
+        "additionalProperties",
+    ];
+    part.as_object()
+        .is_none_or(|o| !SUBSTANTIVE.iter().any(|k| o.contains_key(*k)))
+}
+
+/// The one part of an `allOf` that says anything beyond a type, if there is exactly one (or
+/// the first part when none does). `allOf: [{type: string}, {$ref: Enum}]` is the enum.
+fn single_substantive(all: &[Value]) -> Option<&Value> {
+    let mut substantive = all.iter().filter(|p| !is_trivial(p));
+    match (substantive.next(), substantive.next()) {
+        (Some(only), None) => Some(only),
+        (None, _) => all.first(),
+        _ => None,
     }
 }
 
