@@ -79,18 +79,32 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(ConfigError::NotBoolean { name: name.to_string(), value: value.to_string() }),
+        _ => Err(ConfigError::NotBoolean {
+            name: name.to_string(),
+            value: value.to_string(),
+        }),
     }
 }
 
 /// Parses a base URL; a value without a scheme gets `https://`.
 pub fn parse_url(name: &str, value: &str) -> Result<Url, ConfigError> {
     let value = value.trim();
-    let with_scheme = if value.contains("://") { value.to_string() } else { format!("https://{value}") };
-    let bad = |reason: String| ConfigError::BadUrl { name: name.to_string(), value: value.to_string(), reason };
+    let with_scheme = if value.contains("://") {
+        value.to_string()
+    } else {
+        format!("https://{value}")
+    };
+    let bad = |reason: String| ConfigError::BadUrl {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason,
+    };
     let url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad(format!("scheme `{}` is not http or https", url.scheme())));
+        return Err(bad(format!(
+            "scheme `{}` is not http or https",
+            url.scheme()
+        )));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("no host".into()));
@@ -108,12 +122,20 @@ fn parse_secs(name: &str, value: &str) -> Result<Duration, ConfigError> {
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| ConfigError::BadNumber { name: name.to_string(), value: value.to_string() })
+        .ok_or_else(|| ConfigError::BadNumber {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
 }
 
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(value: &str) -> Vec<String> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl Config {
@@ -128,14 +150,22 @@ impl Config {
             None => true,
         };
         let credentials = match (non_empty("ALPACA_API_KEY"), non_empty("ALPACA_SECRET_KEY")) {
-            (Some(key_id), Some(secret_key)) => {
-                Some(Credentials { key_id: key_id.trim().to_string(), secret_key: secret_key.trim().to_string() })
-            }
+            (Some(key_id), Some(secret_key)) => Some(Credentials {
+                key_id: key_id.trim().to_string(),
+                secret_key: secret_key.trim().to_string(),
+            }),
             _ => None,
         };
         let trading_url = match non_empty("TRADING_API_URL") {
             Some(v) => parse_url("TRADING_API_URL", &v)?,
-            None => parse_url("default", if paper { PAPER_TRADING_URL } else { LIVE_TRADING_URL })?,
+            None => parse_url(
+                "default",
+                if paper {
+                    PAPER_TRADING_URL
+                } else {
+                    LIVE_TRADING_URL
+                },
+            )?,
         };
         let data_url = match non_empty("DATA_API_URL") {
             Some(v) => parse_url("DATA_API_URL", &v)?,
@@ -187,9 +217,12 @@ impl Config {
     /// The transport settings for this configuration.
     pub fn transport_config(&self) -> TransportConfig {
         TransportConfig {
-            base_urls: [("trading".to_string(), self.trading_url.clone()), ("market-data".to_string(), self.data_url.clone())]
-                .into_iter()
-                .collect(),
+            base_urls: [
+                ("trading".to_string(), self.trading_url.clone()),
+                ("market-data".to_string(), self.data_url.clone()),
+            ]
+            .into_iter()
+            .collect(),
             credentials: self.credentials.clone(),
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
@@ -204,7 +237,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -222,23 +258,43 @@ mod tests {
         assert!(!c.paper);
         assert_eq!(c.trading_url.as_str(), "https://api.alpaca.markets/");
         let err = config(&[("ALPACA_PAPER_TRADE", "nope")]).unwrap_err();
-        assert!(err.to_string().contains("ALPACA_PAPER_TRADE=\"nope\" is not a boolean"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("ALPACA_PAPER_TRADE=\"nope\" is not a boolean"),
+            "{err}"
+        );
     }
 
     #[test]
     fn urls_get_https_and_are_checked() {
-        let c = config(&[("DATA_API_URL", "localhost:8080"), ("TRADING_API_URL", "http://127.0.0.1:9/")]).unwrap();
+        let c = config(&[
+            ("DATA_API_URL", "localhost:8080"),
+            ("TRADING_API_URL", "http://127.0.0.1:9/"),
+        ])
+        .unwrap();
         assert_eq!(c.data_url.as_str(), "https://localhost:8080/");
         assert_eq!(c.trading_url.as_str(), "http://127.0.0.1:9/");
         let err = config(&[("DATA_API_URL", "ftp://x")]).unwrap_err();
-        assert!(err.to_string().starts_with("DATA_API_URL=\"ftp://x\" is not a valid URL"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("DATA_API_URL=\"ftp://x\" is not a valid URL"),
+            "{err}"
+        );
         assert!(config(&[("TRADING_API_URL", "http://")]).is_err());
     }
 
     #[test]
     fn toolsets_and_keys() {
-        let c = config(&[("ALPACA_TOOLSETS", " stock-data, ,news "), ("ALPACA_API_KEY", "k"), ("ALPACA_SECRET_KEY", "s")]).unwrap();
-        assert_eq!(c.toolsets, Some(vec!["stock-data".to_string(), "news".to_string()]));
+        let c = config(&[
+            ("ALPACA_TOOLSETS", " stock-data, ,news "),
+            ("ALPACA_API_KEY", "k"),
+            ("ALPACA_SECRET_KEY", "s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.toolsets,
+            Some(vec!["stock-data".to_string(), "news".to_string()])
+        );
         assert!(c.require_keys().is_ok());
         assert!(!format!("{c:?}").contains("\"s\""));
     }

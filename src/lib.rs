@@ -7,8 +7,14 @@
 //! - [`registry`]: the enabled tools for a run (toolsets, read-only), as MCP tools.
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod envelope;
 pub mod registry;
 pub mod runtime;
+pub mod server;
+
+pub use config::{Config, ConfigError};
+pub use server::{AlpacaServer, AlpacaTools};
 
 #[allow(
     clippy::all,

@@ -1,0 +1,113 @@
+//! `alpaca-mcp-server`: serves Alpaca's APIs as MCP tools over stdio or streamable HTTP.
+
+mod cli;
+mod doctor;
+mod serve;
+mod tools_cmd;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use alpaca_mcp::{Config, ConfigError};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// A setup error: printed on stderr, exit code 2, before anything starts.
+pub struct SetupError(pub String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ALPACA_MCP_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,alpaca_mcp=info,alpaca_mcp_server=info")
+            }),
+        )
+        .with_ansi(false)
+        .init();
+    let config = match config(&cli) {
+        Ok(c) => c,
+        Err(SetupError(msg)) => {
+            eprintln!("alpaca-mcp-server: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("alpaca-mcp-server: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve::run(config, &cli.settings).await,
+            Command::Tools { json, markdown } => tools_cmd::run(config, json, markdown),
+            Command::Doctor => doctor::run(config, &cli.settings).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(SetupError(msg)) = e.downcast_ref::<SetupError>() {
+                eprintln!("alpaca-mcp-server: {msg}");
+                return ExitCode::from(2);
+            }
+            eprintln!("alpaca-mcp-server: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+impl std::fmt::Debug for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// Flags over the process environment over `--env-file`.
+fn config(cli: &Cli) -> Result<Config, SetupError> {
+    let s = &cli.settings;
+    let file: HashMap<String, String> = match &s.env_file {
+        Some(path) => cli::read_env_file(path).map_err(|e| SetupError(e.to_string()))?,
+        None => HashMap::new(),
+    };
+    let lookup = |name: &str| std::env::var(name).ok().or_else(|| file.get(name).cloned());
+    let mut config = Config::from_lookup(lookup).map_err(|e| SetupError(e.to_string()))?;
+    if let Some(t) = &s.toolsets {
+        config.toolsets = Some(alpaca_mcp::config::split_list(t));
+    }
+    if s.read_only {
+        config.read_only = true;
+    }
+    if s.sandbox {
+        config.sandbox = true;
+        config.paper = true;
+    }
+    // Validate toolset names now, so a typo is a setup error with the valid names.
+    alpaca_mcp::registry::enabled_tools(&alpaca_mcp::registry::ToolFilter {
+        toolsets: config.toolsets.clone(),
+        read_only: config.read_only,
+    })
+    .map_err(|e| SetupError(e.to_string()))?;
+    let needs_keys = !config.sandbox && !matches!(cli.command, Some(Command::Tools { .. }));
+    if needs_keys {
+        config
+            .require_keys()
+            .map_err(|e: ConfigError| SetupError(e.to_string()))?;
+    }
+    Ok(config)
+}

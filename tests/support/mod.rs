@@ -1,0 +1,94 @@
+//! Test support: a fake Alpaca, the tools configured against it, and rmcp's client connected
+//! to our server over an in-process pipe.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alpaca_mcp::runtime::Credentials;
+use alpaca_mcp::{AlpacaServer, AlpacaTools, Config};
+use alpaca_mock::{MockConfig, MockServer};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+
+pub type Client = RunningService<RoleClient, ()>;
+
+/// A config pointing both APIs at `mock`.
+pub fn config_for(mock: &MockServer) -> Config {
+    let mut c = Config::from_lookup(|_| None).expect("default config");
+    let url = alpaca_mcp::config::parse_url("mock", &mock.url()).expect("mock url");
+    c.trading_url = url.clone();
+    c.data_url = url;
+    c.credentials = Some(Credentials {
+        key_id: "test-key".into(),
+        secret_key: "test-secret".into(),
+    });
+    c.toolsets = Some(
+        alpaca_mcp::TOOLSETS
+            .iter()
+            .filter(|t| t.compiled)
+            .map(|t| t.name.to_string())
+            .collect(),
+    );
+    c.request_timeout = Duration::from_secs(5);
+    c
+}
+
+/// A fake Alpaca with default settings.
+pub async fn mock() -> MockServer {
+    MockServer::start(MockConfig::default())
+        .await
+        .expect("mock starts")
+}
+
+/// rmcp's client connected to our server for `config`.
+pub async fn connect(config: &Config) -> Client {
+    let tools = Arc::new(AlpacaTools::new(config).expect("tools build"));
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.expect("client initializes")
+}
+
+/// Calls a tool.
+pub async fn call(client: &Client, name: &str, args: Value) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(name.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client
+        .call_tool(params)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: protocol error {e}"))
+}
+
+/// The text of a result.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
+}
+
+/// The `data` of a success.
+pub fn data(result: &CallToolResult) -> Value {
+    assert_eq!(
+        result.is_error,
+        Some(false),
+        "expected success, got: {}",
+        text(result)
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured content")["data"]
+        .clone()
+}
