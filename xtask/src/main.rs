@@ -1,10 +1,11 @@
 //! `cargo xtask <command>`: argument parsing and dispatch. Commands live in the library
 //! (`xtask::*`); add a variant to [`Command`] and a match arm to add one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use xtask::drift;
 use xtask::sync_specs::{self, SyncError};
 
 #[derive(Parser)]
@@ -18,10 +19,48 @@ struct Cli {
     command: Command,
 }
 
+/// `drift --help`: the rule for what needs action, and the exit codes.
+const DRIFT_HELP: &str = "\
+Compare Alpaca's upstream OpenAPI documents with the committed specs/ and the tool manifest.
+
+The upstream documents are normalized in memory exactly as `sync-specs` would write them, then:
+
+  1. compared with the committed specs/<file>: if they differ at all, a sync is needed (one
+     action item per spec) and the report lists what the sync would change: operations added,
+     removed, renamed (same method+path with a new operationId, or same operationId at a new
+     path) and changed, down to the property path, with $refs resolved;
+  2. the manifest is checked against the UPSTREAM operations: each operation it does not
+     mention, each operation it names (tool, replaced_by, excluded, a hand-written tool's
+     `replaces`, or one wrapped by the relative-time tools) that upstream no longer has, and
+     each tool argument that would have no description (or a description of an argument that
+     is gone) is one action item: the build would fail;
+  3. every change to an operation behind a hand-written tool is one action item, listed in its
+     own section with the parameters and properties added or removed.
+
+Changes to generated operations are details of the sync item, not items of their own.
+
+Exit codes: 0 in sync (no item); 1 drift (N items need action: a manifest or code change, or a
+sync); 2 the check itself failed (unreadable upstream, specs or manifest; bad arguments).
+
+`--format json` is stable (see `schema_version`; every field is documented in
+xtask/src/drift/report.rs); `--format markdown` is ready to paste into a pull request.";
+
+/// The output format of `drift`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// Plain text for terminals and CI logs; the summary line last.
+    Text,
+    /// Stable JSON (`schema_version` 1).
+    Json,
+    /// Markdown for a pull request or a job summary; the summary line first.
+    Markdown,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Import the upstream OpenAPI documents (trading-api, market-data-api) into specs/ as
-    /// normalized OpenAPI 3.0.3 JSON holding the API's facts only.
+    /// normalized OpenAPI 3.0.3 JSON holding the API's facts only, then print what changed (the
+    /// `drift` report of the specs before vs after, and the manifest checked against them).
     SyncSpecs {
         /// A folder holding trading-api.{json,yaml,yml} and market-data-api.{json,yaml,yml}, or
         /// an http(s) base URL serving <url>/trading-api.json and <url>/market-data-api.json.
@@ -30,6 +69,27 @@ enum Command {
         /// Output folder [default: <workspace root>/specs].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// The manifest for the report [default: <out>/toolsets.toml]; without one, no report.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+    },
+    /// Report how the upstream documents differ from the committed specs/ and the manifest
+    /// (exit 0 in sync, 1 drift, 2 the check failed).
+    #[command(long_about = DRIFT_HELP)]
+    Drift {
+        /// A folder holding trading-api.{json,yaml,yml} and market-data-api.{json,yaml,yml}, or
+        /// an http(s) base URL serving <url>/trading-api.json and <url>/market-data-api.json.
+        #[arg(long, value_name = "DIR|URL")]
+        upstream: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The committed specs [default: <workspace root>/specs].
+        #[arg(long, value_name = "DIR")]
+        specs: Option<PathBuf>,
+        /// The manifest [default: <specs>/toolsets.toml].
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
     },
 }
 
@@ -37,16 +97,43 @@ enum Command {
 const EXIT_INPUT: u8 = 2;
 /// Exit code for any other failure.
 const EXIT_OTHER: u8 = 1;
+/// `drift`: drift found.
+const EXIT_DRIFT: u8 = 1;
+/// `drift`: the check itself failed.
+const EXIT_CHECK_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::SyncSpecs { from, out } => sync_specs_command(&from, out),
+        Command::SyncSpecs {
+            from,
+            out,
+            manifest,
+        } => sync_specs_command(&from, out, manifest),
+        Command::Drift {
+            upstream,
+            format,
+            specs,
+            manifest,
+        } => drift_command(&upstream, format, specs, manifest),
     }
 }
 
-fn sync_specs_command(from: &str, out: Option<PathBuf>) -> ExitCode {
-    let out = out.unwrap_or_else(sync_specs::default_out_dir);
+fn sync_specs_command(from: &str, out: Option<PathBuf>, manifest: Option<PathBuf>) -> ExitCode {
+    let out = out.unwrap_or_else(|| relative_to_cwd(sync_specs::default_out_dir()));
+    // The specs as they are before the sync, for the report; a missing manifest only skips it.
+    let manifest = manifest.unwrap_or_else(|| out.join("toolsets.toml"));
+    let baseline = if manifest.is_file() {
+        drift::sync_baseline(&out, &manifest)
+            .map_err(|e| eprintln!("note: no drift report: {e}"))
+            .ok()
+    } else {
+        eprintln!(
+            "note: no drift report: no manifest at {}",
+            manifest.display()
+        );
+        None
+    };
     match sync_specs::run(from, &out) {
         Ok(imported) => {
             for doc in imported {
@@ -61,6 +148,9 @@ fn sync_specs_command(from: &str, out: Option<PathBuf>) -> ExitCode {
                     if doc.changed { "" } else { " (unchanged)" },
                 );
             }
+            if let Some(baseline) = baseline {
+                print!("{}", drift::sync_report(&baseline, from, &out).to_text());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -69,6 +159,44 @@ fn sync_specs_command(from: &str, out: Option<PathBuf>) -> ExitCode {
                 SyncError::Input(_) => EXIT_INPUT,
                 SyncError::Output { .. } => EXIT_OTHER,
             })
+        }
+    }
+}
+
+/// `path` relative to the current folder when it lies below it (shorter paths in reports).
+fn relative_to_cwd(path: PathBuf) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(path)
+}
+
+fn drift_command(
+    upstream: &str,
+    format: Format,
+    specs: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+) -> ExitCode {
+    let specs = specs.unwrap_or_else(|| relative_to_cwd(sync_specs::default_out_dir()));
+    let manifest = manifest.unwrap_or_else(|| specs.join("toolsets.toml"));
+    match drift::check(upstream, &specs, &manifest) {
+        Ok(report) => {
+            let text = match format {
+                Format::Text => report.to_text(),
+                Format::Json => report.to_json(),
+                Format::Markdown => report.to_markdown(),
+            };
+            print!("{text}");
+            if report.in_sync {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_DRIFT)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CHECK_FAILED)
         }
     }
 }
