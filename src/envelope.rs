@@ -51,12 +51,43 @@ pub fn success(
 
 /// Wraps a value in the envelope.
 pub fn envelope(data: Value, risk: Risk, mode: &'static str) -> CallToolResult {
+    envelope_with(data, risk, mode, None, None)
+}
+
+/// The envelope with a one-paragraph `summary` (hand-written tools say what happened).
+pub fn with_summary(
+    data: Value,
+    risk: Risk,
+    mode: &'static str,
+    summary: String,
+) -> CallToolResult {
+    envelope_with(data, risk, mode, Some(summary), None)
+}
+
+/// The envelope with an optional `summary` and `meta` (facts about the call itself, such as
+/// the feed used or whether more pages remain), both beside `data`, never inside it.
+pub fn envelope_with(
+    data: Value,
+    risk: Risk,
+    mode: &'static str,
+    summary: Option<String>,
+    meta: Option<Value>,
+) -> CallToolResult {
     let notice = match risk {
         Risk::ApiData => NOTICE_DATA,
         Risk::ExternalText => NOTICE_TEXT,
     };
-    let value = json!({ "notice": notice, "mode": mode, "data": data });
-    CallToolResult::structured(value)
+    let mut value = Map::new();
+    value.insert("notice".into(), Value::String(notice.into()));
+    value.insert("mode".into(), Value::String(mode.into()));
+    if let Some(s) = summary {
+        value.insert("summary".into(), Value::String(s));
+    }
+    if let Some(m) = meta {
+        value.insert("meta".into(), m);
+    }
+    value.insert("data".into(), data);
+    CallToolResult::structured(Value::Object(value))
 }
 
 /// A tool error with a message (nothing structured).

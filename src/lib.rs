@@ -2,14 +2,27 @@
 //! build time from the OpenAPI documents in `specs/` and the tool manifest
 //! `specs/toolsets.toml`.
 //!
-//! - [`Client`]: one typed `async fn` per operation, usable without MCP.
+//! - [`Client`]: one typed `async fn` per operation, usable without MCP
+//!   ([`Client::from_config`]).
+//! - [`AlpacaTools`]: the enabled tools for a [`Config`]; [`AlpacaServer`] serves them as a
+//!   whole MCP server, [`AlpacaTools::tool_router`] hands them to your own rmcp server
+//!   ([`embed`]).
+//! - [`resources`] and [`prompts`]: account, positions, open orders and clock as MCP
+//!   resources; a portfolio review and a pre-trade checklist as MCP prompts.
 //! - [`TOOLSETS`]: every toolset with its generated tools; each toolset is a Cargo feature.
 //! - [`registry`]: the enabled tools for a run (toolsets, read-only), as MCP tools.
+//!
+//! Toolsets are Cargo features, for embedders as for the binary:
+//! `alpaca-mcp = { git = "...", default-features = false, features = ["stock-data"] }`.
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod embed;
 pub mod envelope;
+pub mod handwritten;
+pub mod prompts;
 pub mod registry;
+pub mod resources;
 pub mod runtime;
 pub mod server;
 
@@ -44,5 +57,35 @@ impl Client {
     /// A client for the hosts and credentials in `config`.
     pub fn new(config: runtime::TransportConfig) -> Result<Self, runtime::Error> {
         Ok(Client::from_transport(runtime::Transport::new(config)?))
+    }
+
+    /// A client for a [`Config`]: its keys, hosts and timeouts (toolsets and read-only only
+    /// concern MCP tools; the client has every operation this build compiled).
+    ///
+    /// ```
+    /// # #[cfg(feature = "account")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mock = alpaca_mock::MockServer::start(Default::default()).await?;
+    /// # let vars = [
+    /// #     ("ALPACA_API_KEY", "PK-test"), ("ALPACA_SECRET_KEY", "secret"),
+    /// #     ("TRADING_API_URL", mock.url().as_str()), ("DATA_API_URL", mock.url().as_str()),
+    /// # ].map(|(k, v)| (k.to_string(), v.to_string()));
+    /// # let lookup = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    /// use alpaca_mcp::{Client, Config};
+    ///
+    /// // Config::from_env() in a program; here the fake Alpaca's address and test keys.
+    /// let config = Config::from_lookup(lookup)?;
+    /// let client = Client::from_config(&config)?;
+    /// let account: alpaca_mcp::trading::types::Account = client.get_account().await?;
+    /// println!("buying power: {:?}", account.buying_power);
+    /// # assert!(account.buying_power.is_some());
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "account"))]
+    /// # fn main() {}
+    /// ```
+    pub fn from_config(config: &Config) -> Result<Self, runtime::Error> {
+        Client::new(config.transport_config())
     }
 }

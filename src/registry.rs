@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rmcp::model::{Tool, ToolAnnotations};
 
-use crate::runtime::ToolDef;
+use crate::handwritten::{self, HandTool};
+use crate::runtime::{Annotations, HandwrittenDef, Risk, ToolDef};
 use crate::{Client, TOOLSETS};
 
 /// Which tools to expose, on top of what the build compiled in.
@@ -39,56 +40,154 @@ pub enum FilterError {
     },
 }
 
+/// A tool of the registry: generated from the spec, or written by hand.
+#[derive(Debug, Clone, Copy)]
+pub enum ToolRef {
+    /// A generated tool.
+    Generated(&'static ToolDef<Client>),
+    /// A hand-written tool and its manifest entry.
+    Handwritten(&'static HandTool, &'static HandwrittenDef),
+}
+
+impl ToolRef {
+    /// Tool name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToolRef::Generated(d) => d.name,
+            ToolRef::Handwritten(_, m) => m.name,
+        }
+    }
+
+    /// Toolset.
+    pub fn toolset(&self) -> &'static str {
+        match self {
+            ToolRef::Generated(d) => d.toolset,
+            ToolRef::Handwritten(_, m) => m.toolset,
+        }
+    }
+
+    /// Description.
+    pub fn description(&self) -> &'static str {
+        match self {
+            ToolRef::Generated(d) => d.description,
+            ToolRef::Handwritten(_, m) => m.description,
+        }
+    }
+
+    /// Annotations.
+    pub fn annotations(&self) -> Annotations {
+        match self {
+            ToolRef::Generated(d) => d.annotations,
+            ToolRef::Handwritten(_, m) => m.annotations,
+        }
+    }
+
+    /// Output risk.
+    pub fn risk(&self) -> Risk {
+        match self {
+            ToolRef::Generated(d) => d.risk,
+            ToolRef::Handwritten(_, m) => m.risk,
+        }
+    }
+
+    /// The MCP form.
+    pub fn mcp_tool(&self) -> Tool {
+        match self {
+            ToolRef::Generated(d) => mcp_tool(d),
+            ToolRef::Handwritten(h, m) => {
+                let schema = handwritten::input_schema(h, m);
+                with_annotations(
+                    Tool::new(m.name, m.description, Arc::new(schema)),
+                    m.annotations,
+                )
+            }
+        }
+    }
+}
+
+/// Every tool `filter` enables, generated and hand-written, in manifest order (toolset by
+/// toolset; within one, generated tools first).
+pub fn enabled(filter: &ToolFilter) -> Result<Vec<ToolRef>, FilterError> {
+    let toolsets = chosen(filter)?;
+    let hand = handwritten::compiled();
+    let mut out = Vec::new();
+    for toolset in TOOLSETS.iter().filter(|t| toolsets.contains(&t.name)) {
+        let generated = toolset
+            .tools
+            .iter()
+            .filter(|d| !filter.read_only || d.annotations.read_only);
+        out.extend(generated.map(ToolRef::Generated));
+        for h in &hand {
+            if let Some(meta) = handwritten::meta(h.name)
+                && meta.toolset == toolset.name
+                && (!filter.read_only || meta.annotations.read_only)
+            {
+                out.push(ToolRef::Handwritten(h, meta));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The generated tools `filter` enables, in manifest order.
 pub fn enabled_tools(filter: &ToolFilter) -> Result<Vec<&'static ToolDef<Client>>, FilterError> {
-    let chosen: Vec<&str> = match &filter.toolsets {
-        None => TOOLSETS
-            .iter()
-            .filter(|t| t.default && t.compiled)
-            .map(|t| t.name)
-            .collect(),
-        Some(names) => {
-            let mut chosen = Vec::new();
-            for name in names {
-                let name = name.trim();
-                if name.is_empty() {
-                    continue;
-                }
-                let Some(def) = TOOLSETS.iter().find(|t| t.name == name) else {
-                    return Err(FilterError::Unknown {
-                        name: name.to_string(),
-                        valid: TOOLSETS
-                            .iter()
-                            .map(|t| t.name)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    });
-                };
-                if !def.compiled {
-                    return Err(FilterError::NotCompiled {
-                        name: name.to_string(),
-                        feature: def.feature.to_string(),
-                    });
-                }
-                chosen.push(def.name);
-            }
-            chosen
-        }
-    };
+    let toolsets = chosen(filter)?;
     Ok(TOOLSETS
         .iter()
-        .filter(|t| chosen.contains(&t.name))
+        .filter(|t| toolsets.contains(&t.name))
         .flat_map(|t| t.tools.iter())
         .filter(|d| !filter.read_only || d.annotations.read_only)
         .collect())
+}
+
+/// The toolsets a filter enables: every compiled default one, or the named ones (each checked).
+fn chosen(filter: &ToolFilter) -> Result<Vec<&'static str>, FilterError> {
+    let Some(names) = &filter.toolsets else {
+        return Ok(TOOLSETS
+            .iter()
+            .filter(|t| t.default && t.compiled)
+            .map(|t| t.name)
+            .collect());
+    };
+    let mut chosen = Vec::new();
+    for name in names {
+        let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        let Some(def) = TOOLSETS.iter().find(|t| t.name == name) else {
+            return Err(FilterError::Unknown {
+                name: name.to_string(),
+                valid: TOOLSETS
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if !def.compiled {
+            return Err(FilterError::NotCompiled {
+                name: name.to_string(),
+                feature: def.feature.to_string(),
+            });
+        }
+        chosen.push(def.name);
+    }
+    Ok(chosen)
 }
 
 /// The MCP form of a generated tool: name, description, input schema and annotations.
 pub fn mcp_tool(def: &ToolDef<Client>) -> Tool {
     let schema: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(def.input_schema).unwrap_or_default();
-    let a = def.annotations;
-    Tool::new(def.name, def.description, Arc::new(schema)).with_annotations(
+    with_annotations(
+        Tool::new(def.name, def.description, Arc::new(schema)),
+        def.annotations,
+    )
+}
+
+fn with_annotations(tool: Tool, a: Annotations) -> Tool {
+    tool.with_annotations(
         ToolAnnotations::new()
             .read_only(a.read_only)
             .destructive(a.destructive)

@@ -13,12 +13,13 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::envelope;
-use crate::registry::{self, FilterError, ToolFilter};
-use crate::runtime::{JsonObject, ToolDef, ToolError};
+use crate::handwritten::{Clock, Ctx};
+use crate::registry::{self, FilterError, ToolFilter, ToolRef};
+use crate::runtime::{JsonObject, ToolError};
 use crate::{Client, TOOLSETS};
 
 struct Entry {
-    def: &'static ToolDef<Client>,
+    tool: ToolRef,
     /// Arguments whose schema wants an array or object, and whether it is a list of strings.
     structured_args: Vec<(String, bool)>,
 }
@@ -27,6 +28,7 @@ struct Entry {
 pub struct AlpacaTools {
     client: Client,
     mode: &'static str,
+    clock: Clock,
     entries: Vec<Entry>,
     by_name: HashMap<&'static str, usize>,
     listed: Vec<Tool>,
@@ -51,32 +53,35 @@ impl AlpacaTools {
             toolsets: config.toolsets.clone(),
             read_only: config.read_only,
         };
-        let defs = registry::enabled_tools(&filter)?;
+        let tools = registry::enabled(&filter)?;
         let client = Client::new(config.transport_config())?;
         let output_schema = envelope::output_schema();
-        let mut entries = Vec::with_capacity(defs.len());
-        let mut listed = Vec::with_capacity(defs.len());
-        let mut by_name = HashMap::with_capacity(defs.len());
-        for def in defs {
-            let tool = registry::mcp_tool(def).with_raw_output_schema(output_schema.clone());
-            let structured_args = structured_args(&tool.input_schema);
-            by_name.insert(def.name, entries.len());
+        let mut entries = Vec::with_capacity(tools.len());
+        let mut listed = Vec::with_capacity(tools.len());
+        let mut by_name = HashMap::with_capacity(tools.len());
+        for tool in tools {
+            let mcp = tool
+                .mcp_tool()
+                .with_raw_output_schema(output_schema.clone());
+            let structured_args = structured_args(&mcp.input_schema);
+            by_name.insert(tool.name(), entries.len());
             entries.push(Entry {
-                def,
+                tool,
                 structured_args,
             });
-            listed.push(tool);
+            listed.push(mcp);
         }
         let mut toolsets: Vec<&str> = Vec::new();
         for e in &entries {
-            if !toolsets.contains(&e.def.toolset) {
-                toolsets.push(e.def.toolset);
+            if !toolsets.contains(&e.tool.toolset()) {
+                toolsets.push(e.tool.toolset());
             }
         }
         let instructions = instructions(config, &toolsets);
         Ok(AlpacaTools {
             client,
             mode: config.mode(),
+            clock: Clock::system(),
             entries,
             by_name,
             listed,
@@ -110,15 +115,31 @@ impl AlpacaTools {
                 args.insert(key.clone(), value);
             }
         }
-        let def = entry.def;
-        Some(match (def.call)(&self.client, args).await {
-            Ok(response) => envelope::success(&response, def.risk, self.mode, def.name),
-            Err(ToolError::InvalidArguments(msg)) => envelope::error_text(format!(
-                "{} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca.",
-                def.name
-            )),
-            Err(ToolError::Api(e)) => envelope::api_error(def.name, &e, !def.annotations.read_only),
+        Some(match entry.tool {
+            ToolRef::Generated(def) => match (def.call)(&self.client, args).await {
+                Ok(response) => envelope::success(&response, def.risk, self.mode, def.name),
+                Err(ToolError::InvalidArguments(msg)) => envelope::error_text(format!(
+                    "{} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca.",
+                    def.name
+                )),
+                Err(ToolError::Api(e)) => {
+                    envelope::api_error(def.name, &e, !def.annotations.read_only)
+                }
+            },
+            ToolRef::Handwritten(hand, _) => {
+                let ctx = Ctx {
+                    client: &self.client,
+                    mode: self.mode,
+                    clock: &self.clock,
+                };
+                (hand.call)(ctx, args).await
+            }
         })
+    }
+
+    /// Replaces the clock relative time ranges are computed from (tests pin it).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 }
 
@@ -213,9 +234,65 @@ impl AlpacaServer {
 
 impl ServerHandler for AlpacaServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_prompts()
+            .enable_resources()
+            .enable_tools()
+            .build();
+        if !crate::resources::any(&self.tools) {
+            capabilities.resources = None;
+        }
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("alpaca-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(self.tools.instructions.clone())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        Ok(rmcp::model::ListResourcesResult::with_all_items(
+            crate::resources::list(&self.tools),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(
+            crate::resources::templates(&self.tools),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        Ok(crate::resources::read(&self.tools, &request.uri)
+            .await?
+            .into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
+        Ok(rmcp::model::ListPromptsResult::with_all_items(
+            crate::prompts::list(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+        Ok(crate::prompts::get(&self.tools, &request.name, request.arguments.as_ref())?.into())
     }
 
     async fn list_tools(

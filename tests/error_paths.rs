@@ -77,13 +77,8 @@ async fn injected_statuses_are_reported_with_their_hints() {
     ];
     for (kind, expected) in cases {
         mock.clear_faults();
-        mock.inject(Fault::new("/v2/stocks/bars", kind).once());
-        let r = call(
-            &client,
-            "get_stock_bars",
-            json!({"symbols": "AAPL", "timeframe": "1Day"}),
-        )
-        .await;
+        mock.inject(Fault::new("/v2/stocks/snapshots", kind).once());
+        let r = call(&client, "get_stock_snapshot", json!({"symbols": "AAPL"})).await;
         assert_eq!(r.is_error, Some(true));
         let t = text(&r);
         for e in expected {

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use alpaca_mcp::TOOLSETS;
-use alpaca_mcp::registry::{ToolFilter, enabled_tools, mcp_tool};
+use alpaca_mcp::registry::{ToolFilter, ToolRef, enabled, enabled_tools, mcp_tool};
 use serde_json::Value;
 
 /// One tool as the manifest describes it, or as the build compiled it.
@@ -23,7 +23,7 @@ struct Entry {
     risk: String,
 }
 
-/// The manifest's generated-tool entries, sorted by name.
+/// The manifest's tool entries (generated and hand-written), sorted by name.
 fn manifest_entries() -> Vec<Entry> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/toolsets.toml");
     let manifest: Value =
@@ -51,26 +51,46 @@ fn manifest_entries() -> Vec<Entry> {
             });
         }
     }
+    for (name, hw) in manifest["handwritten"].as_object().unwrap() {
+        let (api, id) = hw["replaces"].as_str().unwrap().split_once(':').unwrap();
+        let a = &hw["annotations"];
+        out.push(Entry {
+            name: name.clone(),
+            toolset: hw["toolset"].as_str().unwrap().to_string(),
+            api: api.to_string(),
+            operation_id: id.to_string(),
+            description: hw["description"].as_str().unwrap().trim().to_string(),
+            annotations: ["read_only", "destructive", "idempotent", "open_world"]
+                .map(|k| a[k].as_bool().unwrap()),
+            risk: hw
+                .get("risk")
+                .and_then(Value::as_str)
+                .unwrap_or("api_data")
+                .to_string(),
+        });
+    }
     out.sort();
     out
 }
 
-fn compiled_entries(defs: &[&alpaca_mcp::runtime::ToolDef<alpaca_mcp::Client>]) -> Vec<Entry> {
-    let mut out: Vec<Entry> = defs
+fn compiled_entries(tools: &[ToolRef]) -> Vec<Entry> {
+    let mut out: Vec<Entry> = tools
         .iter()
-        .map(|d| Entry {
-            name: d.name.to_string(),
-            toolset: d.toolset.to_string(),
-            api: d.api.to_string(),
-            operation_id: d.operation_id.to_string(),
-            description: d.description.to_string(),
-            annotations: [
-                d.annotations.read_only,
-                d.annotations.destructive,
-                d.annotations.idempotent,
-                d.annotations.open_world,
-            ],
-            risk: d.risk.as_str().to_string(),
+        .map(|t| {
+            let (api, operation_id) = match t {
+                ToolRef::Generated(d) => (d.api, d.operation_id),
+                ToolRef::Handwritten(_, m) => (m.api, m.operation_id),
+            };
+            let a = t.annotations();
+            Entry {
+                name: t.name().to_string(),
+                toolset: t.toolset().to_string(),
+                api: api.to_string(),
+                operation_id: operation_id.to_string(),
+                description: t.description().to_string(),
+                annotations: [a.read_only, a.destructive, a.idempotent, a.open_world],
+                risk: t.risk().as_str().to_string(),
+            }
         })
         .collect();
     out.sort();
@@ -119,10 +139,10 @@ fn sort_keys(v: Value) -> Value {
 
 /// The `tools/list` result for `filter`, as JSON.
 fn tools_list(filter: &ToolFilter) -> Value {
-    let tools: Vec<Value> = enabled_tools(filter)
+    let tools: Vec<Value> = enabled(filter)
         .expect("the filter is valid")
         .into_iter()
-        .map(|d| serde_json::to_value(mcp_tool(d)).expect("a tool serializes"))
+        .map(|t| serde_json::to_value(t.mcp_tool()).expect("a tool serializes"))
         .collect();
     serde_json::json!({ "tools": tools })
 }
@@ -130,8 +150,8 @@ fn tools_list(filter: &ToolFilter) -> Value {
 #[cfg(feature = "full")]
 #[test]
 fn compiled_tools_are_the_manifest_tools() {
-    let defs = enabled_tools(&all_toolsets()).expect("every toolset is compiled");
-    let compiled = compiled_entries(&defs);
+    let tools = enabled(&all_toolsets()).expect("every toolset is compiled");
+    let compiled = compiled_entries(&tools);
     let expected = manifest_entries();
     let names = |v: &[Entry]| v.iter().map(|e| e.name.clone()).collect::<BTreeSet<_>>();
     let (c, e) = (names(&compiled), names(&expected));
@@ -154,8 +174,8 @@ fn compiled_tools_are_the_manifest_tools() {
 /// Whatever the features: each compiled toolset has exactly its manifest tools.
 #[test]
 fn compiled_toolsets_have_their_manifest_tools() {
-    let defs = enabled_tools(&compiled_toolsets()).expect("compiled toolsets are valid");
-    let compiled = compiled_entries(&defs);
+    let tools = enabled(&compiled_toolsets()).expect("compiled toolsets are valid");
+    let compiled = compiled_entries(&tools);
     let compiled_sets: BTreeSet<&str> = TOOLSETS
         .iter()
         .filter(|t| t.compiled)

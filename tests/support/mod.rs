@@ -92,3 +92,24 @@ pub fn data(result: &CallToolResult) -> Value {
         .expect("structured content")["data"]
         .clone()
 }
+
+/// rmcp's client connected to our server for already-built tools (e.g. with a pinned clock).
+pub async fn connect_tools(tools: AlpacaTools) -> Client {
+    let tools = Arc::new(tools);
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.expect("client initializes")
+}
+
+/// The POST bodies the fake received on `path`.
+pub fn posted(mock: &MockServer, path: &str) -> Vec<Value> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .map(|r| r.body.unwrap_or(Value::Null))
+        .collect()
+}

@@ -7,7 +7,7 @@ use alpaca_mcp::registry::{self, ToolFilter};
 use serde_json::json;
 
 pub fn run(config: Config, json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
-    let tools = registry::enabled_tools(&ToolFilter {
+    let tools = registry::enabled(&ToolFilter {
         toolsets: config.toolsets.clone(),
         read_only: config.read_only,
     })?;
@@ -16,14 +16,14 @@ pub fn run(config: Config, json: bool, markdown: bool) -> anyhow::Result<ExitCod
             .iter()
             .map(|t| {
                 json!({
-                    "name": t.name,
-                    "toolset": t.toolset,
-                    "description": t.description,
+                    "name": t.name(),
+                    "toolset": t.toolset(),
+                    "description": t.description(),
                     "annotations": {
-                        "readOnlyHint": t.annotations.read_only,
-                        "destructiveHint": t.annotations.destructive,
-                        "idempotentHint": t.annotations.idempotent,
-                        "openWorldHint": t.annotations.open_world,
+                        "readOnlyHint": t.annotations().read_only,
+                        "destructiveHint": t.annotations().destructive,
+                        "idempotentHint": t.annotations().idempotent,
+                        "openWorldHint": t.annotations().open_world,
                     },
                 })
             })
@@ -35,20 +35,20 @@ pub fn run(config: Config, json: bool, markdown: bool) -> anyhow::Result<ExitCod
         for t in &tools {
             println!(
                 "| `{}` | {} | {} | {} |",
-                t.name,
-                t.toolset,
-                access(t.annotations),
-                t.description.replace('|', "\\|")
+                t.name(),
+                t.toolset(),
+                access(t.annotations()),
+                t.description().replace('|', "\\|")
             );
         }
     } else {
         for t in &tools {
             println!(
                 "{:<40} {:<20} {:<12} {}",
-                t.name,
-                t.toolset,
-                access(t.annotations),
-                t.description
+                t.name(),
+                t.toolset(),
+                access(t.annotations()),
+                t.description()
             );
         }
         eprintln!("{} tools", tools.len());

@@ -3,15 +3,15 @@
 
 mod common;
 
-use alpaca_mcp::registry::{ToolFilter, enabled_tools};
+use alpaca_mcp::registry::{ToolFilter, enabled};
 use common::*;
 use serde_json::json;
 
 fn expected_default_tools() -> Vec<String> {
-    let mut v: Vec<String> = enabled_tools(&ToolFilter::default())
+    let mut v: Vec<String> = enabled(&ToolFilter::default())
         .unwrap()
         .iter()
-        .map(|t| t.name.to_string())
+        .map(|t| t.name().to_string())
         .collect();
     v.sort();
     v

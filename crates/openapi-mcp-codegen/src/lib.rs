@@ -222,7 +222,10 @@ impl Generator {
             });
         }
 
-        let handwritten = manifest.handwritten.iter().map(|(name, hw)| {
+        // A one-toolset run (a per-toolset snapshot) carries only that toolset's hand-written
+        // entries and no glossary, so editing one toolset does not touch every snapshot.
+        let only = self.settings.only_toolset.as_deref();
+        let handwritten = manifest.handwritten.iter().filter(|(_, hw)| only.is_none_or(|o| o == hw.toolset)).map(|(name, hw)| {
             let (api, op) = hw.replaces.split_once(':').unwrap_or(("", hw.replaces.as_str()));
             let description = hw.description.trim();
             let toolset = &hw.toolset;
@@ -249,10 +252,14 @@ impl Generator {
                 }
             }
         });
-        let glossary = manifest.glossary.iter().map(|(k, v)| {
-            let v = v.trim();
-            quote!((#k, #v))
-        });
+        let glossary = manifest
+            .glossary
+            .iter()
+            .filter(|_| only.is_none())
+            .map(|(k, v)| {
+                let v = v.trim();
+                quote!((#k, #v))
+            });
 
         Ok(quote! {
             #[allow(unused_imports)]

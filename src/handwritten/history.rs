@@ -1,0 +1,417 @@
+//! Historical bars, quotes and trades with the range given relative to now.
+//!
+//! Models get absolute timestamps wrong; these tools take a lookback (`days`, `hours`,
+//! `minutes`) and compute `start` = now - lookback in UTC when `start` is absent. Timeframes are
+//! accepted as people type them. When the `sip` feed is refused (it needs a paid plan) and the
+//! caller did not ask for it, the request is retried once with `iex`. Pages are followed until
+//! `limit` items are collected or `max_pages` pages were read, and the result says whether
+//! more data remains, with the token to continue.
+
+use std::time::Duration;
+
+use rmcp::model::CallToolResult;
+use serde_json::{Map, Value, json};
+
+use super::args::Args;
+use super::time::{normalize_timeframe, rfc3339};
+use super::{Ctx, HandTool};
+use crate::envelope;
+use crate::runtime::{ApiRequest, Error, JsonObject, Risk, ToolError, parse_args};
+
+#[cfg(feature = "crypto-data")]
+use crate::market_data::params::{CryptoBars, CryptoQuotes, CryptoTrades};
+#[cfg(feature = "stock-data")]
+use crate::market_data::params::{StockBars, StockQuotes, StockTrades};
+
+/// One historical endpoint.
+struct Endpoint {
+    tool: &'static str,
+    /// The response's item map: `bars`, `quotes` or `trades`.
+    key: &'static str,
+    stock: bool,
+    /// Default timeframe, for bars.
+    timeframe: Option<&'static str>,
+    /// Default lookback: days, hours, minutes.
+    lookback: (u64, u64, u64),
+    /// Builds the request from the generated arguments struct (strict parsing).
+    request: fn(JsonObject) -> Result<ApiRequest, ToolError>,
+}
+
+fn req<T: serde::de::DeserializeOwned>(
+    args: JsonObject,
+    to: fn(&T) -> ApiRequest,
+) -> Result<ApiRequest, ToolError> {
+    parse_args::<T>(args).map(|p| to(&p))
+}
+
+#[cfg(feature = "stock-data")]
+const STOCK_BARS: Endpoint = Endpoint {
+    tool: "get_stock_bars",
+    key: "bars",
+    stock: true,
+    timeframe: Some("1Day"),
+    lookback: (5, 0, 0),
+    request: |a| req::<StockBars>(a, StockBars::to_request),
+};
+#[cfg(feature = "stock-data")]
+const STOCK_QUOTES: Endpoint = Endpoint {
+    tool: "get_stock_quotes",
+    key: "quotes",
+    stock: true,
+    timeframe: None,
+    lookback: (0, 0, 20),
+    request: |a| req::<StockQuotes>(a, StockQuotes::to_request),
+};
+#[cfg(feature = "stock-data")]
+const STOCK_TRADES: Endpoint = Endpoint {
+    tool: "get_stock_trades",
+    key: "trades",
+    stock: true,
+    timeframe: None,
+    lookback: (0, 0, 20),
+    request: |a| req::<StockTrades>(a, StockTrades::to_request),
+};
+#[cfg(feature = "crypto-data")]
+const CRYPTO_BARS: Endpoint = Endpoint {
+    tool: "get_crypto_bars",
+    key: "bars",
+    stock: false,
+    timeframe: Some("1Hour"),
+    lookback: (1, 0, 0),
+    request: |a| req::<CryptoBars>(a, CryptoBars::to_request),
+};
+#[cfg(feature = "crypto-data")]
+const CRYPTO_QUOTES: Endpoint = Endpoint {
+    tool: "get_crypto_quotes",
+    key: "quotes",
+    stock: false,
+    timeframe: None,
+    lookback: (0, 0, 15),
+    request: |a| req::<CryptoQuotes>(a, CryptoQuotes::to_request),
+};
+#[cfg(feature = "crypto-data")]
+const CRYPTO_TRADES: Endpoint = Endpoint {
+    tool: "get_crypto_trades",
+    key: "trades",
+    stock: false,
+    timeframe: None,
+    lookback: (0, 0, 15),
+    request: |a| req::<CryptoTrades>(a, CryptoTrades::to_request),
+};
+
+/// The stock tools.
+#[cfg(feature = "stock-data")]
+pub static STOCK_TOOLS: &[HandTool] = &[
+    HandTool {
+        name: "get_stock_bars",
+        schema: || schema(&STOCK_BARS),
+        call: |c, a| Box::pin(run(c, a, &STOCK_BARS)),
+    },
+    HandTool {
+        name: "get_stock_quotes",
+        schema: || schema(&STOCK_QUOTES),
+        call: |c, a| Box::pin(run(c, a, &STOCK_QUOTES)),
+    },
+    HandTool {
+        name: "get_stock_trades",
+        schema: || schema(&STOCK_TRADES),
+        call: |c, a| Box::pin(run(c, a, &STOCK_TRADES)),
+    },
+];
+
+/// The crypto tools.
+#[cfg(feature = "crypto-data")]
+pub static CRYPTO_TOOLS: &[HandTool] = &[
+    HandTool {
+        name: "get_crypto_bars",
+        schema: || schema(&CRYPTO_BARS),
+        call: |c, a| Box::pin(run(c, a, &CRYPTO_BARS)),
+    },
+    HandTool {
+        name: "get_crypto_quotes",
+        schema: || schema(&CRYPTO_QUOTES),
+        call: |c, a| Box::pin(run(c, a, &CRYPTO_QUOTES)),
+    },
+    HandTool {
+        name: "get_crypto_trades",
+        schema: || schema(&CRYPTO_TRADES),
+        call: |c, a| Box::pin(run(c, a, &CRYPTO_TRADES)),
+    },
+];
+
+const STOCK_FEEDS: &[&str] = &["sip", "iex", "boats", "otc"];
+
+fn schema(e: &Endpoint) -> Value {
+    let (d, h, m) = e.lookback;
+    let mut props = json!({
+        "symbols": {"type": "string"},
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"},
+        "days": {"type": "integer", "minimum": 0, "default": d},
+        "hours": {"type": "integer", "minimum": 0, "default": h},
+        "minutes": {"type": "integer", "minimum": 0, "default": m},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000},
+        "sort": {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+        "page_token": {"type": "string"},
+        "max_pages": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+    });
+    let p = props.as_object_mut().expect("object literal");
+    if let Some(tf) = e.timeframe {
+        p.insert("timeframe".into(), json!({"type": "string", "default": tf}));
+    }
+    if e.stock {
+        p.insert(
+            "feed".into(),
+            json!({"type": "string", "enum": STOCK_FEEDS}),
+        );
+        p.insert("currency".into(), json!({"type": "string"}));
+        p.insert("asof".into(), json!({"type": "string", "format": "date"}));
+        if e.timeframe.is_some() {
+            p.insert("adjustment".into(), json!({"type": "string", "enum": ["raw", "split", "dividend", "spin-off", "all"], "default": "raw"}));
+        }
+    } else {
+        p.insert("loc".into(), json!({"type": "string", "enum": ["us", "us-1", "us-2", "eu-1", "bs-1"], "default": "us"}));
+    }
+    json!({"properties": props, "required": ["symbols"]})
+}
+
+fn allowed(e: &Endpoint) -> Vec<&'static str> {
+    let mut v = vec![
+        "symbols",
+        "start",
+        "end",
+        "days",
+        "hours",
+        "minutes",
+        "limit",
+        "sort",
+        "page_token",
+        "max_pages",
+    ];
+    if e.timeframe.is_some() {
+        v.push("timeframe");
+    }
+    if e.stock {
+        v.extend(["feed", "currency", "asof"]);
+        if e.timeframe.is_some() {
+            v.push("adjustment");
+        }
+    } else {
+        v.push("loc");
+    }
+    v
+}
+
+/// What the caller asked for, checked, with the computed range.
+struct Plan {
+    base: JsonObject,
+    limit: u64,
+    max_pages: u64,
+    page_token: Option<String>,
+    feed_asked: Option<String>,
+    start: String,
+}
+
+fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
+    args.only(&allowed(e))?;
+    let symbols = args.required("symbols")?;
+    let (d, h, m) = e.lookback;
+    let days = args.integer("days", 0, 3650)?.map_or(d, |v| v as u64);
+    let hours = args.integer("hours", 0, 87_600)?.map_or(h, |v| v as u64);
+    let minutes = args
+        .integer("minutes", 0, 5_256_000)?
+        .map_or(m, |v| v as u64);
+    let start = match args.string("start")? {
+        Some(s) => s,
+        None => {
+            let back = Duration::from_secs(days * 86_400 + hours * 3_600 + minutes * 60);
+            rfc3339(
+                ctx.clock
+                    .now()
+                    .checked_sub(back)
+                    .unwrap_or(std::time::UNIX_EPOCH),
+            )
+        }
+    };
+    let limit = args.integer("limit", 1, 100_000)?.unwrap_or(1000) as u64;
+    let max_pages = args.integer("max_pages", 1, 100)?.unwrap_or(10) as u64;
+    let mut base = Map::new();
+    base.insert("symbols".into(), Value::String(symbols));
+    base.insert("start".into(), Value::String(start.clone()));
+    if let Some(end) = args.string("end")? {
+        base.insert("end".into(), Value::String(end));
+    }
+    if let Some(tf) = e.timeframe {
+        let raw = args.string("timeframe")?.unwrap_or_else(|| tf.to_string());
+        base.insert(
+            "timeframe".into(),
+            Value::String(normalize_timeframe(&raw)?),
+        );
+    }
+    base.insert(
+        "sort".into(),
+        Value::String(
+            args.choice("sort", &["asc", "desc"], Some("asc"))?
+                .unwrap_or_default(),
+        ),
+    );
+    let mut feed_asked = None;
+    if e.stock {
+        feed_asked = args.choice("feed", STOCK_FEEDS, None)?;
+        if let Some(f) = &feed_asked {
+            base.insert("feed".into(), Value::String(f.clone()));
+        }
+        for key in ["currency", "asof", "adjustment"] {
+            if allowed(e).contains(&key) {
+                let default = (key == "adjustment").then_some("raw");
+                if let Some(v) = args.string(key)?.or(default.map(str::to_string)) {
+                    base.insert(key.into(), Value::String(v));
+                }
+            }
+        }
+    } else {
+        let loc = args
+            .choice("loc", &["us", "us-1", "us-2", "eu-1", "bs-1"], Some("us"))?
+            .unwrap_or_default();
+        base.insert("loc".into(), Value::String(loc));
+    }
+    Ok(Plan {
+        base,
+        limit,
+        max_pages,
+        page_token: args.string("page_token")?,
+        feed_asked,
+        start,
+    })
+}
+
+async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolResult {
+    let plan = match plan(&ctx, &Args(args), e) {
+        Ok(p) => p,
+        Err(msg) => {
+            return envelope::error_text(format!(
+                "{} was not called: {msg}. Nothing was sent to Alpaca.",
+                e.tool
+            ));
+        }
+    };
+    let mut base = plan.base.clone();
+    let mut feed_note = None;
+    let mut merged: Map<String, Value> = Map::new();
+    let mut extra: Map<String, Value> = Map::new();
+    let mut collected = 0u64;
+    let mut pages = 0u64;
+    let mut token = plan.page_token.clone();
+    loop {
+        let mut page = base.clone();
+        page.insert("limit".into(), json!((plan.limit - collected).min(10_000)));
+        if let Some(t) = &token {
+            page.insert("page_token".into(), Value::String(t.clone()));
+        }
+        let request = match (e.request)(page) {
+            Ok(r) => r,
+            Err(err) => {
+                return envelope::error_text(format!(
+                    "{} was not called: {err}. Nothing was sent to Alpaca.",
+                    e.tool
+                ));
+            }
+        };
+        let response = match ctx.client.transport().send(request).await {
+            Ok(r) => r,
+            Err(Error::Api { status: 403, .. })
+                if e.stock
+                    && pages == 0
+                    && plan.feed_asked.is_none()
+                    && !base.contains_key("feed") =>
+            {
+                // The default feed needs a plan this account lacks: once more with IEX.
+                base.insert("feed".into(), Value::String("iex".into()));
+                feed_note = Some("Alpaca refused the default (SIP) feed for this account, so the data comes from the IEX feed.".to_string());
+                continue;
+            }
+            Err(err) => return envelope::api_error(e.tool, &err, false),
+        };
+        pages += 1;
+        let body = match response.json() {
+            Ok(Value::Object(m)) => m,
+            Ok(other) => return envelope::envelope(other, Risk::ApiData, ctx.mode),
+            Err(err) => return envelope::api_error(e.tool, &err, false),
+        };
+        for (k, v) in body {
+            match (k.as_str(), v) {
+                (key, Value::Object(items)) if key == e.key => {
+                    for (symbol, list) in items {
+                        let n = list.as_array().map_or(1, Vec::len) as u64;
+                        collected += n;
+                        match (merged.get_mut(&symbol), list) {
+                            (Some(Value::Array(have)), Value::Array(more)) => have.extend(more),
+                            (_, list) => {
+                                merged.insert(symbol, list);
+                            }
+                        }
+                    }
+                }
+                ("next_page_token", v) => token = v.as_str().map(str::to_string),
+                (_, v) => {
+                    extra.insert(k, v);
+                }
+            }
+        }
+        if token.is_none() || collected >= plan.limit || pages >= plan.max_pages {
+            break;
+        }
+    }
+    let feed = base
+        .get("feed")
+        .and_then(Value::as_str)
+        .unwrap_or(if e.stock { "default" } else { "n/a" })
+        .to_string();
+    let mut data = extra;
+    data.insert(e.key.into(), Value::Object(merged));
+    data.insert(
+        "next_page_token".into(),
+        token.clone().map_or(Value::Null, Value::String),
+    );
+    let more = token.is_some();
+    let mut summary = format!(
+        "{collected} {} from {}{} in {pages} page(s){}.",
+        e.key,
+        plan.start,
+        base.get("end")
+            .and_then(Value::as_str)
+            .map(|e| format!(" to {e}"))
+            .unwrap_or_default(),
+        base.get("timeframe")
+            .and_then(Value::as_str)
+            .map(|t| format!(", timeframe {t}"))
+            .unwrap_or_default(),
+    );
+    if more {
+        summary.push_str(&format!(
+            " More data remains: call again with page_token={} to continue.",
+            token.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(note) = feed_note {
+        summary.push(' ');
+        summary.push_str(&note);
+    }
+    let meta = json!({
+        "start": plan.start,
+        "end": base.get("end"),
+        "timeframe": base.get("timeframe"),
+        "feed": feed,
+        "pages": pages,
+        "items": collected,
+        "more_available": more,
+        "next_page_token": token,
+    });
+    envelope::envelope_with(
+        Value::Object(data),
+        Risk::ApiData,
+        ctx.mode,
+        Some(summary),
+        Some(meta),
+    )
+}

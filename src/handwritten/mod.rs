@@ -1,0 +1,134 @@
+//! Hand-written tools: the ones a spec cannot say enough about. They replace generated tools
+//! (the manifest's `replaced_by` and `[handwritten.*]` entries name them and hold their
+//! descriptions) and sit in the same registry, behind the same toolset features.
+//!
+//! - order placement (`place_stock_order`, `place_crypto_order`, `place_option_order`):
+//!   validated before sending, never sent twice;
+//! - historical bars, quotes and trades with relative time ranges, timeframe spellings,
+//!   the `sip` -> `iex` fallback and pagination.
+
+#[allow(unused_imports)]
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use rmcp::model::CallToolResult;
+use serde_json::{Map, Value};
+
+use crate::runtime::{BoxFuture, HandwrittenDef, JsonObject};
+use crate::{Client, GLOSSARY, HANDWRITTEN};
+
+mod args;
+pub mod decimal;
+#[cfg(any(feature = "stock-data", feature = "crypto-data"))]
+mod history;
+#[cfg(feature = "trading")]
+mod orders;
+pub mod time;
+
+/// What a hand-written tool's call gets.
+pub struct Ctx<'a> {
+    /// The typed client.
+    pub client: &'a Client,
+    /// "paper" or "live".
+    pub mode: &'static str,
+    /// The clock relative time ranges are computed from.
+    pub clock: &'a Clock,
+}
+
+/// A hand-written tool's call.
+pub type HandFn = for<'a> fn(Ctx<'a>, JsonObject) -> BoxFuture<'a, CallToolResult>;
+
+/// A hand-written tool: its name (matching a `[handwritten.*]` manifest entry), its input
+/// schema (properties without descriptions; those come from the manifest) and its call.
+pub struct HandTool {
+    /// Tool name.
+    pub name: &'static str,
+    /// The input schema's properties, required list and defaults.
+    pub schema: fn() -> Value,
+    /// The call.
+    pub call: HandFn,
+}
+
+impl std::fmt::Debug for HandTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandTool")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The time source for relative ranges; replaceable in tests.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> SystemTime + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(SystemTime::now))
+    }
+
+    /// A clock that always reads `at`.
+    pub fn fixed(at: SystemTime) -> Self {
+        Clock(Arc::new(move || at))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> SystemTime {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Every hand-written tool compiled into this build.
+pub fn compiled() -> Vec<&'static HandTool> {
+    #[allow(unused_mut)]
+    let mut v: Vec<&'static HandTool> = Vec::new();
+    #[cfg(feature = "trading")]
+    v.extend(orders::TOOLS);
+    #[cfg(feature = "stock-data")]
+    v.extend(history::STOCK_TOOLS);
+    #[cfg(feature = "crypto-data")]
+    v.extend(history::CRYPTO_TOOLS);
+    v
+}
+
+/// The manifest entry of a hand-written tool.
+pub fn meta(name: &str) -> Option<&'static HandwrittenDef> {
+    HANDWRITTEN.iter().find(|h| h.name == name)
+}
+
+/// The full input schema: `schema` with each property's description from the manifest entry
+/// (or the glossary), `additionalProperties: false` at the root.
+pub fn input_schema(tool: &HandTool, meta: &HandwrittenDef) -> Map<String, Value> {
+    let mut schema = match (tool.schema)() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            let description = meta
+                .params
+                .iter()
+                .chain(GLOSSARY.iter())
+                .find(|(k, _)| k == name)
+                .map(|(_, d)| *d);
+            if let (Some(d), Value::Object(p)) = (description, prop) {
+                p.insert("description".into(), Value::String(d.to_string()));
+            }
+        }
+    }
+    schema.insert("type".into(), Value::String("object".into()));
+    schema.insert("additionalProperties".into(), Value::Bool(false));
+    schema
+}
