@@ -36,6 +36,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Whether the hosts are the in-process fake (sandbox mode).
     pub sandbox: bool,
+    /// Order confirmation and guards.
+    pub safety: crate::safety::SafetyConfig,
 }
 
 /// A configuration a user has to fix.
@@ -193,6 +195,7 @@ impl Config {
             connect_timeout,
             request_timeout,
             sandbox: false,
+            safety: crate::safety::SafetyConfig::from_lookup(&get)?,
         })
     }
 

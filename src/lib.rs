@@ -24,6 +24,7 @@ pub mod prompts;
 pub mod registry;
 pub mod resources;
 pub mod runtime;
+pub mod safety;
 pub mod server;
 
 pub use config::{Config, ConfigError};

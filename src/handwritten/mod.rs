@@ -33,7 +33,14 @@ pub struct Ctx<'a> {
     pub mode: &'static str,
     /// The clock relative time ranges are computed from.
     pub clock: &'a Clock,
+    /// Order confirmation and guards.
+    pub safety: &'a crate::safety::Safety,
+    /// The MCP session making the call (confirmations are bound to it).
+    pub session: u64,
 }
+
+/// Tools that exist only when order confirmation is on.
+pub const CONFIRMATION_TOOLS: &[&str] = &["confirm_order", "cancel_confirmation"];
 
 /// A hand-written tool's call.
 pub type HandFn = for<'a> fn(Ctx<'a>, JsonObject) -> BoxFuture<'a, CallToolResult>;

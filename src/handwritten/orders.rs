@@ -11,8 +11,11 @@ use serde_json::{Map, Value, json};
 use super::args::Args;
 use super::decimal::Decimal;
 use super::{Ctx, HandTool};
+use std::time::Instant;
+
 use crate::envelope;
-use crate::runtime::{Error, JsonObject, Risk};
+use crate::runtime::{ApiRequest, Error, JsonObject, Method, Risk};
+use crate::safety::Pending;
 use crate::trading::params::{GetOrderByClientOrderId, PostOrder};
 
 /// The order tools.
@@ -31,6 +34,16 @@ pub static TOOLS: &[HandTool] = &[
         name: "place_option_order",
         schema: option_schema,
         call: |ctx, args| Box::pin(place(ctx, args, Kind::Option)),
+    },
+    HandTool {
+        name: "confirm_order",
+        schema: confirm_schema,
+        call: |ctx, args| Box::pin(confirm(ctx, args)),
+    },
+    HandTool {
+        name: "cancel_confirmation",
+        schema: confirm_schema,
+        call: |ctx, args| Box::pin(cancel_confirmation(ctx, args)),
     },
 ];
 
@@ -566,33 +579,78 @@ fn describe(body: &Map<String, Value>) -> String {
 async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
     let tool = kind.tool();
     let args = Args(args);
+    let refuse = |why: String| {
+        envelope::error_text(format!(
+            "{tool} was not called: {why}. Nothing was sent to Alpaca."
+        ))
+    };
     let mut body = match build(&args, kind) {
         Ok(b) => b,
-        Err(rule) => {
-            return envelope::error_text(format!(
-                "{tool} was not called: {rule}. Nothing was sent to Alpaca."
-            ));
-        }
+        Err(rule) => return refuse(rule),
     };
     let client_order_id = match args.string("client_order_id") {
         Ok(Some(id)) if id.len() <= 128 => id,
-        Ok(Some(_)) => {
-            return envelope::error_text(format!(
-                "{tool} was not called: client_order_id is longer than 128 characters. Nothing was sent to Alpaca."
-            ));
-        }
+        Ok(Some(_)) => return refuse("client_order_id is longer than 128 characters".into()),
         Ok(None) => uuid::Uuid::new_v4().to_string(),
-        Err(e) => {
-            return envelope::error_text(format!(
-                "{tool} was not called: {e}. Nothing was sent to Alpaca."
-            ));
-        }
+        Err(e) => return refuse(e),
     };
-    body.insert(
-        "client_order_id".into(),
-        Value::String(client_order_id.clone()),
-    );
+    body.insert("client_order_id".into(), Value::String(client_order_id));
+    // The body must fit Alpaca's order schema before anything else happens.
+    if let Err(e) = serde_json::from_value::<PostOrder>(Value::Object(body.clone())) {
+        return refuse(format!("the order did not fit Alpaca's order schema ({e})"));
+    }
+    let value = match guard(&ctx, kind, &body).await {
+        Ok(v) => v,
+        Err(why) => return refuse(why),
+    };
     let what = describe(&body);
+    if ctx.safety.config.confirm_orders {
+        let ttl = ctx.safety.config.confirm_ttl;
+        let id = ctx.safety.hold(Pending {
+            session: ctx.session,
+            tool,
+            body: body.clone(),
+            what: what.clone(),
+            expires: Instant::now() + ttl,
+        });
+        let cost = match value {
+            Some(v) => format!(
+                "Estimated value about {v:.2} from the latest quote and the order's prices."
+            ),
+            None => "No quote was available, so there is no cost estimate.".to_string(),
+        };
+        let summary = format!(
+            "NOT SENT YET. {} account: {what}. {cost} To send exactly this order call confirm_order with confirmation_id {id} within {} seconds; to drop it call cancel_confirmation. Ask the user before confirming.",
+            if ctx.mode == "live" {
+                "LIVE (real money)"
+            } else {
+                "Paper"
+            },
+            ttl.as_secs()
+        );
+        let data = json!({
+            "confirmation_id": id,
+            "expires_in_seconds": ttl.as_secs(),
+            "order": body,
+            "estimated_value": value,
+        });
+        return envelope::with_summary(data, Risk::ApiData, ctx.mode, summary);
+    }
+    send(&ctx, tool, body, &what).await
+}
+
+/// Sends a checked order once; a lost response is looked up, never resent.
+async fn send(ctx: &Ctx<'_>, tool: &str, body: Map<String, Value>, what: &str) -> CallToolResult {
+    if let Err(why) = ctx.safety.take_order_slot() {
+        return envelope::error_text(format!(
+            "{tool} was not called: {why}. Nothing was sent to Alpaca."
+        ));
+    }
+    let client_order_id = body
+        .get("client_order_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let params: PostOrder = match serde_json::from_value(Value::Object(body)) {
         Ok(p) => p,
         Err(e) => {
@@ -604,12 +662,169 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
     match ctx.client.transport().send(params.to_request()).await {
         Ok(response) => {
             let order = response.json().unwrap_or(Value::Null);
-            placed(ctx.mode, &what, &client_order_id, order, None)
+            placed(ctx.mode, what, &client_order_id, order, None)
         }
         Err(e @ (Error::Timeout | Error::Connection { sent: true, .. })) => {
-            lost_response(&ctx, tool, &what, &client_order_id, &e).await
+            lost_response(ctx, tool, what, &client_order_id, &e).await
         }
         Err(e) => envelope::api_error(tool, &e, true),
+    }
+}
+
+/// The symbol guards, and the value guard (which needs the order's value: its notional, or its
+/// quantity times the higher of its own prices and the latest quote). Returns the value.
+async fn guard(
+    ctx: &Ctx<'_>,
+    kind: Kind,
+    body: &Map<String, Value>,
+) -> Result<Option<f64>, String> {
+    let legs: Vec<(String, f64)> = match body.get("legs").and_then(Value::as_array) {
+        Some(legs) => legs
+            .iter()
+            .map(|l| {
+                let sym = l["symbol"].as_str().unwrap_or_default().to_string();
+                (
+                    sym,
+                    l["ratio_qty"]
+                        .as_str()
+                        .and_then(|r| r.parse().ok())
+                        .unwrap_or(1.0),
+                )
+            })
+            .collect(),
+        None => vec![(
+            body.get("symbol")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            1.0,
+        )],
+    };
+    for (symbol, _) in &legs {
+        let underlying = (kind == Kind::Option).then(|| occ_root(symbol));
+        ctx.safety.check_symbol(symbol, underlying)?;
+    }
+    let config = &ctx.safety.config;
+    if config.max_order_notional.is_none() && !config.confirm_orders {
+        return Ok(None);
+    }
+    let num = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    if let Some(n) = num("notional") {
+        ctx.safety.check_notional(Some(n), &legs[0].0)?;
+        return Ok(Some(n));
+    }
+    let qty = num("qty").unwrap_or(0.0);
+    let multiplier = if kind == Kind::Option { 100.0 } else { 1.0 };
+    // A single leg's own prices count too: a high limit price cannot slip past the cap.
+    let own = if legs.len() == 1 {
+        [num("limit_price"), num("stop_price")]
+            .into_iter()
+            .flatten()
+            .map(f64::abs)
+            .reduce(f64::max)
+    } else {
+        None
+    };
+    let mut value = Some(0.0);
+    for (symbol, ratio) in &legs {
+        let price = match (latest_price(ctx, kind, symbol).await, own) {
+            (Some(q), Some(o)) => Some(q.max(o)),
+            (q, o) => q.or(o),
+        };
+        value = value
+            .zip(price)
+            .map(|(v, p)| v + p * qty * ratio * multiplier);
+    }
+    ctx.safety.check_notional(value, &legs[0].0)?;
+    Ok(value)
+}
+
+/// The root of an OCC symbol (`AAPL` of `AAPL250117C00150000`).
+fn occ_root(symbol: &str) -> &str {
+    &symbol[..symbol.len().saturating_sub(15)]
+}
+
+/// The latest ask (or bid, if no ask) for a symbol, when Alpaca has one.
+async fn latest_price(ctx: &Ctx<'_>, kind: Kind, symbol: &str) -> Option<f64> {
+    let path = match kind {
+        Kind::Stock => "/v2/stocks/quotes/latest",
+        Kind::Crypto => "/v1beta3/crypto/us/latest/quotes",
+        Kind::Option => "/v1beta1/options/quotes/latest",
+    };
+    let request = |feed: Option<&str>| {
+        let mut query = vec![("symbols", symbol.to_string())];
+        if let Some(f) = feed {
+            query.push(("feed", f.to_string()));
+        }
+        ApiRequest {
+            api: "market-data",
+            operation_id: "latestQuoteForGuard",
+            method: Method::Get,
+            path: path.into(),
+            query,
+            body: None,
+        }
+    };
+    let transport = ctx.client.transport();
+    let response = match transport.send(request(None)).await {
+        Err(Error::Api { status: 403, .. }) if kind == Kind::Stock => {
+            transport.send(request(Some("iex"))).await
+        }
+        other => other,
+    }
+    .ok()?;
+    let v = response.json().ok()?;
+    let q = v.get("quotes")?.get(symbol)?;
+    let price = |k: &str| q.get(k).and_then(Value::as_f64).filter(|p| *p > 0.0);
+    price("ap").or(price("bp"))
+}
+
+fn confirm_schema() -> Value {
+    json!({"properties": {"confirmation_id": {"type": "string"}}, "required": ["confirmation_id"]})
+}
+
+fn confirmation_id(args: JsonObject) -> Result<String, String> {
+    let args = Args(args);
+    args.only(&["confirmation_id"])?;
+    args.required("confirmation_id")
+}
+
+async fn confirm(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
+    let pending = match confirmation_id(args).and_then(|id| ctx.safety.take(&id, ctx.session)) {
+        Ok(p) => p,
+        Err(e) => {
+            return envelope::error_text(format!("confirm_order: {e}. Nothing was sent to Alpaca."));
+        }
+    };
+    let kind = match pending.tool {
+        "place_crypto_order" => Kind::Crypto,
+        "place_option_order" => Kind::Option,
+        _ => Kind::Stock,
+    };
+    // Guards again: prices and limits may have moved since the confirmation was made.
+    if let Err(why) = guard(&ctx, kind, &pending.body).await {
+        return envelope::error_text(format!("confirm_order: {why}. Nothing was sent to Alpaca."));
+    }
+    send(&ctx, pending.tool, pending.body, &pending.what).await
+}
+
+async fn cancel_confirmation(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
+    let id = match confirmation_id(args) {
+        Ok(id) => id,
+        Err(e) => return envelope::error_text(format!("cancel_confirmation: {e}")),
+    };
+    match ctx.safety.take(&id, ctx.session) {
+        Ok(p) => envelope::with_summary(
+            json!({"confirmation_id": id, "cancelled": true}),
+            Risk::ApiData,
+            ctx.mode,
+            format!("Dropped the pending order ({}); nothing was sent.", p.what),
+        ),
+        Err(e) => envelope::error_text(format!("cancel_confirmation: {e}")),
     }
 }
 

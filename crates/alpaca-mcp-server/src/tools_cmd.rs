@@ -11,6 +11,13 @@ pub fn run(config: Config, json: bool, markdown: bool) -> anyhow::Result<ExitCod
         toolsets: config.toolsets.clone(),
         read_only: config.read_only,
     })?;
+    let tools: Vec<_> = tools
+        .into_iter()
+        .filter(|t| {
+            config.safety.confirm_orders
+                || !alpaca_mcp::handwritten::CONFIRMATION_TOOLS.contains(&t.name())
+        })
+        .collect();
     if json {
         let list: Vec<_> = tools
             .iter()

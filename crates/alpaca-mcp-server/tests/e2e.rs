@@ -12,6 +12,7 @@ fn expected_default_tools() -> Vec<String> {
         .unwrap()
         .iter()
         .map(|t| t.name().to_string())
+        .filter(|n| !alpaca_mcp::handwritten::CONFIRMATION_TOOLS.contains(&n.as_str()))
         .collect();
     v.sort();
     v
