@@ -41,7 +41,11 @@ impl AlpacaTools {
     ///
     /// The routes ignore the host's state: they call these tools. Merge them with the host's
     /// own router with `+` (on a name clash the right-hand route wins).
+    ///
+    /// Each router is one MCP session for order confirmations: build one per host session
+    /// (as rmcp's `#[tool_router]` handlers usually are).
     pub fn tool_router<S: Send + Sync + 'static>(self: Arc<Self>) -> ToolRouter<S> {
+        let session = crate::server::next_session();
         let mut router = ToolRouter::new();
         for tool in self.tools() {
             let tools = Arc::clone(&self);
@@ -51,7 +55,7 @@ impl AlpacaTools {
                     let tools = Arc::clone(&tools);
                     Box::pin(async move {
                         let name = ctx.name;
-                        match tools.call(&name, ctx.arguments).await {
+                        match tools.call_in_session(session, &name, ctx.arguments).await {
                             Some(result) => Ok(result.into()),
                             // Only enabled tools get a route, so this does not happen.
                             None => Err(ErrorData::invalid_params(

@@ -186,12 +186,17 @@ pub fn mcp_tool(def: &ToolDef<Client>) -> Tool {
     )
 }
 
+/// MCP annotations. For a read-only tool the destructive and idempotent hints mean nothing
+/// (the specification says so), so they are left out: `tools/list` is paid for in every
+/// conversation.
 fn with_annotations(tool: Tool, a: Annotations) -> Tool {
-    tool.with_annotations(
-        ToolAnnotations::new()
-            .read_only(a.read_only)
-            .destructive(a.destructive)
-            .idempotent(a.idempotent)
-            .open_world(a.open_world),
-    )
+    let hints = ToolAnnotations::new()
+        .read_only(a.read_only)
+        .open_world(a.open_world);
+    let hints = if a.read_only {
+        hints
+    } else {
+        hints.destructive(a.destructive).idempotent(a.idempotent)
+    };
+    tool.with_annotations(hints)
 }

@@ -243,6 +243,12 @@ fn instructions(config: &Config, toolsets: &[&str]) -> String {
     )
 }
 
+/// A fresh MCP session number (0 is the session of plain [`AlpacaTools::call`]).
+pub fn next_session() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// An rmcp server for the tools. Cheap to clone (one per session shares the same tools).
 #[derive(Clone)]
 pub struct AlpacaServer {
@@ -254,9 +260,10 @@ pub struct AlpacaServer {
 impl AlpacaServer {
     /// A server for `tools`: one per MCP session (each gets its own session number).
     pub fn new(tools: Arc<AlpacaTools>) -> Self {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let session = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        AlpacaServer { tools, session }
+        AlpacaServer {
+            tools,
+            session: next_session(),
+        }
     }
 
     /// The shared tools.

@@ -201,16 +201,25 @@ fn mcp_tools_carry_the_compiled_schema_and_annotations() {
         assert_eq!(tool["inputSchema"], schema, "{}", def.name);
         let a = &tool["annotations"];
         assert_eq!(a["readOnlyHint"], def.annotations.read_only, "{}", def.name);
-        assert_eq!(
-            a["destructiveHint"], def.annotations.destructive,
-            "{}",
-            def.name
-        );
-        assert_eq!(
-            a["idempotentHint"], def.annotations.idempotent,
-            "{}",
-            def.name
-        );
+        if def.annotations.read_only {
+            // Meaningless for read-only tools (MCP says so), so left out of tools/list.
+            assert!(
+                a.get("destructiveHint").is_none() && a.get("idempotentHint").is_none(),
+                "{}",
+                def.name
+            );
+        } else {
+            assert_eq!(
+                a["destructiveHint"], def.annotations.destructive,
+                "{}",
+                def.name
+            );
+            assert_eq!(
+                a["idempotentHint"], def.annotations.idempotent,
+                "{}",
+                def.name
+            );
+        }
         assert_eq!(
             a["openWorldHint"], def.annotations.open_world,
             "{}",

@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 use crate::runtime::{BoxFuture, HandwrittenDef, JsonObject};
 use crate::{Client, GLOSSARY, HANDWRITTEN};
 
+#[cfg(any(feature = "trading", feature = "stock-data", feature = "crypto-data"))]
+#[cfg_attr(not(feature = "trading"), allow(dead_code))]
 mod args;
 pub mod decimal;
 #[cfg(any(feature = "stock-data", feature = "crypto-data"))]

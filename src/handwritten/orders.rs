@@ -79,8 +79,10 @@ const INTENTS: &[&str] = &[
     "sell_to_close",
 ];
 
+/// A price or quantity: a decimal string (numbers are accepted and normalized too; the format
+/// is checked on arrival, so the schema stays short).
 fn decimal_prop() -> Value {
-    json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"})
+    json!({"type": "string"})
 }
 
 fn stock_schema() -> Value {
@@ -134,7 +136,7 @@ fn option_schema() -> Value {
             "symbol": {"type": "string"},
             "side": {"type": "string", "enum": SIDES},
             "position_intent": {"type": "string", "enum": INTENTS},
-            "limit_price": {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"},
+            "limit_price": {"type": "string"},
             "stop_price": decimal_prop(),
             "client_order_id": {"type": "string", "maxLength": 128},
             "order_class": {"type": "string", "enum": ["simple", "mleg"]},
@@ -797,7 +799,9 @@ async fn confirm(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
     let pending = match confirmation_id(args).and_then(|id| ctx.safety.take(&id, ctx.session)) {
         Ok(p) => p,
         Err(e) => {
-            return envelope::error_text(format!("confirm_order: {e}. Nothing was sent to Alpaca."));
+            return envelope::error_text(format!(
+                "confirm_order: {e}. Nothing was sent to Alpaca."
+            ));
         }
     };
     let kind = match pending.tool {
