@@ -38,6 +38,17 @@ pub struct Config {
     pub sandbox: bool,
     /// Order confirmation and guards.
     pub safety: crate::safety::SafetyConfig,
+    /// The response cache.
+    pub cache: crate::cache::CacheConfig,
+    /// Client-side rate limit shared by every session, in requests a minute
+    /// (`ALPACA_RATE_LIMIT_PER_MINUTE`, default 200, Alpaca's own limit; 0 turns it off). No
+    /// 60-second window ever sees more requests than this; over it, requests wait.
+    pub rate_limit_per_minute: u32,
+    /// Requests that may go out back to back before the limiter paces them
+    /// (`ALPACA_RATE_LIMIT_BURST`; default 0 = a quarter of the limit; at most half of it).
+    pub rate_limit_burst: u32,
+    /// Backoff before the first retry of an idempotent request (250 ms; tests shorten it).
+    pub retry_base: Duration,
 }
 
 /// A configuration a user has to fix.
@@ -69,6 +80,14 @@ pub enum ConfigError {
     /// A number that does not parse.
     #[error("{name}={value:?} is not a positive number of seconds")]
     BadNumber {
+        /// Variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// A count that is not a whole number from 0 up.
+    #[error("{name}={value:?} is not a whole number (0 or more)")]
+    BadCount {
         /// Variable.
         name: String,
         /// Its value.
@@ -130,6 +149,16 @@ fn parse_secs(name: &str, value: &str) -> Result<Duration, ConfigError> {
         })
 }
 
+fn parse_count(name: &str, value: &str) -> Result<u32, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| ConfigError::BadCount {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+}
+
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(value: &str) -> Vec<String> {
     value
@@ -144,7 +173,8 @@ impl Config {
     /// Reads the configuration through `get` (usually the process environment):
     /// `ALPACA_API_KEY`, `ALPACA_SECRET_KEY`, `ALPACA_PAPER_TRADE`, `ALPACA_TOOLSETS`,
     /// `TRADING_API_URL`, `DATA_API_URL`, `ALPACA_READ_ONLY`, `ALPACA_CONNECT_TIMEOUT`,
-    /// `ALPACA_REQUEST_TIMEOUT`. Keys are not required here; [`Config::require_keys`] checks.
+    /// `ALPACA_REQUEST_TIMEOUT`, `ALPACA_RATE_LIMIT_PER_MINUTE`, `ALPACA_RATE_LIMIT_BURST`.
+    /// Keys are not required here; [`Config::require_keys`] checks.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let paper = match non_empty("ALPACA_PAPER_TRADE") {
@@ -185,6 +215,14 @@ impl Config {
             Some(v) => parse_secs("ALPACA_REQUEST_TIMEOUT", &v)?,
             None => Duration::from_secs(30),
         };
+        let rate_limit_per_minute = match non_empty("ALPACA_RATE_LIMIT_PER_MINUTE") {
+            Some(v) => parse_count("ALPACA_RATE_LIMIT_PER_MINUTE", &v)?,
+            None => 200,
+        };
+        let rate_limit_burst = match non_empty("ALPACA_RATE_LIMIT_BURST") {
+            Some(v) => parse_count("ALPACA_RATE_LIMIT_BURST", &v)?,
+            None => 0,
+        };
         Ok(Config {
             credentials,
             paper,
@@ -196,6 +234,10 @@ impl Config {
             request_timeout,
             sandbox: false,
             safety: crate::safety::SafetyConfig::from_lookup(&get)?,
+            cache: crate::cache::CacheConfig::from_lookup(&get)?,
+            rate_limit_per_minute,
+            rate_limit_burst,
+            retry_base: Duration::from_millis(250),
         })
     }
 
@@ -229,6 +271,9 @@ impl Config {
             credentials: self.credentials.clone(),
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            rate_limit_burst: self.rate_limit_burst,
+            retry_base: self.retry_base,
             ..TransportConfig::default()
         }
     }
@@ -300,5 +345,27 @@ mod tests {
         );
         assert!(c.require_keys().is_ok());
         assert!(!format!("{c:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn rate_limit_defaults_to_alpacas_and_can_be_turned_off() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.rate_limit_per_minute, 200);
+        assert_eq!(c.rate_limit_burst, 0);
+        assert_eq!(c.transport_config().rate_limit_per_minute, 200);
+        let c = config(&[
+            ("ALPACA_RATE_LIMIT_PER_MINUTE", "0"),
+            ("ALPACA_RATE_LIMIT_BURST", " 5 "),
+        ])
+        .unwrap();
+        assert_eq!(c.rate_limit_per_minute, 0);
+        assert_eq!(c.rate_limit_burst, 5);
+        let err = config(&[("ALPACA_RATE_LIMIT_PER_MINUTE", "lots")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ALPACA_RATE_LIMIT_PER_MINUTE=\"lots\" is not a whole number"),
+            "{err}"
+        );
+        assert!(config(&[("ALPACA_RATE_LIMIT_BURST", "-1")]).is_err());
     }
 }

@@ -49,6 +49,25 @@ pub fn success(
     envelope(data, risk, mode)
 }
 
+/// A cached answer served because Alpaca failed: the envelope says so, how old it is, and why.
+pub fn stale(
+    response: &ApiResponse,
+    risk: Risk,
+    mode: &'static str,
+    age_secs: u64,
+    error: &Error,
+) -> CallToolResult {
+    let mut result = success(response, risk, mode, "stale");
+    if let Some(Value::Object(m)) = result.structured_content.as_mut() {
+        m.insert("stale".into(), Value::Bool(true));
+        m.insert("stale_age_seconds".into(), json!(age_secs));
+        m.insert("stale_because".into(), Value::String(error.to_string()));
+        let text = Value::Object(m.clone()).to_string();
+        result.content = vec![ContentBlock::text(text)];
+    }
+    result
+}
+
 /// Wraps a value in the envelope.
 pub fn envelope(data: Value, risk: Risk, mode: &'static str) -> CallToolResult {
     envelope_with(data, risk, mode, None, None)

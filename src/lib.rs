@@ -16,6 +16,7 @@
 //! `alpaca-mcp = { git = "...", default-features = false, features = ["stock-data"] }`.
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod config;
 pub mod embed;
 pub mod envelope;

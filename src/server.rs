@@ -11,13 +11,23 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::cache::{self, ResponseCache, Stale};
 use crate::config::Config;
 use crate::envelope;
 use crate::handwritten::{CONFIRMATION_TOOLS, Clock, Ctx};
 use crate::registry::{self, FilterError, ToolFilter, ToolRef};
+use crate::runtime::{ApiResponse, Error, ToolDef};
 use crate::runtime::{JsonObject, ToolError};
 use crate::safety::Safety;
 use crate::{Client, TOOLSETS};
+
+/// What sending a generated tool's request gave.
+enum Sent {
+    /// Alpaca's answer, or a fresh cache hit.
+    Fresh(ApiResponse),
+    /// A cached answer served because Alpaca failed.
+    Stale(Stale, Error),
+}
 
 struct Entry {
     tool: ToolRef,
@@ -31,6 +41,7 @@ pub struct AlpacaTools {
     mode: &'static str,
     clock: Clock,
     safety: Arc<Safety>,
+    cache: ResponseCache,
     entries: Vec<Entry>,
     by_name: HashMap<&'static str, usize>,
     listed: Vec<Tool>,
@@ -94,6 +105,7 @@ impl AlpacaTools {
             mode: config.mode(),
             clock: Clock::system(),
             safety: Arc::new(Safety::new(config.safety.clone())),
+            cache: ResponseCache::new(config.cache.clone()),
             entries,
             by_name,
             listed,
@@ -138,8 +150,17 @@ impl AlpacaTools {
             }
         }
         Some(match entry.tool {
-            ToolRef::Generated(def) => match (def.call)(&self.client, args).await {
-                Ok(response) => envelope::success(&response, def.risk, self.mode, def.name),
+            ToolRef::Generated(def) => match self.send_generated(def, args).await {
+                Ok(Sent::Fresh(response)) => {
+                    envelope::success(&response, def.risk, self.mode, def.name)
+                }
+                Ok(Sent::Stale(stale, error)) => envelope::stale(
+                    &stale.response,
+                    def.risk,
+                    self.mode,
+                    stale.age.as_secs(),
+                    &error,
+                ),
                 Err(ToolError::InvalidArguments(msg)) => envelope::error_text(format!(
                     "{} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca.",
                     def.name
@@ -159,6 +180,47 @@ impl AlpacaTools {
                 (hand.call)(ctx, args).await
             }
         })
+    }
+
+    /// Parses a generated tool's arguments and sends its request, through the response cache
+    /// when the tool has a `cache_ttl`.
+    async fn send_generated(
+        &self,
+        def: &'static ToolDef<Client>,
+        args: JsonObject,
+    ) -> Result<Sent, ToolError> {
+        let request = (def.request)(args)?;
+        let transport = self.client.transport();
+        let cached = def.cache_ttl > 0 && self.cache.enabled();
+        if !cached {
+            let write = request.clone();
+            let response = transport.send(request).await?;
+            self.cache.invalidate_for(&write);
+            return Ok(Sent::Fresh(response));
+        }
+        let key = cache::key(&request);
+        if let Some(hit) = self.cache.fresh(&key) {
+            return Ok(Sent::Fresh(hit));
+        }
+        match transport.send(request).await {
+            Ok(response) => {
+                self.cache.put(key, &response, def.cache_ttl);
+                Ok(Sent::Fresh(response))
+            }
+            Err(e) => {
+                let outage = matches!(e, Error::Timeout | Error::Connection { .. })
+                    || matches!(e, Error::Api { status, .. } if status >= 500);
+                match self.cache.stale(&key) {
+                    Some(stale) if outage => Ok(Sent::Stale(stale, e)),
+                    _ => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// The response cache (shared by every session).
+    pub fn cache(&self) -> &ResponseCache {
+        &self.cache
     }
 
     /// Replaces the clock relative time ranges are computed from (tests pin it).

@@ -1,6 +1,6 @@
 //! Static tool and toolset definitions, emitted by the generator.
 
-use super::{ApiResponse, BoxFuture, JsonObject, ToolError};
+use super::{ApiRequest, ApiResponse, BoxFuture, JsonObject, ToolError};
 
 /// MCP annotations of a tool, from the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,9 @@ impl Risk {
 /// The call function of a generated tool: strict argument parsing, then one API request.
 pub type ToolFn<C> = for<'a> fn(&'a C, JsonObject) -> BoxFuture<'a, Result<ApiResponse, ToolError>>;
 
+/// Strict argument parsing into an API request.
+pub type RequestFn = fn(JsonObject) -> Result<ApiRequest, ToolError>;
+
 /// A generated tool.
 pub struct ToolDef<C: 'static> {
     /// Tool name.
@@ -55,8 +58,12 @@ pub struct ToolDef<C: 'static> {
     pub annotations: Annotations,
     /// Output trust level.
     pub risk: Risk,
-    /// The call.
+    /// Strict argument parsing into the request the tool makes (nothing is sent).
+    pub request: RequestFn,
+    /// The call: `request`, then send.
     pub call: ToolFn<C>,
+    /// Seconds the answer may be served from the response cache (0: never).
+    pub cache_ttl: u32,
 }
 
 impl<C> std::fmt::Debug for ToolDef<C> {

@@ -6,7 +6,7 @@ mod error;
 mod request;
 mod transport;
 
-pub use defs::{Annotations, HandwrittenDef, Risk, ToolDef, ToolFn, ToolsetDef};
+pub use defs::{Annotations, HandwrittenDef, RequestFn, Risk, ToolDef, ToolFn, ToolsetDef};
 pub use error::{Error, ToolError};
 pub use request::{
     ApiRequest, ApiResponse, Method, encode_path, json_to_query, parse_args, to_json,

@@ -1,4 +1,10 @@
-//! The HTTP transport: one pooled client, a base URL per API, credentials, timeouts.
+//! The HTTP transport: one pooled client, a base URL per API, credentials, timeouts, a
+//! client-side rate limit (`rate_limit`) and retries of idempotent requests (`retry`, whose
+//! module doc gives the policy).
+//!
+//! Secrets: the key headers are marked sensitive (so neither reqwest, hyper nor `Debug` print
+//! them), [`Credentials`] and [`Transport`] redact them in `Debug`, and no error built here
+//! ever includes a header value.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -6,7 +12,15 @@ use std::time::Duration;
 
 use url::Url;
 
+// Declared here rather than in `runtime/mod.rs`: both are private details of the transport.
+#[path = "rate_limit.rs"]
+mod rate_limit;
+#[path = "retry.rs"]
+mod retry;
+
 use super::{ApiRequest, ApiResponse, Error, Method};
+use rate_limit::RateLimiter;
+use retry::RetryPolicy;
 
 /// API credentials, sent as headers on every request.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,6 +52,35 @@ pub struct TransportConfig {
     pub max_body_bytes: usize,
     /// User-Agent header.
     pub user_agent: String,
+    /// Client-side rate limit shared by every clone of the transport, in requests a minute;
+    /// 0 turns it off (the default here; the server's [`crate::Config`] turns it on). No
+    /// 60-second window ever sees more than this many requests: the bucket holds
+    /// `rate_limit_burst` and refills at `(rate_limit_per_minute - rate_limit_burst)` a minute.
+    pub rate_limit_per_minute: u32,
+    /// Requests that may go out back to back before the limiter paces them; 0 means a quarter
+    /// of `rate_limit_per_minute`. Capped at half of it.
+    pub rate_limit_burst: u32,
+    /// Tries in all for a request that may be retried (GET, HEAD, OPTIONS); 1 turns retries
+    /// off. Writes are never retried.
+    pub max_attempts: u32,
+    /// Backoff before the first retry (doubled for each further one, capped at 5 s, jittered).
+    pub retry_base: Duration,
+    /// Longest `Retry-After` of a 429 that is waited out; a longer one is returned at once.
+    pub max_retry_after: Duration,
+}
+
+impl TransportConfig {
+    /// The effective bucket size and refill rate (requests a minute) of the rate limiter.
+    fn rate_limit(&self) -> (u32, u32) {
+        let limit = self.rate_limit_per_minute;
+        let cap = (limit / 2).max(1);
+        let burst = match self.rate_limit_burst {
+            0 => (limit / 4).max(1),
+            b => b,
+        }
+        .min(cap);
+        (burst, limit.saturating_sub(burst).max(1))
+    }
 }
 
 impl Default for TransportConfig {
@@ -49,6 +92,11 @@ impl Default for TransportConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 32 * 1024 * 1024,
             user_agent: concat!("alpaca-mcp/", env!("CARGO_PKG_VERSION")).to_string(),
+            rate_limit_per_minute: 0,
+            rate_limit_burst: 0,
+            max_attempts: 3,
+            retry_base: Duration::from_millis(250),
+            max_retry_after: Duration::from_secs(10),
         }
     }
 }
@@ -60,7 +108,11 @@ struct Inner {
     http: reqwest::Client,
     base_urls: BTreeMap<String, Url>,
     credentials: Option<Credentials>,
+    /// The key headers' values, built once and marked sensitive.
+    key_headers: Option<(reqwest::header::HeaderValue, reqwest::header::HeaderValue)>,
     max_body_bytes: usize,
+    limiter: Option<RateLimiter>,
+    retry: RetryPolicy,
 }
 
 /// Sends [`ApiRequest`]s. Cheap to clone: clones share one connection pool.
@@ -74,6 +126,8 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("base_urls", &self.inner.base_urls)
             .field("credentials", &self.inner.credentials)
+            .field("rate_limiter", &self.inner.limiter.is_some())
+            .field("retry", &self.inner.retry)
             .finish()
     }
 }
@@ -81,6 +135,25 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// Builds a transport.
     pub fn new(config: TransportConfig) -> Result<Self, Error> {
+        let key_headers = match &config.credentials {
+            Some(c) => Some((
+                sensitive_header(&c.key_id, "key id")?,
+                sensitive_header(&c.secret_key, "secret key")?,
+            )),
+            None => None,
+        };
+        let limiter = if config.rate_limit_per_minute == 0 {
+            None
+        } else {
+            let (burst, per_minute) = config.rate_limit();
+            RateLimiter::new(per_minute, burst)
+        };
+        let retry = RetryPolicy {
+            max_attempts: config.max_attempts.max(1),
+            base: config.retry_base,
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: config.max_retry_after,
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -92,7 +165,10 @@ impl Transport {
                 http,
                 base_urls: config.base_urls,
                 credentials: config.credentials,
+                key_headers,
                 max_body_bytes: config.max_body_bytes,
+                limiter,
+                retry,
             }),
         })
     }
@@ -129,9 +205,36 @@ impl Transport {
         Ok(url)
     }
 
-    /// Sends a request; a non-success status is an [`Error::Api`].
+    /// Sends a request; a non-success status is an [`Error::Api`]. Waits for the rate
+    /// limiter first, and retries idempotent requests as the `retry` module doc says.
     pub async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
         let url = self.url_for(&request)?;
+        let mut attempt = 1;
+        loop {
+            if let Some(limiter) = &self.inner.limiter {
+                limiter.acquire().await;
+            }
+            let error = match self.send_once(&request, url.clone()).await {
+                Ok(response) => return Ok(response),
+                Err(e) => e,
+            };
+            let Some(wait) = self.inner.retry.delay(request.method, attempt, &error) else {
+                return Err(error);
+            };
+            tracing::info!(
+                operation = request.operation_id,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "retrying an idempotent request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends a request once.
+    async fn send_once(&self, request: &ApiRequest, url: Url) -> Result<ApiResponse, Error> {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Put => reqwest::Method::PUT,
@@ -147,10 +250,10 @@ impl Transport {
             .http
             .request(method, url)
             .header("Accept", "application/json");
-        if let Some(c) = &self.inner.credentials {
+        if let Some((key_id, secret)) = &self.inner.key_headers {
             builder = builder
-                .header(KEY_ID_HEADER, &c.key_id)
-                .header(SECRET_HEADER, &c.secret_key);
+                .header(KEY_ID_HEADER, key_id.clone())
+                .header(SECRET_HEADER, secret.clone());
         }
         if let Some(body) = &request.body {
             builder = builder.json(body);
@@ -162,16 +265,14 @@ impl Transport {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        let limit = self.inner.max_body_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit));
+        }
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.inner.max_body_bytes {
-                return Err(Error::Decode {
-                    detail: format!(
-                        "the response body is larger than {} bytes",
-                        self.inner.max_body_bytes
-                    ),
-                    body: String::new(),
-                });
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -186,6 +287,29 @@ impl Transport {
             message,
             retry_after,
         })
+    }
+}
+
+/// A header value for a credential, marked sensitive so it is never logged or printed. The
+/// error names which credential is malformed, never its value.
+fn sensitive_header(value: &str, what: &str) -> Result<reqwest::header::HeaderValue, Error> {
+    let mut v = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+        Error::InvalidRequest(format!(
+            "the API {what} has characters that cannot be sent in an HTTP header"
+        ))
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// The body was larger than the limit; reading stopped there, so memory stays bounded.
+fn too_large(limit: usize) -> Error {
+    Error::Decode {
+        detail: format!(
+            "the response body is too large (over the {} MiB limit of {limit} bytes) and was not read; narrow the request (fewer symbols, a shorter time range or a smaller limit)",
+            limit / (1024 * 1024)
+        ),
+        body: String::new(),
     }
 }
 
@@ -218,5 +342,52 @@ fn classify(e: reqwest::Error) -> Error {
             .map(|s| s.to_string())
             .unwrap_or_else(|| e.to_string());
         Error::Connection { detail, sent: true }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_keeps_every_minute_under_the_limit() {
+        let config = |per_minute, burst| TransportConfig {
+            rate_limit_per_minute: per_minute,
+            rate_limit_burst: burst,
+            ..TransportConfig::default()
+        };
+        // burst + refill per minute == the limit
+        assert_eq!(config(200, 0).rate_limit(), (50, 150));
+        assert_eq!(config(200, 10).rate_limit(), (10, 190));
+        assert_eq!(config(200, 500).rate_limit(), (100, 100));
+        assert_eq!(config(1, 0).rate_limit(), (1, 1));
+    }
+
+    #[test]
+    fn debug_never_shows_the_keys() {
+        let t = Transport::new(TransportConfig {
+            credentials: Some(Credentials {
+                key_id: "KEY-CANARY".into(),
+                secret_key: "SECRET-CANARY".into(),
+            }),
+            ..TransportConfig::default()
+        })
+        .unwrap();
+        let debug = format!("{t:?} {:?}", t.inner.key_headers);
+        assert!(!debug.contains("CANARY"), "{debug}");
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_header_value_is_refused_without_echoing_it() {
+        let err = Transport::new(TransportConfig {
+            credentials: Some(Credentials {
+                key_id: "ok".into(),
+                secret_key: "bad\nSECRET".into(),
+            }),
+            ..TransportConfig::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("secret key"), "{err}");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
     }
 }

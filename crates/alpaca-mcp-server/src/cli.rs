@@ -37,9 +37,69 @@ pub struct Settings {
     /// Expose only read-only tools (also ALPACA_READ_ONLY=true).
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Hold every order for confirm_order before sending (also ALPACA_CONFIRM_ORDERS=true).
+    #[arg(long, global = true)]
+    pub confirm_orders: bool,
     /// Read KEY=VALUE settings from this file (the process environment wins over it).
     #[arg(long, global = true)]
     pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: HttpSettings,
+}
+
+/// Security of the HTTP transport (see the README's "HTTP transport security"). Each is also
+/// read from its environment variable, then from `--env-file`; defaults are applied in
+/// `http_guard`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HttpSettings {
+    /// File of bearer tokens for the HTTP transport, one per line: `TOKEN [read|read,trade]`
+    /// (`#` comments; a bare token is `read,trade`). ALPACA_MCP_HTTP_TOKEN adds one
+    /// `read,trade` token.
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_HTTP_TOKEN_FILE",
+        value_name = "FILE"
+    )]
+    pub http_token_file: Option<PathBuf>,
+    /// Host names (optionally `host:port`) accepted in the HTTP `Host` header, comma-separated;
+    /// replaces the default localhost, 127.0.0.1, [::1]. `*` accepts any (not recommended).
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_ALLOWED_HOSTS",
+        value_name = "HOSTS"
+    )]
+    pub allowed_hosts: Option<String>,
+    /// Browser origins (`scheme://host[:port|:*]`) allowed to call the HTTP transport,
+    /// comma-separated; replaces the default http(s)://localhost, 127.0.0.1, [::1] on any port.
+    /// Requests without `Origin` are always allowed.
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_ALLOWED_ORIGINS",
+        value_name = "ORIGINS"
+    )]
+    pub allowed_origins: Option<String>,
+    /// Largest HTTP request body accepted, in bytes [default: 1048576].
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_MAX_BODY_BYTES",
+        value_name = "BYTES"
+    )]
+    pub max_body_bytes: Option<usize>,
+    /// Most concurrent MCP sessions over HTTP; more initializes get 503 [default: 64].
+    #[arg(long, global = true, env = "ALPACA_MCP_MAX_SESSIONS", value_name = "N")]
+    pub max_sessions: Option<usize>,
+    /// Seconds after which an idle HTTP session is closed; 0 never [default: 1800].
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_SESSION_IDLE_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub session_idle_timeout: Option<u64>,
 }
 
 /// Transports.

@@ -93,6 +93,9 @@ fn config(cli: &Cli) -> Result<Config, SetupError> {
     if s.read_only {
         config.read_only = true;
     }
+    if s.confirm_orders {
+        config.safety.confirm_orders = true;
+    }
     if s.sandbox {
         config.sandbox = true;
         config.paper = true;

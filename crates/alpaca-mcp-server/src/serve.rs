@@ -18,6 +18,12 @@ use tokio_util::sync::CancellationToken;
 use crate::SetupError;
 use crate::cli::{Settings, Transport};
 
+// Declared here rather than in main.rs; the file sits next to this one.
+#[path = "http_guard.rs"]
+mod http_guard;
+
+use http_guard::{Endpoint, Guard, HttpSecurity};
+
 /// Points `config` at an in-process fake Alpaca, which lives as long as the returned handle.
 pub async fn start_sandbox(config: &mut Config) -> anyhow::Result<MockServer> {
     let mock = MockServer::start(MockConfig::default()).await?;
@@ -132,18 +138,23 @@ async fn seed_demo_account(mock: &MockServer, transport: &ApiTransport) -> anyho
 }
 
 pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<ExitCode> {
+    // HTTP security settings are checked before anything starts (setup errors exit 2).
+    let http = match settings.transport {
+        Transport::Http => {
+            let security = HttpSecurity::from_settings(settings)?;
+            let addrs = security
+                .bind_addresses(&settings.host, settings.port)
+                .await?;
+            Some((security, addrs))
+        }
+        Transport::Stdio => None,
+    };
     let _mock = if config.sandbox {
         Some(start_sandbox(&mut config).await?)
     } else {
         None
     };
-    let mut tools = AlpacaTools::new(&config).map_err(|e| SetupError(e.to_string()))?;
-    if let Some(mock) = &_mock {
-        // Relative time ranges follow the fake's clock, so "the last 5 days" has data.
-        let now = mock.state().now().unix_secs().max(0) as u64;
-        tools.set_clock(Clock::fixed(UNIX_EPOCH + Duration::from_secs(now)));
-    }
-    let tools = Arc::new(tools);
+    let tools = Arc::new(build_tools(&config, _mock.as_ref())?);
     if !config.paper {
         tracing::warn!("LIVE trading: orders placed through this server use real money");
     }
@@ -160,24 +171,70 @@ pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<Exit
                 .await?;
             service.waiting().await?;
         }
-        Transport::Http => serve_http(tools, settings).await?,
+        Transport::Http => {
+            let (security, addrs) = http.expect("checked above for the HTTP transport");
+            serve_http(&config, _mock.as_ref(), tools, security, &addrs).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve_http(tools: Arc<AlpacaTools>, settings: &Settings) -> anyhow::Result<()> {
-    let addr = format!("{}:{}", settings.host, settings.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| SetupError(format!("cannot listen on {addr}: {e}")))?;
+fn build_tools(config: &Config, mock: Option<&MockServer>) -> anyhow::Result<AlpacaTools> {
+    let mut tools = AlpacaTools::new(config).map_err(|e| SetupError(e.to_string()))?;
+    if let Some(mock) = mock {
+        // Relative time ranges follow the fake's clock, so "the last 5 days" has data.
+        let now = mock.state().now().unix_secs().max(0) as u64;
+        tools.set_clock(Clock::fixed(UNIX_EPOCH + Duration::from_secs(now)));
+    }
+    Ok(tools)
+}
+
+/// Serves streamable HTTP at `/mcp` behind [`http_guard`]: `read,trade` tokens (or everyone,
+/// without tokens) reach `tools`; `read` tokens reach a second service whose tools are built
+/// with `read_only = true`, so their sessions list and call only read-only tools.
+async fn serve_http(
+    config: &Config,
+    mock: Option<&MockServer>,
+    tools: Arc<AlpacaTools>,
+    security: HttpSecurity,
+    addrs: &[std::net::SocketAddr],
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addrs).await.map_err(|e| {
+        let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        SetupError(format!("cannot listen on {}: {e}", addrs.join(" or ")))
+    })?;
     let local = listener.local_addr()?;
     let ct = CancellationToken::new();
-    let service = StreamableHttpService::new(
-        move || Ok(AlpacaServer::new(tools.clone())),
-        Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_cancellation_token(ct.child_token()),
-    );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let endpoint = |tools: Arc<AlpacaTools>| {
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = security.session_idle_timeout;
+        let sessions = Arc::new(sessions);
+        let service = StreamableHttpService::new(
+            move || Ok(AlpacaServer::new(tools.clone())),
+            sessions.clone(),
+            // Host and Origin are checked by the guard (421 / 403); rmcp's checks are off so
+            // there is one set of rules. The guard limits the body too; rmcp's limit matches.
+            StreamableHttpServerConfig::default()
+                .disable_allowed_hosts()
+                .disable_allowed_origins()
+                .with_max_request_body_bytes(security.max_body_bytes)
+                .with_cancellation_token(ct.child_token()),
+        );
+        Endpoint::new(service, sessions)
+    };
+    let read = if security.has_read_tokens() && !config.read_only {
+        let mut read_config = config.clone();
+        read_config.read_only = true;
+        Some(endpoint(Arc::new(build_tools(&read_config, mock)?)))
+    } else {
+        None
+    };
+    let full = endpoint(tools);
+    tracing::info!("HTTP transport security: {}", security.describe());
+    let guard = Arc::new(Guard::new(security, full, read));
+    let router = axum::Router::new()
+        .route("/mcp", axum::routing::any(http_guard::handle))
+        .with_state(guard);
     // The address goes to stderr so scripts (and tests) can find an ephemeral port.
     eprintln!("alpaca-mcp-server: listening on http://{local}/mcp");
     let shutdown = ct.clone();

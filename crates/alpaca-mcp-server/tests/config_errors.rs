@@ -187,3 +187,39 @@ fn version_and_help() {
         "{out}"
     );
 }
+
+#[test]
+fn confirm_orders_adds_the_confirmation_tools() {
+    let names = |o: &Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let plain = run(&["tools", "--json", "--toolsets", "trading"], &[]);
+    assert!(!names(&plain).contains(&"confirm_order".to_string()));
+    let flag = run(
+        &[
+            "tools",
+            "--json",
+            "--toolsets",
+            "trading",
+            "--confirm-orders",
+        ],
+        &[],
+    );
+    let env = run(
+        &["tools", "--json", "--toolsets", "trading"],
+        &[("ALPACA_CONFIRM_ORDERS", "true")],
+    );
+    for o in [&flag, &env] {
+        let n = names(o);
+        assert!(
+            n.contains(&"confirm_order".to_string())
+                && n.contains(&"cancel_confirmation".to_string()),
+            "{n:?}"
+        );
+    }
+}

@@ -132,6 +132,9 @@ pub struct Operation {
     /// Per-tool parameter descriptions, overriding the glossary.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Seconds a read-only tool's answer may be served from the response cache (0: never).
+    #[serde(default)]
+    pub cache_ttl: u32,
     /// Hand-written tools that replace this operation.
     #[serde(default)]
     pub replaced_by: Vec<String>,
@@ -190,6 +193,8 @@ pub struct ToolEntry<'a> {
     pub risk: Risk,
     /// Per-tool parameter descriptions.
     pub params: &'a BTreeMap<String, String>,
+    /// Response cache time-to-live in seconds (0: not cached).
+    pub cache_ttl: u32,
 }
 
 impl Manifest {
@@ -271,7 +276,13 @@ impl Manifest {
         let annotations = op
             .annotations
             .ok_or_else(|| Error::Manifest(format!("{at}: missing `annotations`")))?;
+        if op.cache_ttl > 0 && !annotations.read_only {
+            return Err(Error::Manifest(format!(
+                "{at}: only read-only tools can have a cache_ttl"
+            )));
+        }
         Ok(Disposition::Tool(ToolEntry {
+            cache_ttl: op.cache_ttl,
             name,
             toolset,
             description,

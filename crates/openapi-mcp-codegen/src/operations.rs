@@ -313,16 +313,23 @@ pub fn generate(
     if let Some(tool) = tool {
         let schema = input_schema(doc, manifest, tool, &args, &at)?;
         let call_ident = naming::ident(&format!("call_{}", tool.name));
+        let request_ident = naming::ident(&format!("request_{}", tool.name));
         code.tool_fn = Some(quote! {
+            /// Parses the tool's arguments strictly into the request they make (nothing is sent).
+            pub fn #request_ident(args: rt::JsonObject) -> Result<rt::ApiRequest, rt::ToolError> {
+                let params: params::#params_ident = rt::parse_args(args)?;
+                Ok(params.to_request())
+            }
             /// Parses the tool's arguments strictly, then calls the API.
             pub fn #call_ident<'a>(client: &'a Client, args: rt::JsonObject) -> rt::BoxFuture<'a, Result<rt::ApiResponse, rt::ToolError>> {
                 Box::pin(async move {
-                    let params: params::#params_ident = rt::parse_args(args)?;
-                    Ok(client.transport().send(params.to_request()).await?)
+                    let request = #request_ident(args)?;
+                    Ok(client.transport().send(request).await?)
                 })
             }
         });
         let name = tool.name;
+        let cache_ttl = tool.cache_ttl;
         let toolset = tool.toolset;
         let description = tool.description.trim();
         let api = doc.key;
@@ -345,7 +352,9 @@ pub fn generate(
                 input_schema: #schema_text,
                 annotations: rt::Annotations { read_only: #ro, destructive: #de, idempotent: #id, open_world: #ow },
                 risk: #risk,
+                request: #spec_mod::tools::#request_ident,
                 call: #spec_mod::tools::#call_ident,
+                cache_ttl: #cache_ttl,
             }
         });
         code.input_schema = Some(schema);
