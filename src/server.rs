@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::envelope;
 use crate::handwritten::{CONFIRMATION_TOOLS, Clock, Ctx};
 use crate::registry::{self, FilterError, ToolFilter, ToolRef};
-use crate::runtime::{ApiResponse, Error, ToolDef};
+use crate::runtime::{ApiResponse, Error, ToolDef, validate};
 use crate::runtime::{JsonObject, ToolError};
 use crate::safety::Safety;
 use crate::{Client, TOOLSETS};
@@ -140,13 +140,33 @@ impl AlpacaTools {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<CallToolResult> {
-        let entry = &self.entries[*self.by_name.get(name)?];
+        let index = *self.by_name.get(name)?;
+        let entry = &self.entries[index];
         let mut args = arguments.unwrap_or_default();
         for (key, list_of_strings) in &entry.structured_args {
             if let Some(Value::String(s)) = args.get(key)
                 && let Some(value) = coerce_string(s, *list_of_strings)
             {
                 args.insert(key.clone(), value);
+            }
+        }
+        if let ToolRef::Generated(def) = entry.tool {
+            // The schema's own rules (bounds, patterns, integer enums, shapes) before parsing;
+            // a `null` optional argument counts as absent.
+            let present: JsonObject = args
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if let Err(msg) = validate::check(
+                &self.listed[index].input_schema,
+                &Value::Object(present),
+                "",
+            ) {
+                return Some(envelope::error_text(format!(
+                    "{} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca.",
+                    def.name
+                )));
             }
         }
         Some(match entry.tool {

@@ -5,6 +5,7 @@ mod defs;
 mod error;
 mod request;
 mod transport;
+pub mod validate;
 
 pub use defs::{Annotations, HandwrittenDef, RequestFn, Risk, ToolDef, ToolFn, ToolsetDef};
 pub use error::{Error, ToolError};

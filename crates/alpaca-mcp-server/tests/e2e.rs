@@ -53,13 +53,13 @@ async fn check_session(client: &Client) {
     assert_eq!(bad.is_error, Some(true));
     let t = text(&bad);
     assert!(
-        t.contains("unknown field `bogus`") && t.contains("Nothing was sent"),
+        t.contains("unknown argument `bogus`") && t.contains("Nothing was sent"),
         "{t}"
     );
 
     let missing = call(client, "get_stock_latest_quote", json!({})).await;
     assert!(
-        text(&missing).contains("missing field `symbols`"),
+        text(&missing).contains("missing argument `symbols`"),
         "{}",
         text(&missing)
     );
