@@ -163,10 +163,7 @@ impl AlpacaTools {
                 &Value::Object(present),
                 "",
             ) {
-                return Some(envelope::error_text(format!(
-                    "{} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca.",
-                    def.name
-                )));
+                return Some(invalid_arguments(def.name, &msg));
             }
         }
         Some(match entry.tool {
@@ -181,10 +178,7 @@ impl AlpacaTools {
                     stale.age.as_secs(),
                     &error,
                 ),
-                Err(ToolError::InvalidArguments(msg)) => envelope::error_text(format!(
-                    "{} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca.",
-                    def.name
-                )),
+                Err(ToolError::InvalidArguments(msg)) => invalid_arguments(def.name, &msg),
                 Err(ToolError::Api(e)) => {
                     envelope::api_error(def.name, &e, !def.annotations.read_only)
                 }
@@ -247,6 +241,12 @@ impl AlpacaTools {
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
     }
+}
+
+fn invalid_arguments(tool: &str, msg: &str) -> CallToolResult {
+    envelope::error_text(format!(
+        "{tool} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca."
+    ))
 }
 
 /// A string sent where the schema wants an array or object (some clients do that): JSON text

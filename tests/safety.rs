@@ -6,22 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alpaca_mcp::safety::SafetyConfig;
-use alpaca_mcp::{AlpacaServer, AlpacaTools, Config};
-use rmcp::ServiceExt;
+use alpaca_mcp::{AlpacaTools, Config};
 use serde_json::json;
 use support::*;
-
-/// Two MCP sessions on the same tools (as two HTTP sessions would be).
-async fn session(tools: &Arc<AlpacaTools>) -> Client {
-    let tools = tools.clone();
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    ().serve(client_io).await.expect("client initializes")
-}
 
 fn with_safety(mut config: Config, safety: SafetyConfig) -> Arc<AlpacaTools> {
     config.safety = safety;
@@ -39,8 +26,8 @@ async fn confirmation_holds_the_order_until_confirmed_once_in_the_same_session()
             ..SafetyConfig::default()
         },
     );
-    let a = session(&tools).await;
-    let b = session(&tools).await;
+    let a = connect_shared(tools.clone()).await;
+    let b = connect_shared(tools.clone()).await;
     let names: Vec<String> = a
         .list_all_tools()
         .await
@@ -129,7 +116,7 @@ async fn confirmations_expire() {
             ..SafetyConfig::default()
         },
     );
-    let a = session(&tools).await;
+    let a = connect_shared(tools.clone()).await;
     let held = data(
         &call(
             &a,
@@ -161,7 +148,7 @@ async fn guards_refuse_before_sending() {
             ..SafetyConfig::default()
         },
     );
-    let c = session(&tools).await;
+    let c = connect_shared(tools.clone()).await;
     mock.clear_requests();
     let refused = [
         (
@@ -239,7 +226,7 @@ async fn allowed_symbols_limit_what_can_be_traded() {
             ..SafetyConfig::default()
         },
     );
-    let c = session(&tools).await;
+    let c = connect_shared(tools.clone()).await;
     let r = call(
         &c,
         "place_stock_order",

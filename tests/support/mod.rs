@@ -46,14 +46,7 @@ pub async fn mock() -> MockServer {
 
 /// rmcp's client connected to our server for `config`.
 pub async fn connect(config: &Config) -> Client {
-    let tools = Arc::new(AlpacaTools::new(config).expect("tools build"));
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    ().serve(client_io).await.expect("client initializes")
+    connect_tools(AlpacaTools::new(config).expect("tools build")).await
 }
 
 /// Calls a tool.
@@ -95,7 +88,11 @@ pub fn data(result: &CallToolResult) -> Value {
 
 /// rmcp's client connected to our server for already-built tools (e.g. with a pinned clock).
 pub async fn connect_tools(tools: AlpacaTools) -> Client {
-    let tools = Arc::new(tools);
+    connect_shared(Arc::new(tools)).await
+}
+
+/// One more MCP session on shared tools (as each HTTP session is).
+pub async fn connect_shared(tools: Arc<AlpacaTools>) -> Client {
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
