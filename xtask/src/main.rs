@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: argument parsing and dispatch. Commands live in the library
 //! (`xtask::*`); add a variant to [`Command`] and a match arm to add one.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -91,6 +93,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
     },
+    /// Benchmark against V2 (alpaca-mcp-server 2.4.0 from PyPI) on a local alpaca-mock; prints
+    /// a table and writes target/bench/latest.json (targets are reported, never asserted).
+    Bench {
+        /// Fewer runs, 2 s HTTP windows, no feature-variant or clean builds (the CI smoke test).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 /// Exit code for bad input (the upstream documents or the arguments).
@@ -116,6 +125,13 @@ fn main() -> ExitCode {
             specs,
             manifest,
         } => drift_command(&upstream, format, specs, manifest),
+        Command::Bench { quick } => match bench::run(quick) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: {e:#}");
+                ExitCode::from(EXIT_OTHER)
+            }
+        },
     }
 }
 

@@ -113,6 +113,8 @@ async fn accept_loop(listener: TcpListener, app: Router, mut stopped: oneshot::R
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // Answer at once on kept-alive connections (no Nagle delay).
+                    let _ = stream.set_nodelay(true);
                     conns.spawn(serve_connection(stream, app.clone()));
                 }
                 Err(e) => {
