@@ -223,3 +223,34 @@ fn confirm_orders_adds_the_confirmation_tools() {
         );
     }
 }
+
+#[test]
+fn doctor_checks_keys_endpoint_and_feeds() {
+    let o = run(&["doctor", "--sandbox"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("ok    keys accepted by the paper trading API"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok    market data feed `iex` answers"),
+        "{out}"
+    );
+    assert!(out.contains("`sip` needs a paid plan"), "{out}");
+    assert!(out.ends_with("all good\n"), "{out}");
+
+    let o = run(
+        &["doctor"],
+        &[
+            ("ALPACA_API_KEY", "k"),
+            ("ALPACA_SECRET_KEY", "s"),
+            ("TRADING_API_URL", "http://127.0.0.1:9"),
+            ("DATA_API_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FIX   cannot reach the trading API"), "{out}");
+    assert!(out.contains("problem(s) to fix"), "{out}");
+}
