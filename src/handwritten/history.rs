@@ -175,31 +175,12 @@ fn schema(e: &Endpoint) -> Value {
     json!({"properties": props, "required": ["symbols"]})
 }
 
-fn allowed(e: &Endpoint) -> Vec<&'static str> {
-    let mut v = vec![
-        "symbols",
-        "start",
-        "end",
-        "days",
-        "hours",
-        "minutes",
-        "limit",
-        "sort",
-        "page_token",
-        "max_pages",
-    ];
-    if e.timeframe.is_some() {
-        v.push("timeframe");
-    }
-    if e.stock {
-        v.extend(["feed", "currency", "asof"]);
-        if e.timeframe.is_some() {
-            v.push("adjustment");
-        }
-    } else {
-        v.push("loc");
-    }
-    v
+/// The argument names a tool takes: its schema's properties (one list, so the two agree).
+fn allowed(e: &Endpoint) -> Vec<String> {
+    schema(e)["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// What the caller asked for, checked, with the computed range.
@@ -213,7 +194,8 @@ struct Plan {
 }
 
 fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
-    args.only(&allowed(e))?;
+    let allowed = allowed(e);
+    args.only(&allowed.iter().map(String::as_str).collect::<Vec<_>>())?;
     let symbols = args.required("symbols")?;
     let (d, h, m) = e.lookback;
     let days = args.integer("days", 0, 3650)?.map_or(d, |v| v as u64);
@@ -262,7 +244,7 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
             base.insert("feed".into(), Value::String(f.clone()));
         }
         for key in ["currency", "asof", "adjustment"] {
-            if allowed(e).contains(&key) {
+            if allowed.iter().any(|a| a == key) {
                 let default = (key == "adjustment").then_some("raw");
                 if let Some(v) = args.string(key)?.or(default.map(str::to_string)) {
                     base.insert(key.into(), Value::String(v));

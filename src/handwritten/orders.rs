@@ -201,6 +201,34 @@ fn build(args: &Args, kind: Kind) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// The prices each order type needs, and no others: limit_price for limit and stop_limit,
+/// stop_price for stop and stop_limit.
+fn price_rules(
+    order_type: &str,
+    limit_price: &Option<Decimal>,
+    stop_price: &Option<Decimal>,
+) -> Result<(), String> {
+    let needs_limit = matches!(order_type, "limit" | "stop_limit");
+    let needs_stop = matches!(order_type, "stop" | "stop_limit");
+    if needs_limit && limit_price.is_none() {
+        return Err(format!("type={order_type} needs limit_price"));
+    }
+    if !needs_limit && limit_price.is_some() {
+        return Err(format!(
+            "limit_price is only for limit and stop_limit orders (this is type={order_type})"
+        ));
+    }
+    if needs_stop && stop_price.is_none() {
+        return Err(format!("type={order_type} needs stop_price"));
+    }
+    if !needs_stop && stop_price.is_some() {
+        return Err(format!(
+            "stop_price is only for stop and stop_limit orders (this is type={order_type})"
+        ));
+    }
+    Ok(())
+}
+
 /// Rules shared by stock and crypto orders: quantity or notional, and the prices each type needs.
 fn common(
     args: &Args,
@@ -232,24 +260,7 @@ fn common(
     }
     let limit_price = args.decimal("limit_price")?;
     let stop_price = args.decimal("stop_price")?;
-    let needs_limit = matches!(order_type.as_str(), "limit" | "stop_limit");
-    let needs_stop = matches!(order_type.as_str(), "stop" | "stop_limit");
-    if needs_limit && limit_price.is_none() {
-        return Err(format!("type={order_type} needs limit_price"));
-    }
-    if !needs_limit && limit_price.is_some() {
-        return Err(format!(
-            "limit_price is only for limit and stop_limit orders (this is type={order_type})"
-        ));
-    }
-    if needs_stop && stop_price.is_none() {
-        return Err(format!("type={order_type} needs stop_price"));
-    }
-    if !needs_stop && stop_price.is_some() {
-        return Err(format!(
-            "stop_price is only for stop and stop_limit orders (this is type={order_type})"
-        ));
-    }
+    price_rules(&order_type, &limit_price, &stop_price)?;
     let mut body = Map::new();
     put(&mut body, "side", Some(side));
     put(&mut body, "type", Some(order_type));
@@ -428,24 +439,7 @@ fn build_option(args: &Args) -> Result<Map<String, Value>, String> {
         args.decimal("limit_price")?
     };
     let stop_price = args.decimal("stop_price")?;
-    let needs_limit = matches!(order_type.as_str(), "limit" | "stop_limit");
-    let needs_stop = matches!(order_type.as_str(), "stop" | "stop_limit");
-    if needs_limit != limit_price.is_some() {
-        return Err(if needs_limit {
-            format!("type={order_type} needs limit_price")
-        } else {
-            format!(
-                "limit_price is only for limit and stop_limit orders (this is type={order_type})"
-            )
-        });
-    }
-    if needs_stop != stop_price.is_some() {
-        return Err(if needs_stop {
-            format!("type={order_type} needs stop_price")
-        } else {
-            format!("stop_price is only for stop and stop_limit orders (this is type={order_type})")
-        });
-    }
+    price_rules(&order_type, &limit_price, &stop_price)?;
     let class = args.choice("order_class", &["simple", "mleg"], None)?;
     let mut body = Map::new();
     put(&mut body, "qty", Some(qty.0));
