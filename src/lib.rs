@@ -21,6 +21,7 @@ pub mod config;
 pub mod embed;
 pub mod envelope;
 pub mod handwritten;
+mod pagination;
 pub mod prompts;
 pub mod registry;
 pub mod resources;

@@ -22,7 +22,7 @@ use crate::safety::Safety;
 use crate::{Client, TOOLSETS};
 
 /// What sending a generated tool's request gave.
-enum Sent {
+pub(crate) enum Sent {
     /// Alpaca's answer, or a fresh cache hit.
     Fresh(ApiResponse),
     /// A cached answer served because Alpaca failed.
@@ -167,21 +167,9 @@ impl AlpacaTools {
             }
         }
         Some(match entry.tool {
-            ToolRef::Generated(def) => match self.send_generated(def, args).await {
-                Ok(Sent::Fresh(response)) => {
-                    envelope::success(&response, def.risk, self.mode, def.name)
-                }
-                Ok(Sent::Stale(stale, error)) => envelope::stale(
-                    &stale.response,
-                    def.risk,
-                    self.mode,
-                    stale.age.as_secs(),
-                    &error,
-                ),
-                Err(ToolError::InvalidArguments(msg)) => invalid_arguments(def.name, &msg),
-                Err(ToolError::Api(e)) => {
-                    envelope::api_error(def.name, &e, !def.annotations.read_only)
-                }
+            ToolRef::Generated(def) => match &def.paginate {
+                Some(p) => self.call_paginated(def, p, args).await,
+                None => self.generated_result(def, self.send_generated(def, args).await),
             },
             ToolRef::Handwritten(hand, _) => {
                 let ctx = Ctx {
@@ -196,9 +184,36 @@ impl AlpacaTools {
         })
     }
 
+    /// The tool result for what sending a generated tool's request gave.
+    pub(crate) fn generated_result(
+        &self,
+        def: &'static ToolDef<Client>,
+        sent: Result<Sent, ToolError>,
+    ) -> CallToolResult {
+        match sent {
+            Ok(Sent::Fresh(response)) => {
+                envelope::success(&response, def.risk, self.mode, def.name)
+            }
+            Ok(Sent::Stale(stale, error)) => envelope::stale(
+                &stale.response,
+                def.risk,
+                self.mode,
+                stale.age.as_secs(),
+                &error,
+            ),
+            Err(ToolError::InvalidArguments(msg)) => invalid_arguments(def.name, &msg),
+            Err(ToolError::Api(e)) => envelope::api_error(def.name, &e, !def.annotations.read_only),
+        }
+    }
+
+    /// The account mode results state (`paper` or `live`).
+    pub(crate) fn mode(&self) -> &'static str {
+        self.mode
+    }
+
     /// Parses a generated tool's arguments and sends its request, through the response cache
     /// when the tool has a `cache_ttl`.
-    async fn send_generated(
+    pub(crate) async fn send_generated(
         &self,
         def: &'static ToolDef<Client>,
         args: JsonObject,

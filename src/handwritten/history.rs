@@ -16,6 +16,7 @@ use super::args::Args;
 use super::time::{normalize_timeframe, rfc3339};
 use super::{Ctx, HandTool};
 use crate::envelope;
+use crate::pagination;
 use crate::runtime::{ApiRequest, Error, JsonObject, Risk, ToolError, parse_args};
 
 #[cfg(feature = "crypto-data")]
@@ -280,7 +281,6 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
     let mut base = plan.base.clone();
     let mut feed_note = None;
     let mut merged: Map<String, Value> = Map::new();
-    let mut extra: Map<String, Value> = Map::new();
     let mut collected = 0u64;
     let mut pages = 0u64;
     let mut token = plan.page_token.clone();
@@ -320,26 +320,11 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
             Ok(other) => return envelope::envelope(other, Risk::ApiData, ctx.mode),
             Err(err) => return envelope::api_error(e.tool, &err, false),
         };
-        for (k, v) in body {
-            match (k.as_str(), v) {
-                (key, Value::Object(items)) if key == e.key => {
-                    for (symbol, list) in items {
-                        let n = list.as_array().map_or(1, Vec::len) as u64;
-                        collected += n;
-                        match (merged.get_mut(&symbol), list) {
-                            (Some(Value::Array(have)), Value::Array(more)) => have.extend(more),
-                            (_, list) => {
-                                merged.insert(symbol, list);
-                            }
-                        }
-                    }
-                }
-                ("next_page_token", v) => token = v.as_str().map(str::to_string),
-                (_, v) => {
-                    extra.insert(k, v);
-                }
-            }
-        }
+        let mut body = body;
+        token = body
+            .remove("next_page_token")
+            .and_then(|t| t.as_str().map(str::to_string));
+        collected += pagination::merge(&mut merged, body);
         if token.is_none() || collected >= plan.limit || pages >= plan.max_pages {
             break;
         }
@@ -349,8 +334,8 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         .and_then(Value::as_str)
         .unwrap_or(if e.stock { "default" } else { "n/a" })
         .to_string();
-    let mut data = extra;
-    data.insert(e.key.into(), Value::Object(merged));
+    let mut data = merged;
+    data.entry(e.key).or_insert_with(|| json!({}));
     data.insert(
         "next_page_token".into(),
         token.clone().map_or(Value::Null, Value::String),

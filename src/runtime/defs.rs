@@ -60,10 +60,28 @@ pub struct ToolDef<C: 'static> {
     pub risk: Risk,
     /// Strict argument parsing into the request the tool makes (nothing is sent).
     pub request: RequestFn,
-    /// The call: `request`, then send.
+    /// The call: `request`, then send (one page, for a paginated tool).
     pub call: ToolFn<C>,
     /// Seconds the answer may be served from the response cache (0: never).
     pub cache_ttl: u32,
+    /// How to follow the tool's pages, for a list tool.
+    pub paginate: Option<Paginate>,
+}
+
+/// How a list tool's pages are followed. The tool's `limit` counts items across pages and its
+/// `max_pages` bounds the pages read; both are read by the server, and `request` ignores
+/// `max_pages` (and, for a cursor, `limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paginate {
+    /// The query parameter that sets one page's size (`limit` or `page_size`).
+    pub size_param: &'static str,
+    /// The largest page Alpaca allows (`u64::MAX` when the spec sets no bound).
+    pub page_max: u64,
+    /// The page size Alpaca uses when none is sent, when the spec says.
+    pub page_default: Option<u64>,
+    /// `None`: the answer is an object whose `next_page_token` leads to the next page. `Some(f)`:
+    /// the answer is an array and a full page's last item's field `f` is the next `page_token`.
+    pub cursor: Option<&'static str>,
 }
 
 impl<C> std::fmt::Debug for ToolDef<C> {

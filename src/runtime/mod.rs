@@ -7,10 +7,13 @@ mod request;
 mod transport;
 pub mod validate;
 
-pub use defs::{Annotations, HandwrittenDef, RequestFn, Risk, ToolDef, ToolFn, ToolsetDef};
+pub use defs::{
+    Annotations, HandwrittenDef, Paginate, RequestFn, Risk, ToolDef, ToolFn, ToolsetDef,
+};
 pub use error::{Error, ToolError};
 pub use request::{
-    ApiRequest, ApiResponse, Method, encode_path, json_to_query, parse_args, to_json,
+    ApiRequest, ApiResponse, Method, encode_path, json_to_query, parse_args, take_pager_arg,
+    to_json,
 };
 pub use transport::{Credentials, Transport, TransportConfig};
 

@@ -127,6 +127,23 @@ pub fn parse_args<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError>
     })
 }
 
+/// Removes an argument the server's pager reads and Alpaca is not sent (`max_pages`, a cursor
+/// tool's `limit`), checking that it is an integer from `min` to `max` when present.
+pub fn take_pager_arg(
+    args: &mut JsonObject,
+    name: &str,
+    min: u64,
+    max: u64,
+) -> Result<(), ToolError> {
+    match args.remove(name) {
+        None | Some(Value::Null) => Ok(()),
+        Some(v) if v.as_u64().is_some_and(|n| (min..=max).contains(&n)) => Ok(()),
+        Some(v) => Err(ToolError::InvalidArguments(format!(
+            "argument `{name}`: expected an integer from {min} to {max}, got {v}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

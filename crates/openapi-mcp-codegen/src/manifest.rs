@@ -52,6 +52,10 @@ pub struct Manifest {
     /// Parameter descriptions shared by every tool, keyed by parameter name.
     #[serde(default)]
     pub glossary: BTreeMap<String, String>,
+    /// Descriptions of the arguments a paginated tool reads differently (`limit`: items in
+    /// all, across pages) or gains (`max_pages`); the tool's own `params` still come first.
+    #[serde(default)]
+    pub pagination: BTreeMap<String, String>,
     /// Every operation of every spec: spec key -> operation id -> what happens to it.
     pub operations: IndexMap<String, IndexMap<String, Operation>>,
     /// Tools written by hand that replace generated ones (keyed by tool name).
@@ -135,6 +139,10 @@ pub struct Operation {
     /// Seconds a read-only tool's answer may be served from the response cache (0: never).
     #[serde(default)]
     pub cache_ttl: u32,
+    /// For a list operation that answers a bare array and takes a `page_token`: the item
+    /// field whose value, on a page's last item, is the next page's `page_token`. (Operations
+    /// that answer an object with `next_page_token` are paginated without this.)
+    pub page_cursor: Option<String>,
     /// Hand-written tools that replace this operation.
     #[serde(default)]
     pub replaced_by: Vec<String>,
@@ -195,6 +203,8 @@ pub struct ToolEntry<'a> {
     pub params: &'a BTreeMap<String, String>,
     /// Response cache time-to-live in seconds (0: not cached).
     pub cache_ttl: u32,
+    /// The item field that carries the next page's token, for bare-array list operations.
+    pub page_cursor: Option<&'a str>,
 }
 
 impl Manifest {
@@ -281,8 +291,14 @@ impl Manifest {
                 "{at}: only read-only tools can have a cache_ttl"
             )));
         }
+        if op.page_cursor.is_some() && !annotations.read_only {
+            return Err(Error::Manifest(format!(
+                "{at}: only read-only tools can have a page_cursor"
+            )));
+        }
         Ok(Disposition::Tool(ToolEntry {
             cache_ttl: op.cache_ttl,
+            page_cursor: op.page_cursor.as_deref(),
             name,
             toolset,
             description,
@@ -300,6 +316,20 @@ impl Manifest {
     ) -> Option<&'a str> {
         tool_params
             .get(param)
+            .or_else(|| self.glossary.get(param))
+            .map(String::as_str)
+    }
+
+    /// The description of parameter `param` of a paginated tool: the tool's own, else the
+    /// `[pagination]` table's, else the glossary's.
+    pub fn paginated_param_description<'a>(
+        &'a self,
+        tool_params: &'a BTreeMap<String, String>,
+        param: &str,
+    ) -> Option<&'a str> {
+        tool_params
+            .get(param)
+            .or_else(|| self.pagination.get(param))
             .or_else(|| self.glossary.get(param))
             .map(String::as_str)
     }

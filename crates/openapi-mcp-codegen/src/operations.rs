@@ -311,12 +311,44 @@ pub fn generate(
     };
 
     if let Some(tool) = tool {
-        let schema = input_schema(doc, manifest, tool, &args, &at)?;
+        let paging = paging(doc, opref, &args, tool, &at)?;
+        let schema = input_schema(doc, manifest, tool, &args, paging.as_ref(), &at)?;
+        // Arguments the pager reads and the request does not carry.
+        let pager_only: Vec<(&str, u64)> = match &paging {
+            Some(p) if p.cursor.is_some() => vec![("max_pages", MAX_PAGES), ("limit", u64::MAX)],
+            Some(_) => vec![("max_pages", MAX_PAGES)],
+            None => vec![],
+        };
+        let strip = (!pager_only.is_empty()).then(|| {
+            let (names, maxes): (Vec<_>, Vec<_>) = pager_only.into_iter().unzip();
+            quote! {
+                // Read by the pager, not sent: this function makes one page's request.
+                let mut args = args;
+                #(rt::take_pager_arg(&mut args, #names, 1, #maxes)?;)*
+            }
+        });
+        let paginate = match &paging {
+            Some(p) => {
+                let size = p.size_param.as_str();
+                let page_max = p.page_max.unwrap_or(u64::MAX);
+                let page_default = match p.page_default {
+                    Some(d) => quote!(Some(#d)),
+                    None => quote!(None),
+                };
+                let cursor = match &p.cursor {
+                    Some(c) => quote!(Some(#c)),
+                    None => quote!(None),
+                };
+                quote!(Some(rt::Paginate { size_param: #size, page_max: #page_max, page_default: #page_default, cursor: #cursor }))
+            }
+            None => quote!(None),
+        };
         let call_ident = naming::ident(&format!("call_{}", tool.name));
         let request_ident = naming::ident(&format!("request_{}", tool.name));
         code.tool_fn = Some(quote! {
             /// Parses the tool's arguments strictly into the request they make (nothing is sent).
             pub fn #request_ident(args: rt::JsonObject) -> Result<rt::ApiRequest, rt::ToolError> {
+                #strip
                 let params: params::#params_ident = rt::parse_args(args)?;
                 Ok(params.to_request())
             }
@@ -355,6 +387,7 @@ pub fn generate(
                 request: #spec_mod::tools::#request_ident,
                 call: #spec_mod::tools::#call_ident,
                 cache_ttl: #cache_ttl,
+                paginate: #paginate,
             }
         });
         code.input_schema = Some(schema);
@@ -515,9 +548,13 @@ fn input_schema(
     manifest: &Manifest,
     tool: &ToolEntry<'_>,
     args: &[Arg],
+    paging: Option<&Paging>,
     at: &str,
 ) -> Result<Value, Error> {
-    let names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
+    let mut names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
+    if paging.is_some() {
+        names.extend(["max_pages", "limit"]);
+    }
     for p in tool.params.keys() {
         if !names.contains(p.as_str()) {
             return Err(Error::Manifest(format!(
@@ -530,10 +567,37 @@ fn input_schema(
     let mut required = Vec::new();
     for a in args {
         let mut schema = to_json_schema(doc, &a.schema, &format!("{at}/{}", a.name))?;
-        let description = manifest.param_description(tool.params, &a.name).ok_or_else(|| {
+        if let (Some(p), Some(obj)) = (paging, schema.as_object_mut())
+            && a.name == "limit"
+            && p.size_param == "limit"
+        {
+            // `limit` counts items across pages; the pager keeps each page within Alpaca's bound.
+            obj.remove("maximum");
+            obj.remove("default");
+        }
+        properties.insert(a.name.clone(), schema);
+        if a.required {
+            required.push(Value::String(a.name.clone()));
+        }
+    }
+    if let Some(p) = paging {
+        if p.cursor.is_some() {
+            properties.insert("limit".into(), json!({"type": "integer", "minimum": 1}));
+        }
+        properties.insert(
+            "max_pages".into(),
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_PAGES}),
+        );
+    }
+    for (name, schema) in properties.iter_mut() {
+        let description = match paging {
+            Some(_) => manifest.paginated_param_description(tool.params, name),
+            None => manifest.param_description(tool.params, name),
+        }
+        .ok_or_else(|| {
             Error::Manifest(format!(
-                "tool `{}`: parameter `{}` has no description (add it to the tool's params or the glossary)",
-                tool.name, a.name
+                "tool `{}`: parameter `{name}` has no description (add it to the tool's params or the glossary)",
+                tool.name
             ))
         })?;
         if let Some(obj) = schema.as_object_mut() {
@@ -541,10 +605,6 @@ fn input_schema(
                 "description".into(),
                 Value::String(description.trim().to_string()),
             );
-        }
-        properties.insert(a.name.clone(), schema);
-        if a.required {
-            required.push(Value::String(a.name.clone()));
         }
     }
     let mut root = Map::new();
@@ -555,4 +615,88 @@ fn input_schema(
     }
     root.insert("additionalProperties".into(), json!(false));
     Ok(Value::Object(root))
+}
+
+/// The most pages a paginated tool reads in one call (the bound of its `max_pages`).
+pub const MAX_PAGES: u64 = 100;
+
+/// How a list tool's pages are followed.
+struct Paging {
+    /// The query parameter that sets a page's size (`limit` or `page_size`).
+    size_param: String,
+    /// The largest page the spec allows, if it says.
+    page_max: Option<u64>,
+    /// The page size Alpaca uses when none is sent, if the spec says.
+    page_default: Option<u64>,
+    /// For a bare-array answer: the item field holding the next page's token.
+    cursor: Option<String>,
+}
+
+/// Whether (and how) a tool is paginated: a GET with a `page_token` query parameter whose
+/// answer is an object with `next_page_token` and that takes a `limit`; or, when the manifest
+/// names a `page_cursor`, one whose answer is a bare array and that takes `page_size` or
+/// `limit`.
+fn paging(
+    doc: &Doc<'_>,
+    opref: &OpRef<'_>,
+    args: &[Arg],
+    tool: &ToolEntry<'_>,
+    at: &str,
+) -> Result<Option<Paging>, Error> {
+    let query = |name: &str| {
+        args.iter()
+            .find(|a| a.name == name && matches!(a.location, Location::Query { .. }))
+    };
+    let takes_token = opref.method == "get" && query("page_token").is_some();
+    let response = match opref.op.pointer("/responses/200") {
+        Some(r) => doc
+            .deref(r)?
+            .pointer("/content/application~1json/schema")
+            .map(|s| doc.deref(s))
+            .transpose()?,
+        None => None,
+    };
+    let answers_token = response
+        .and_then(|s| s.pointer("/properties/next_page_token"))
+        .is_some();
+    let answers_array = response.and_then(|s| s.get("type")) == Some(&json!("array"));
+    let size_of = |a: &Arg| -> Option<Paging> {
+        let schema = doc.deref(&a.schema).ok()?;
+        (schema.get("type") == Some(&json!("integer"))).then(|| Paging {
+            size_param: a.name.clone(),
+            page_max: schema.get("maximum").and_then(Value::as_u64),
+            page_default: schema.get("default").and_then(Value::as_u64),
+            cursor: None,
+        })
+    };
+    let fail = |msg: String| Err(doc.error(at, format!("tool `{}`: {msg}", tool.name)));
+    if let Some(cursor) = tool.page_cursor {
+        if !takes_token || !answers_array {
+            return fail(format!(
+                "page_cursor `{cursor}` needs a GET with a `page_token` query parameter that answers an array"
+            ));
+        }
+        let Some(mut p) = query("page_size")
+            .or_else(|| query("limit"))
+            .and_then(size_of)
+        else {
+            return fail(
+                "page_cursor needs an integer `page_size` or `limit` query parameter".into(),
+            );
+        };
+        if p.size_param == "limit" {
+            return fail("page_cursor with a `limit` page size is not supported".into());
+        }
+        p.cursor = Some(cursor.to_string());
+        return Ok(Some(p));
+    }
+    if !(takes_token && answers_token) {
+        return Ok(None);
+    }
+    match query("limit").and_then(size_of) {
+        Some(p) => Ok(Some(p)),
+        None => {
+            fail("a paginated list (page_token, next_page_token) needs an integer `limit`".into())
+        }
+    }
 }

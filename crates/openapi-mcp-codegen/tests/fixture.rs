@@ -91,6 +91,27 @@ fn description_of_unknown_parameter_fails() {
 }
 
 #[test]
+fn a_page_cursor_on_an_operation_that_cannot_have_one_fails() {
+    let (api, mut manifest) = fixture();
+    // list_widgets answers an object (it pages by next_page_token), not an array.
+    manifest.operations["sink"]["listWidgets"].page_cursor = Some("id".into());
+    let err = generate(&Settings::default(), &api, &manifest)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("list_widgets") && err.contains("page_cursor `id`"),
+        "{err}"
+    );
+    // A paginated tool's `max_pages` needs a description like any argument.
+    let (api, mut manifest) = fixture();
+    manifest.pagination.remove("max_pages");
+    let err = generate(&Settings::default(), &api, &manifest)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`max_pages` has no description"), "{err}");
+}
+
+#[test]
 fn duplicate_and_invalid_tool_names_fail() {
     let (api, mut manifest) = fixture();
     manifest.operations["sink"]["walkTree"].tool = Some("get_widget".into());

@@ -98,9 +98,11 @@ pub(crate) async fn news(State(s): State<MockState>, RawQuery(q): RawQuery) -> A
     }
     let offset = match q.get("page_token") {
         None => 0,
-        Some(t) => all
-            .iter()
-            .position(|a| a["id"] == t)
+        // The token is the next article's (numeric) id.
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| all.iter().position(|a| a["id"].as_i64() == Some(id)))
             .ok_or_else(|| q.invalid("invalid page_token"))?,
     };
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
