@@ -537,6 +537,12 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         ));
     }
 
+    eprintln!("== the response cache over a scripted session");
+    match cache_session(&root) {
+        Ok(v) => rows.extend(cache_rows(&v)),
+        Err(e) => notes.push(format!("cache session: {e:#}")),
+    }
+
     let machine = machine();
     print_table(&rows, &machine, &plan, &notes);
     let report = json!({
@@ -557,6 +563,63 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+/// Runs `examples/cache_session.rs` (the fake's request log counts what reached Alpaca, with
+/// the cache and without); its last line is a JSON summary. The counts do not depend on the
+/// build profile, so the test build's debug profile serves.
+fn cache_session(root: &Path) -> anyhow::Result<Value> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "alpaca-mcp",
+            "--example",
+            "cache_session",
+        ])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running the cache_session example")?;
+    if !out.status.success() {
+        bail!("the cache_session example failed");
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("cache_session printed {last:?}"))
+}
+
+/// The cache's rows: requests that reached Alpaca over the session with and without it. V2 has
+/// no cache: like ours with `ALPACA_CACHE=off`, it sends one request per call.
+fn cache_rows(v: &Value) -> Vec<Row> {
+    let n = |k: &str| v[k].as_f64();
+    let (Some(calls), Some(on), Some(off)) = (n("tool_calls"), n("with_cache"), n("without_cache"))
+    else {
+        return vec![];
+    };
+    let mut saved = Row::new(
+        "  requests saved by the cache (ratio: share of off)",
+        "n",
+        Stat::one(off - on),
+        None,
+    );
+    saved.ratio = (off > 0.0).then(|| (off - on) / off);
+    vec![
+        Row::new(
+            format!("scripted session: {calls} tool calls, requests to Alpaca with the cache"),
+            "n",
+            Stat::one(on),
+            None,
+        ),
+        Row::new(
+            "  requests to Alpaca, ALPACA_CACHE=off (V2 has no cache: one per call)",
+            "n",
+            Stat::one(off),
+            None,
+        ),
+        saved,
+    ]
 }
 
 /// The summed compact-JSON size of the tools both lists have.
