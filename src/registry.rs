@@ -187,12 +187,15 @@ pub fn mcp_tool(def: &ToolDef<Client>) -> Tool {
 }
 
 /// MCP annotations. For a read-only tool the destructive and idempotent hints mean nothing
-/// (the specification says so), so they are left out: `tools/list` is paid for in every
-/// conversation.
+/// (the specification says so), and an open world is the specification's default, so those
+/// are left out: `tools/list` is paid for in every conversation.
 fn with_annotations(tool: Tool, a: Annotations) -> Tool {
-    let hints = ToolAnnotations::new()
-        .read_only(a.read_only)
-        .open_world(a.open_world);
+    let hints = ToolAnnotations::new().read_only(a.read_only);
+    let hints = if a.open_world {
+        hints
+    } else {
+        hints.open_world(false)
+    };
     let hints = if a.read_only {
         hints
     } else {

@@ -101,12 +101,12 @@ async fn alpaca_routes_merge_with_the_host_router() {
     assert!(names.contains(&"get_stock_latest_quote".to_string()));
     assert!(names.contains(&"get_option_chain".to_string()));
     assert!(!names.contains(&"get_account_info".to_string()));
-    // The Alpaca tools keep their schemas, annotations and output schema.
+    // The Alpaca tools keep their schemas and annotations (and, as served, no outputSchema).
     let quote = listed
         .iter()
         .find(|t| t.name == "get_stock_latest_quote")
         .unwrap();
-    assert!(quote.output_schema.is_some());
+    assert!(quote.output_schema.is_none());
     assert_eq!(
         quote.annotations.as_ref().unwrap().read_only_hint,
         Some(true)

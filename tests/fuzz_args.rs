@@ -372,7 +372,9 @@ fn schema_invalid_arguments_are_tool_errors_and_never_sent() {
     let null_excused = std::cell::Cell::new(0usize);
     for tool in &tools {
         let name = tool.name();
-        let schema = Value::Object((*tool.mcp_tool().input_schema).clone());
+        // The root is closed by the server, not stated in the listed schema.
+        let mut schema = Value::Object((*tool.mcp_tool().input_schema).clone());
+        schema["additionalProperties"] = Value::Bool(false);
         let validator = jsonschema::validator_for(&schema)
             .unwrap_or_else(|e| panic!("{name}: schema does not compile: {e}"));
         let server = if direct.tools().iter().any(|t| t.name == name) {

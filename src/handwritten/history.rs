@@ -146,8 +146,9 @@ fn schema(e: &Endpoint) -> Value {
     let (d, h, m) = e.lookback;
     let mut props = json!({
         "symbols": {"type": "string"},
-        "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"},
+        // RFC 3339 or YYYY-MM-DD: not a JSON Schema date-time, so no `format`.
+        "start": {"type": "string"},
+        "end": {"type": "string"},
         "days": {"type": "integer", "minimum": 0, "default": d},
         "hours": {"type": "integer", "minimum": 0, "default": h},
         "minutes": {"type": "integer", "minimum": 0, "default": m},

@@ -118,7 +118,8 @@ pub fn meta(name: &str) -> Option<&'static HandwrittenDef> {
 }
 
 /// The full input schema: `schema` with each property's description from the manifest entry
-/// (or the glossary), `additionalProperties: false` at the root.
+/// (or the glossary). The root is closed without saying so in the schema (the server rejects
+/// unknown arguments by name before any tool runs).
 pub fn input_schema(tool: &HandTool, meta: &HandwrittenDef) -> Map<String, Value> {
     let mut schema = match (tool.schema)() {
         Value::Object(m) => m,
@@ -138,6 +139,5 @@ pub fn input_schema(tool: &HandTool, meta: &HandwrittenDef) -> Map<String, Value
         }
     }
     schema.insert("type".into(), Value::String("object".into()));
-    schema.insert("additionalProperties".into(), Value::Bool(false));
     schema
 }

@@ -4,8 +4,10 @@
 //! MCP clients hand tool schemas to model providers that accept only a subset of JSON Schema,
 //! and some reject a whole `tools/list` for one schema they do not like. The rules:
 //!
-//! - the root is `type: object` with `properties` and `additionalProperties: false`, and has no
-//!   `oneOf`/`anyOf`/`allOf`;
+//! - the root is `type: object` with `properties`, and has no `oneOf`/`anyOf`/`allOf`; it does
+//!   not state `additionalProperties` (the server closes the root itself and rejects an unknown
+//!   argument by name; saying so in every tool would cost every conversation), and never opens
+//!   it;
 //! - every root property has a non-empty `description`;
 //! - nowhere: `$ref`, `$defs`, `definitions`, `nullable` (use a type array), `oneOf`, `allOf`,
 //!   or a `type` beside `anyOf`;
@@ -46,8 +48,9 @@ pub fn lint(schema: &str) -> Vec<String> {
             problems.push(format!("(root): `{k}` at the root"));
         }
     }
-    if root.get("additionalProperties") != Some(&Value::Bool(false)) {
-        problems.push("(root): `additionalProperties` must be false".into());
+    if root.contains_key("additionalProperties") {
+        problems
+            .push("(root): `additionalProperties` is left out (the server closes the root)".into());
     }
     match root.get("properties").and_then(Value::as_object) {
         None => problems.push("(root): no `properties` object".into()),
@@ -194,57 +197,54 @@ fn check_required(obj: &Map<String, Value>, here: &str, problems: &mut Vec<Strin
 
 /// The lint itself must catch what it claims to catch.
 pub fn self_test() {
-    let ok = r#"{"type":"object","properties":{"type":{"type":"string","description":"A property named type."},"nullable":{"type":["string","null"],"description":"x"},"v":{"anyOf":[{"type":"string"},{"type":"integer"}],"description":"x"}},"required":["type"],"additionalProperties":false}"#;
+    let ok = r#"{"type":"object","properties":{"type":{"type":"string","description":"A property named type."},"nullable":{"type":["string","null"],"description":"x"},"v":{"anyOf":[{"type":"string"},{"type":"integer"}],"description":"x"}},"required":["type"]}"#;
     assert_eq!(lint(ok), Vec::<String>::new(), "a good schema passes");
 
     let cases: &[(&str, &str)] = &[
         (r#"{"type":"string"}"#, "`type` must be \"object\""),
         (
-            r#"{"type":"object","properties":{},"additionalProperties":false,"anyOf":[]}"#,
+            r#"{"type":"object","properties":{},"anyOf":[]}"#,
             "`anyOf` at the root",
         ),
         (
-            r#"{"type":"object","properties":{}}"#,
-            "`additionalProperties` must be false",
+            r#"{"type":"object","properties":{},"additionalProperties":true}"#,
+            "`additionalProperties` is left out",
         ),
+        (r#"{"type":"object"}"#, "no `properties`"),
         (
-            r#"{"type":"object","additionalProperties":false}"#,
-            "no `properties`",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
             "/properties/a: no description",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"type":"string","description":" "}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string","description":" "}}}"#,
             "/properties/a: no description",
         ),
         (
-            r##"{"type":"object","properties":{"a":{"$ref":"#/$defs/A","description":"x"}},"$defs":{"A":{"type":"string"}},"additionalProperties":false}"##,
+            r##"{"type":"object","properties":{"a":{"$ref":"#/$defs/A","description":"x"}},"$defs":{"A":{"type":"string"}}}"##,
             "`$ref` is not allowed",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"type":"string","nullable":true,"description":"x"}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string","nullable":true,"description":"x"}}}"#,
             "/properties/a: `nullable`",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"type":"array","items":{"oneOf":[{"type":"string"}]},"description":"x"}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"array","items":{"oneOf":[{"type":"string"}]},"description":"x"}}}"#,
             "/properties/a/items: `oneOf`",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"allOf":[{"type":"string"}],"description":"x"}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"allOf":[{"type":"string"}],"description":"x"}}}"#,
             "`allOf` is not allowed",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"type":"string","anyOf":[{"type":"string"}],"description":"x"}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string","anyOf":[{"type":"string"}],"description":"x"}}}"#,
             "`type` beside `anyOf`",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"type":"string","description":"x"}},"required":["b"],"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string","description":"x"}},"required":["b"]}"#,
             "`required` names `b`",
         ),
         (
-            r#"{"type":"object","properties":{"a":{"type":"object","properties":{},"required":["z"],"description":"x"}},"additionalProperties":false}"#,
+            r#"{"type":"object","properties":{"a":{"type":"object","properties":{},"required":["z"],"description":"x"}}}"#,
             "/properties/a: `required` names `z`",
         ),
         (

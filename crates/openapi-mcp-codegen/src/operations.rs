@@ -542,7 +542,8 @@ fn response_type(
     }
 }
 
-/// The tool's input schema: a plain object whose properties are the arguments.
+/// The tool's input schema: a plain object whose properties are the arguments (and nothing
+/// else, which the runtime enforces).
 fn input_schema(
     doc: &Doc<'_>,
     manifest: &Manifest,
@@ -613,7 +614,8 @@ fn input_schema(
     if !required.is_empty() {
         root.insert("required".into(), Value::Array(required));
     }
-    root.insert("additionalProperties".into(), json!(false));
+    // The root is closed, but the schema does not say so: `tools/list` is paid for in every
+    // conversation, and the server rejects an unknown argument by name before anything else.
     Ok(Value::Object(root))
 }
 
