@@ -55,7 +55,11 @@ impl AlpacaTools {
                     let tools = Arc::clone(&tools);
                     Box::pin(async move {
                         let name = ctx.name;
-                        match tools.call_in_session(session, &name, ctx.arguments).await {
+                        let peer = ctx.request_context.peer;
+                        match tools
+                            .call_from(session, Some(&peer), &name, ctx.arguments)
+                            .await
+                        {
                             Some(result) => Ok(result.into()),
                             // Only enabled tools get a route, so this does not happen.
                             None => Err(ErrorData::invalid_params(

@@ -8,7 +8,7 @@ use rmcp::model::{
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::cache::{self, ResponseCache, Stale};
@@ -140,6 +140,18 @@ impl AlpacaTools {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<CallToolResult> {
+        self.call_from(session, None, name, arguments).await
+    }
+
+    /// Calls a tool for MCP session `session` on behalf of the client `peer`, which is asked
+    /// to approve a held order directly when it supports elicitation.
+    pub async fn call_from(
+        &self,
+        session: u64,
+        peer: Option<&Peer<RoleServer>>,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Option<CallToolResult> {
         let index = *self.by_name.get(name)?;
         let entry = &self.entries[index];
         let mut args = arguments.unwrap_or_default();
@@ -189,6 +201,7 @@ impl AlpacaTools {
                     clock: &self.clock,
                     safety: &self.safety,
                     session,
+                    peer,
                 };
                 (hand.call)(ctx, args).await
             }
@@ -454,11 +467,16 @@ impl ServerHandler for AlpacaServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         match self
             .tools
-            .call_in_session(self.session, &request.name, request.arguments)
+            .call_from(
+                self.session,
+                Some(&context.peer),
+                &request.name,
+                request.arguments,
+            )
             .await
         {
             Some(result) => Ok(result.into()),

@@ -39,6 +39,9 @@ pub struct Ctx<'a> {
     pub safety: &'a crate::safety::Safety,
     /// The MCP session making the call (confirmations are bound to it).
     pub session: u64,
+    /// The MCP client making the call, when there is one: an order held for confirmation is
+    /// put to the user directly when the client supports elicitation.
+    pub peer: Option<&'a rmcp::Peer<rmcp::RoleServer>>,
 }
 
 /// Tools that exist only when order confirmation is on.

@@ -5,13 +5,15 @@
 //! lost (timeout, dropped connection) the tool does not retry; it looks the order up by that
 //! id and reports placed, not placed, or unknown.
 
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResult, ElicitRequestParams, ElicitationAction, ElicitationSchema};
+use rmcp::service::ElicitationMode;
+use rmcp::{Peer, RoleServer};
 use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::decimal::Decimal;
 use super::{Ctx, HandTool};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::envelope;
 use crate::runtime::{ApiRequest, Error, JsonObject, Method, Risk};
@@ -624,15 +626,112 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
             },
             ttl.as_secs()
         );
-        let data = json!({
-            "confirmation_id": id,
-            "expires_in_seconds": ttl.as_secs(),
-            "order": body,
-            "estimated_value": value,
-        });
-        return envelope::with_summary(data, Risk::ApiData, ctx.mode, summary);
+        let account = if ctx.mode == "live" {
+            "LIVE (real money)"
+        } else {
+            "Paper"
+        };
+        let question = format!("Place this order? {account} account: {what}. {cost}");
+        let asked = match ctx.peer {
+            Some(peer) => ask_user(peer, question, ttl).await,
+            None => Asked::CannotAsk(None),
+        };
+        match asked {
+            Asked::Approved => {
+                return match ctx.safety.take(&id, ctx.session) {
+                    Ok(pending) => send_held(&ctx, pending, tool).await,
+                    Err(e) => {
+                        envelope::error_text(format!("{tool}: {e}. Nothing was sent to Alpaca."))
+                    }
+                };
+            }
+            Asked::Refused(action) => {
+                let _ = ctx.safety.take(&id, ctx.session);
+                return envelope::with_summary(
+                    json!({"placed": false, "user_answer": action, "order": body}),
+                    Risk::ApiData,
+                    ctx.mode,
+                    format!(
+                        "NOT PLACED: the user was asked and answered {action}. Nothing was sent to Alpaca ({what})."
+                    ),
+                );
+            }
+            Asked::CannotAsk(why) => {
+                let mut data = json!({
+                    "confirmation_id": id,
+                    "expires_in_seconds": ttl.as_secs(),
+                    "order": body,
+                    "estimated_value": value,
+                });
+                let mut summary = summary;
+                if let Some(why) = why {
+                    summary.push_str(&format!(" (Asking the user directly failed: {why}.)"));
+                    data["asking_failed"] = Value::String(why);
+                }
+                return envelope::with_summary(data, Risk::ApiData, ctx.mode, summary);
+            }
+        }
     }
     send(&ctx, tool, body, &what).await
+}
+
+/// What came of asking the user to approve a held order.
+enum Asked {
+    /// The user approved: send it.
+    Approved,
+    /// The user declined, cancelled or said no (the answer, for the result).
+    Refused(&'static str),
+    /// The client cannot ask (no elicitation support), or asking failed (why): the order stays
+    /// held for `confirm_order`.
+    CannotAsk(Option<String>),
+}
+
+/// Puts a held order to the user through MCP elicitation, when the client supports it; the
+/// question expires with the confirmation.
+async fn ask_user(peer: &Peer<RoleServer>, question: String, ttl: Duration) -> Asked {
+    if !peer
+        .supported_elicitation_modes()
+        .contains(&ElicitationMode::Form)
+    {
+        return Asked::CannotAsk(None);
+    }
+    let schema = json!({
+        "type": "object",
+        "properties": {"confirm": {
+            "type": "boolean",
+            "title": "Place this order",
+            "description": "Yes sends exactly this order to Alpaca; no drops it."
+        }},
+        "required": ["confirm"]
+    });
+    let Ok(requested_schema) =
+        ElicitationSchema::from_json_schema(schema.as_object().cloned().unwrap_or_default())
+    else {
+        return Asked::CannotAsk(Some("the question could not be built".into()));
+    };
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: question,
+        requested_schema,
+    };
+    match peer
+        .create_elicitation_with_timeout(params, Some(ttl))
+        .await
+    {
+        Ok(answer) => match answer.action {
+            ElicitationAction::Accept
+                if answer.content.as_ref().and_then(|c| c.get("confirm"))
+                    == Some(&Value::Bool(true)) =>
+            {
+                Asked::Approved
+            }
+            ElicitationAction::Accept => Asked::Refused("no"),
+            ElicitationAction::Decline => Asked::Refused("decline"),
+            // Cancel, and any answer a later protocol adds: not a yes.
+            _ => Asked::Refused("cancel"),
+        },
+        Err(e) => Asked::CannotAsk(Some(e.to_string())),
+    }
 }
 
 /// Sends a checked order once; a lost response is looked up, never resent.
@@ -798,16 +897,21 @@ async fn confirm(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
             ));
         }
     };
+    send_held(&ctx, pending, "confirm_order").await
+}
+
+/// Sends an order that was held for confirmation, after the guards once more: prices and
+/// limits may have moved since it was held.
+async fn send_held(ctx: &Ctx<'_>, pending: Pending, tool: &str) -> CallToolResult {
     let kind = match pending.tool {
         "place_crypto_order" => Kind::Crypto,
         "place_option_order" => Kind::Option,
         _ => Kind::Stock,
     };
-    // Guards again: prices and limits may have moved since the confirmation was made.
-    if let Err(why) = guard(&ctx, kind, &pending.body).await {
-        return envelope::error_text(format!("confirm_order: {why}. Nothing was sent to Alpaca."));
+    if let Err(why) = guard(ctx, kind, &pending.body).await {
+        return envelope::error_text(format!("{tool}: {why}. Nothing was sent to Alpaca."));
     }
-    send(&ctx, pending.tool, pending.body, &pending.what).await
+    send(ctx, pending.tool, pending.body, &pending.what).await
 }
 
 async fn cancel_confirmation(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
