@@ -421,6 +421,14 @@ fn parse_tokens(text: &str) -> Result<Vec<Token>, String> {
         let mut parts = line.split_whitespace();
         let value = parts.next().unwrap_or_default();
         let scopes: Vec<&str> = parts.collect();
+        // Nothing from a token file line is ever echoed: a line written the wrong way round
+        // would otherwise print its token as an "unknown scope".
+        if parse_scope(value).is_ok() {
+            return Err(format!(
+                "line {}: the token comes first, then its scopes (`TOKEN read` or `TOKEN read,trade`)",
+                n + 1
+            ));
+        }
         let scope = match scopes.as_slice() {
             [] => Scope::ReadTrade,
             [s] => parse_scope(s).map_err(|e| format!("line {}: {e}", n + 1))?,
@@ -448,9 +456,9 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
             "read" => read = true,
             "trade" => trade = true,
             _ => {
-                return Err(format!(
-                    "unknown scope `{part}` (the scopes are `read` and `read,trade`)"
-                ));
+                return Err(
+                    "unknown scope (the scopes are `read` and `read,trade`; the text is not repeated here in case it is a token)".into(),
+                );
             }
         }
     }

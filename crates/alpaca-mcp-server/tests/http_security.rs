@@ -33,6 +33,19 @@ fn token_file() -> tempfile::NamedTempFile {
 
 /// Like `common::http_server`, with extra environment variables.
 async fn server(args: &[&str], env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    let (child, url, _) = server_with_log(args, env).await;
+    (child, url)
+}
+
+/// Like [`server`]; also everything the server writes to stderr, as it comes.
+async fn server_with_log(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    String,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
     let mut all = vec!["--sandbox", "--transport", "http", "--port", "0"];
     all.extend_from_slice(args);
     let mut cmd = command(&all);
@@ -46,21 +59,32 @@ async fn server(args: &[&str], env: &[(&str, &str)]) -> (tokio::process::Child, 
         .expect("spawn");
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let url = tokio::time::timeout(Duration::from_secs(20), async {
-        let mut seen = String::new();
         while let Ok(Some(line)) = lines.next_line().await {
+            let mut seen = log.lock().unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
             if let Some(rest) = line.split("listening on ").nth(1) {
                 return rest.trim().to_string();
             }
-            seen.push_str(&line);
-            seen.push('\n');
         }
-        panic!("the server exited before listening:\n{seen}");
+        panic!(
+            "the server exited before listening:\n{}",
+            log.lock().unwrap()
+        );
     })
     .await
     .expect("server starts listening");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut seen = sink.lock().unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+    });
+    (child, url, log)
 }
 
 /// rmcp's client sending `Authorization: Bearer <token>`.
@@ -476,6 +500,100 @@ async fn bad_token_files_are_setup_errors() {
     .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("line 1") && err.contains("`write`"), "{err}");
+    assert!(
+        err.contains("line 1") && err.contains("unknown scope"),
+        "{err}"
+    );
     assert!(!err.contains(TRADE), "the token is never printed: {err}");
+}
+
+#[tokio::test]
+async fn tokens_never_appear_in_logs_errors_or_answers() {
+    let assert_clean = |what: &str, text: &str| {
+        for token in [TRADE, READ, ENV_TOKEN] {
+            assert!(!text.contains(token), "{what} shows a token: {text}");
+        }
+    };
+
+    // A token file written the wrong way round is refused without echoing the line.
+    let mut swapped = tempfile::NamedTempFile::new().unwrap();
+    writeln!(swapped, "read,trade {TRADE}\n{READ} raed").unwrap();
+    let out = command(&[
+        "--sandbox",
+        "--transport",
+        "http",
+        "--port",
+        "0",
+        "--http-token-file",
+        swapped.path().to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1"), "{err}");
+    assert_clean("a token file error", &err);
+    let mut misspelt = tempfile::NamedTempFile::new().unwrap();
+    writeln!(misspelt, "{TRADE} {READ}").unwrap();
+    let out = command(&[
+        "--sandbox",
+        "--transport",
+        "http",
+        "--http-token-file",
+        misspelt.path().to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_clean(
+        "an unknown-scope error",
+        &String::from_utf8_lossy(&out.stderr),
+    );
+
+    // A running server logging everything, through every token path.
+    let tokens = token_file();
+    let (mut child, url, log) = server_with_log(
+        &["--http-token-file", tokens.path().to_str().unwrap()],
+        &[
+            ("ALPACA_MCP_HTTP_TOKEN", ENV_TOKEN),
+            ("ALPACA_MCP_LOG", "trace"),
+        ],
+    )
+    .await;
+    for bad in [
+        format!("Bearer {TRADE}x"),
+        format!("Bearer {}", &READ[1..]),
+        format!("Basic {ENV_TOKEN}"),
+        format!("{TRADE}"),
+    ] {
+        let r = initialize(&url, &[("authorization", &bad)]).await;
+        assert_eq!(r.status(), 401);
+        let headers = format!("{:?}", r.headers());
+        assert_clean("a 401's headers", &headers);
+        assert_clean("a 401's body", &r.text().await.unwrap());
+    }
+    let reader = client_with_token(&url, READ).await;
+    let refused = reader
+        .call_tool(rmcp::model::CallToolRequestParams::new("cancel_all_orders"))
+        .await;
+    assert_clean("a refused call", &format!("{refused:?}"));
+    reader.cancel().await.ok();
+    for token in [TRADE, ENV_TOKEN] {
+        let client = client_with_token(&url, token).await;
+        let r = call_tool(&client, "get_clock").await;
+        assert_clean("a tool result", &format!("{r:?}"));
+        let bad = call_tool(&client, "get_asset").await;
+        assert_clean("a tool error", &format!("{bad:?}"));
+        client.cancel().await.ok();
+    }
+    child.kill().await.ok();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "logging at trace: {log}"
+    );
+    assert_clean("the server's log", &log);
 }
