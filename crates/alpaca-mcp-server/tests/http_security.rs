@@ -566,7 +566,7 @@ async fn tokens_never_appear_in_logs_errors_or_answers() {
         format!("Bearer {TRADE}x"),
         format!("Bearer {}", &READ[1..]),
         format!("Basic {ENV_TOKEN}"),
-        format!("{TRADE}"),
+        TRADE.to_string(),
     ] {
         let r = initialize(&url, &[("authorization", &bad)]).await;
         assert_eq!(r.status(), 401);
