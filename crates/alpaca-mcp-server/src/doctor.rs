@@ -19,8 +19,8 @@ fn request(api: &'static str, path: &str, query: Vec<(&'static str, String)>) ->
 }
 
 pub async fn run(mut config: Config, _settings: &Settings) -> anyhow::Result<ExitCode> {
-    let _mock = if config.sandbox {
-        Some(crate::serve::start_sandbox(&mut config).await?)
+    let _sandbox = if config.sandbox {
+        Some(crate::sandbox::start(&mut config).await?)
     } else {
         None
     };

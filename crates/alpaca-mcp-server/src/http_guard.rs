@@ -900,7 +900,20 @@ mod tests {
         let e = parse_tokens("ok-token\nsecret-value write\n")
             .map(|_| ())
             .unwrap_err();
-        assert!(e.contains("line 2") && e.contains("`write`"), "{e}");
+        assert!(e.contains("line 2") && e.contains("unknown scope"), "{e}");
+        assert!(!e.contains("secret-value"), "{e}");
+        // The scope is not echoed either: it may be a token on a line written backwards.
+        let e = parse_tokens("ok-token read,trade\nread secret-value\n")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("token comes first"),
+            "{e}"
+        );
+        assert!(!e.contains("secret-value"), "{e}");
+        let e = parse_tokens("ok-token secret-value")
+            .map(|_| ())
+            .unwrap_err();
         assert!(!e.contains("secret-value"), "{e}");
         let e = parse_tokens("secret-value trade").map(|_| ()).unwrap_err();
         assert!(

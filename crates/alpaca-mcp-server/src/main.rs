@@ -2,6 +2,11 @@
 
 mod cli;
 mod doctor;
+#[cfg(feature = "sandbox")]
+mod sandbox;
+#[cfg(not(feature = "sandbox"))]
+#[path = "no_sandbox.rs"]
+mod sandbox;
 mod serve;
 mod tools_cmd;
 

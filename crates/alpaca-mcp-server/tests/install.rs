@@ -161,4 +161,20 @@ fn cargo_install_from_git() {
     let in_default: Vec<&(String, String)> =
         all.iter().filter(|(_, t)| t == "stock-data").collect();
     assert_eq!(only.len(), in_default.len());
+    // Without the `sandbox` feature the fake Alpaca is not linked in, and --sandbox says so.
+    let out = Command::new(&bin)
+        .arg("--sandbox")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("`sandbox` feature"), "{err}");
+    let default_size = std::fs::metadata(tmp.path().join("default/bin/alpaca-mcp-server"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    eprintln!(
+        "installed sizes: default {default_size} bytes, stock-data only {} bytes",
+        std::fs::metadata(&bin).unwrap().len()
+    );
 }

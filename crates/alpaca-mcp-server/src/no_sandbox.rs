@@ -1,0 +1,22 @@
+//! A build without the `sandbox` feature: `--sandbox` is a setup error that says how to get it.
+
+use alpaca_mcp::Config;
+
+use crate::SetupError;
+
+/// Never built: this build has no sandbox.
+pub enum Sandbox {}
+
+impl Sandbox {
+    pub fn now_unix(&self) -> u64 {
+        match *self {}
+    }
+}
+
+pub async fn start(_config: &mut Config) -> anyhow::Result<Sandbox> {
+    Err(SetupError(
+        "--sandbox: this build has no sandbox (it was built without the `sandbox` feature, which the default features include); build with `--features sandbox` or use API keys"
+            .into(),
+    )
+    .into())
+}
