@@ -23,19 +23,6 @@ async fn pinned(mock: &MockServer) -> Client {
     client
 }
 
-/// The query of every request the fake saw on `path`.
-fn queries(mock: &MockServer, path: &str) -> Vec<HashMap<String, String>> {
-    mock.requests()
-        .into_iter()
-        .filter(|r| r.path == path)
-        .map(|r| {
-            url::form_urlencoded::parse(r.query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn start_is_now_minus_the_lookback() {
     let mock = mock().await;

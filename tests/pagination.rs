@@ -8,22 +8,8 @@ mod support;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use alpaca_mock::MockServer;
 use serde_json::{Value, json};
 use support::*;
-
-/// The query of every request the fake saw on `path`.
-fn queries(mock: &MockServer, path: &str) -> Vec<HashMap<String, String>> {
-    mock.requests()
-        .into_iter()
-        .filter(|r| r.path == path)
-        .map(|r| {
-            url::form_urlencoded::parse(r.query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .collect()
-}
 
 fn meta(r: &rmcp::model::CallToolResult) -> Value {
     r.structured_content.as_ref().unwrap()["meta"].clone()

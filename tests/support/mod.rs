@@ -102,6 +102,19 @@ pub async fn connect_shared(tools: Arc<AlpacaTools>) -> Client {
     ().serve(client_io).await.expect("client initializes")
 }
 
+/// The query of every request the fake saw on `path`.
+pub fn queries(mock: &MockServer, path: &str) -> Vec<std::collections::HashMap<String, String>> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .map(|r| {
+            url::form_urlencoded::parse(r.query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .collect()
+}
+
 /// The POST bodies the fake received on `path`.
 pub fn posted(mock: &MockServer, path: &str) -> Vec<Value> {
     mock.requests()

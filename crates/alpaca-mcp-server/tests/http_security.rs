@@ -515,42 +515,28 @@ async fn tokens_never_appear_in_logs_errors_or_answers() {
         }
     };
 
-    // A token file written the wrong way round is refused without echoing the line.
-    let mut swapped = tempfile::NamedTempFile::new().unwrap();
-    writeln!(swapped, "read,trade {TRADE}\n{READ} raed").unwrap();
-    let out = command(&[
-        "--sandbox",
-        "--transport",
-        "http",
-        "--port",
-        "0",
-        "--http-token-file",
-        swapped.path().to_str().unwrap(),
-    ])
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 1"), "{err}");
-    assert_clean("a token file error", &err);
-    let mut misspelt = tempfile::NamedTempFile::new().unwrap();
-    writeln!(misspelt, "{TRADE} {READ}").unwrap();
-    let out = command(&[
-        "--sandbox",
-        "--transport",
-        "http",
-        "--http-token-file",
-        misspelt.path().to_str().unwrap(),
-    ])
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_clean(
-        "an unknown-scope error",
-        &String::from_utf8_lossy(&out.stderr),
-    );
+    // Token files the server refuses (exit 2) without echoing their lines: one written the wrong
+    // way round (its token where the scopes go) and one with a token where a scope should be.
+    for (text, says) in [
+        (format!("read,trade {TRADE}\n{READ} raed"), "line 1"),
+        (format!("{TRADE} {READ}"), "unknown scope"),
+    ] {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "{text}").unwrap();
+        let path = file.path().to_str().unwrap();
+        let args = [
+            "--sandbox",
+            "--transport",
+            "http",
+            "--http-token-file",
+            path,
+        ];
+        let out = command(&args).output().await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert_clean("a token file error", &err);
+    }
 
     // A running server logging everything, through every token path.
     let tokens = token_file();

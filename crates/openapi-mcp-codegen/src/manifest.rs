@@ -308,28 +308,17 @@ impl Manifest {
         }))
     }
 
-    /// The description of parameter `param` of a tool: the tool's own, else the glossary's.
+    /// The description of parameter `param` of a tool: the tool's own, else (for a paginated
+    /// tool) the `[pagination]` table's, else the glossary's.
     pub fn param_description<'a>(
         &'a self,
         tool_params: &'a BTreeMap<String, String>,
         param: &str,
+        paginated: bool,
     ) -> Option<&'a str> {
         tool_params
             .get(param)
-            .or_else(|| self.glossary.get(param))
-            .map(String::as_str)
-    }
-
-    /// The description of parameter `param` of a paginated tool: the tool's own, else the
-    /// `[pagination]` table's, else the glossary's.
-    pub fn paginated_param_description<'a>(
-        &'a self,
-        tool_params: &'a BTreeMap<String, String>,
-        param: &str,
-    ) -> Option<&'a str> {
-        tool_params
-            .get(param)
-            .or_else(|| self.pagination.get(param))
+            .or_else(|| self.pagination.get(param).filter(|_| paginated))
             .or_else(|| self.glossary.get(param))
             .map(String::as_str)
     }

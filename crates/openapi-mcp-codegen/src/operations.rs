@@ -252,7 +252,8 @@ pub fn generate(
         let json_name = &a.name;
         let rename = (a.field != a.name).then(|| quote!(#[serde(rename = #json_name)]));
         let doc_text = tool
-            .and_then(|t| manifest.param_description(t.params, &a.name))
+            // The typed client reads one page, so `limit` keeps its per-page meaning here.
+            .and_then(|t| manifest.param_description(t.params, &a.name, false))
             .map(str::to_string)
             .unwrap_or_else(|| format!("The `{}` argument.", a.name));
         if a.required && !is_nullable(&a.schema) {
@@ -591,11 +592,9 @@ fn input_schema(
         );
     }
     for (name, schema) in properties.iter_mut() {
-        let description = match paging {
-            Some(_) => manifest.paginated_param_description(tool.params, name),
-            None => manifest.param_description(tool.params, name),
-        }
-        .ok_or_else(|| {
+        let description = manifest
+            .param_description(tool.params, name, paging.is_some())
+            .ok_or_else(|| {
             Error::Manifest(format!(
                 "tool `{}`: parameter `{name}` has no description (add it to the tool's params or the glossary)",
                 tool.name

@@ -700,7 +700,10 @@ fn parameter_issues(
         };
         let arguments = ops::tool_arguments(doc, op);
         for argument in &arguments {
-            if manifest.param_description(tool.params, argument).is_none() {
+            if manifest
+                .param_description(tool.params, argument, false)
+                .is_none()
+            {
                 out.push(ParameterIssue {
                     operation: id.clone(),
                     tool: tool.name.to_string(),
