@@ -24,6 +24,8 @@ use support::*;
 struct User {
     answer: Option<ElicitResult>,
     asked: Arc<Mutex<Vec<String>>>,
+    /// How long the user takes to answer.
+    delay: Duration,
 }
 
 impl ClientHandler for User {
@@ -42,6 +44,7 @@ impl ClientHandler for User {
         if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
             self.asked.lock().unwrap().push(message);
         }
+        tokio::time::sleep(self.delay).await;
         self.answer
             .clone()
             .ok_or_else(|| ErrorData::internal_error("the user's client broke", None))
@@ -51,6 +54,14 @@ impl ClientHandler for User {
 async fn user_session(
     tools: Arc<AlpacaTools>,
     answer: Option<ElicitResult>,
+) -> (RunningService<RoleClient, User>, Arc<Mutex<Vec<String>>>) {
+    slow_user_session(tools, answer, Duration::ZERO).await
+}
+
+async fn slow_user_session(
+    tools: Arc<AlpacaTools>,
+    answer: Option<ElicitResult>,
+    delay: Duration,
 ) -> (RunningService<RoleClient, User>, Arc<Mutex<Vec<String>>>) {
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
@@ -62,6 +73,7 @@ async fn user_session(
     let user = User {
         answer,
         asked: asked.clone(),
+        delay,
     };
     (
         user.serve(client_io).await.expect("client initializes"),
@@ -70,10 +82,14 @@ async fn user_session(
 }
 
 fn confirming(mock: &alpaca_mock::MockServer) -> Arc<AlpacaTools> {
+    confirming_for(mock, Duration::from_secs(60))
+}
+
+fn confirming_for(mock: &alpaca_mock::MockServer, ttl: Duration) -> Arc<AlpacaTools> {
     let mut config = config_for(mock);
     config.safety = SafetyConfig {
         confirm_orders: true,
-        confirm_ttl: Duration::from_secs(60),
+        confirm_ttl: ttl,
         ..SafetyConfig::default()
     };
     Arc::new(AlpacaTools::new(&config).expect("tools"))
@@ -164,4 +180,26 @@ async fn a_failed_question_keeps_the_two_step_confirmation() {
     let sent = client.call_tool(params).await.expect("call");
     assert_eq!(data(&sent)["symbol"], Value::from("AAPL"));
     assert_eq!(posted(&mock, "/v2/orders").len(), 1);
+}
+
+#[tokio::test]
+async fn a_question_unanswered_until_the_confirmation_expires_places_nothing() {
+    let mock = mock().await;
+    let yes_too_late =
+        ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true}));
+    let (client, asked) = slow_user_session(
+        confirming_for(&mock, Duration::from_secs(1)),
+        Some(yes_too_late),
+        Duration::from_secs(3),
+    )
+    .await;
+    mock.clear_requests();
+    let r = place(&client).await;
+    let d = data(&r);
+    assert_eq!(d["placed"], false, "{d}");
+    assert!(summary(&r).contains("nothing in time"), "{}", summary(&r));
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    // The late yes changes nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(posted(&mock, "/v2/orders").is_empty());
 }

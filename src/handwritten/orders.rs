@@ -730,6 +730,8 @@ async fn ask_user(peer: &Peer<RoleServer>, question: String, ttl: Duration) -> A
             // Cancel, and any answer a later protocol adds: not a yes.
             _ => Asked::Refused("cancel"),
         },
+        // Unanswered until the confirmation expired: it can no longer be confirmed either.
+        Err(rmcp::service::ServiceError::Timeout { .. }) => Asked::Refused("nothing in time"),
         Err(e) => Asked::CannotAsk(Some(e.to_string())),
     }
 }
