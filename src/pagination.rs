@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Client;
 use crate::envelope;
-use crate::runtime::{JsonObject, Paginate, ToolDef, ToolError};
+use crate::runtime::{JsonObject, Paginate, ToolDef};
 use crate::server::{AlpacaTools, Sent};
 
 /// The pages a call reads when neither `limit` nor `max_pages` is given: one, as V2 does.
@@ -139,11 +139,11 @@ impl AlpacaTools {
                 Ok(Sent::Fresh(r)) => r,
                 // The first page decides alone: an error or a stale answer is the result.
                 first if pages == 0 => return self.generated_result(def, first),
-                Ok(Sent::Stale(_, e)) | Err(ToolError::Api(e)) => {
+                Ok(Sent::Stale(_, e)) => {
                     stopped_by = Some(e.to_string());
                     break;
                 }
-                Err(e @ ToolError::InvalidArguments(_)) => {
+                Err(e) => {
                     stopped_by = Some(e.to_string());
                     break;
                 }

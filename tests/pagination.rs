@@ -254,7 +254,7 @@ async fn a_failing_later_page_returns_what_was_read_and_where_to_continue() {
     assert!(summary.contains("page_token=a151"), "{summary}");
     assert_eq!(s["meta"]["more_available"], true);
 
-    // A failing first page is the tool's error, as for any tool.
+    // Arguments the schema refuses (page_size above 100) are an error before any page is read.
     let (client, _) = activities_client(250, None).await;
     let r = call(
         &client,

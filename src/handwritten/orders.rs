@@ -275,25 +275,6 @@ fn common(
 }
 
 fn build_stock(args: &Args) -> Result<Map<String, Value>, String> {
-    args.only(&[
-        "symbol",
-        "side",
-        "qty",
-        "notional",
-        "type",
-        "time_in_force",
-        "limit_price",
-        "stop_price",
-        "trail_price",
-        "trail_percent",
-        "extended_hours",
-        "client_order_id",
-        "order_class",
-        "take_profit_limit_price",
-        "stop_loss_stop_price",
-        "stop_loss_limit_price",
-        "advanced_instructions",
-    ])?;
     let symbol = args.required("symbol")?.to_ascii_uppercase();
     if symbol.contains('/') {
         return Err(format!(
@@ -383,17 +364,6 @@ fn build_stock(args: &Args) -> Result<Map<String, Value>, String> {
 }
 
 fn build_crypto(args: &Args) -> Result<Map<String, Value>, String> {
-    args.only(&[
-        "symbol",
-        "side",
-        "qty",
-        "notional",
-        "type",
-        "time_in_force",
-        "limit_price",
-        "stop_price",
-        "client_order_id",
-    ])?;
     let symbol = args.required("symbol")?.to_ascii_uppercase();
     if !symbol.contains('/') || symbol.starts_with('/') || symbol.ends_with('/') {
         return Err(format!(
@@ -406,19 +376,6 @@ fn build_crypto(args: &Args) -> Result<Map<String, Value>, String> {
 }
 
 fn build_option(args: &Args) -> Result<Map<String, Value>, String> {
-    args.only(&[
-        "qty",
-        "type",
-        "time_in_force",
-        "symbol",
-        "side",
-        "position_intent",
-        "limit_price",
-        "stop_price",
-        "client_order_id",
-        "order_class",
-        "legs",
-    ])?;
     let qty = args
         .decimal("qty")?
         .ok_or("argument `qty` is required (a whole number of contracts)")?;
@@ -617,15 +574,6 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
             ),
             None => "No quote was available, so there is no cost estimate.".to_string(),
         };
-        let summary = format!(
-            "NOT SENT YET. {} account: {what}. {cost} To send exactly this order call confirm_order with confirmation_id {id} within {} seconds; to drop it call cancel_confirmation. Ask the user before confirming.",
-            if ctx.mode == "live" {
-                "LIVE (real money)"
-            } else {
-                "Paper"
-            },
-            ttl.as_secs()
-        );
         let account = if ctx.mode == "live" {
             "LIVE (real money)"
         } else {
@@ -663,7 +611,10 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
                     "order": body,
                     "estimated_value": value,
                 });
-                let mut summary = summary;
+                let mut summary = format!(
+                    "NOT SENT YET. {account} account: {what}. {cost} To send exactly this order call confirm_order with confirmation_id {id} within {} seconds; to drop it call cancel_confirmation. Ask the user before confirming.",
+                    ttl.as_secs()
+                );
                 if let Some(why) = why {
                     summary.push_str(&format!(" (Asking the user directly failed: {why}.)"));
                     data["asking_failed"] = Value::String(why);
@@ -885,9 +836,7 @@ fn confirm_schema() -> Value {
 }
 
 fn confirmation_id(args: JsonObject) -> Result<String, String> {
-    let args = Args(args);
-    args.only(&["confirmation_id"])?;
-    args.required("confirmation_id")
+    Args(args).required("confirmation_id")
 }
 
 async fn confirm(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
