@@ -49,7 +49,14 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Backoff before the first retry of an idempotent request (250 ms; tests shorten it).
     pub retry_base: Duration,
+    /// The most requests one call of a list tool makes when its `limit` asks for more than a
+    /// page (`ALPACA_MAX_PAGES`, 1 to 100, default 10). An operator's bound on what one
+    /// model call costs in rate limit; past it the result says more remains and how to go on.
+    pub max_pages: u64,
 }
+
+/// Bounds of [`Config::max_pages`].
+pub const MAX_PAGES_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
 
 /// A configuration a user has to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +91,18 @@ pub enum ConfigError {
         name: String,
         /// Its value.
         value: String,
+    },
+    /// A whole number outside the range a setting allows.
+    #[error("{name}={value:?} is not a whole number from {min} to {max}")]
+    OutOfRange {
+        /// Variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// Least allowed.
+        min: u64,
+        /// Most allowed.
+        max: u64,
     },
     /// A count that is not a whole number from 0 up.
     #[error("{name}={value:?} is not a whole number (0 or more)")]
@@ -173,8 +192,8 @@ impl Config {
     /// Reads the configuration through `get` (usually the process environment):
     /// `ALPACA_API_KEY`, `ALPACA_SECRET_KEY`, `ALPACA_PAPER_TRADE`, `ALPACA_TOOLSETS`,
     /// `TRADING_API_URL`, `DATA_API_URL`, `ALPACA_READ_ONLY`, `ALPACA_CONNECT_TIMEOUT`,
-    /// `ALPACA_REQUEST_TIMEOUT`, `ALPACA_RATE_LIMIT_PER_MINUTE`, `ALPACA_RATE_LIMIT_BURST`.
-    /// Keys are not required here; [`Config::require_keys`] checks.
+    /// `ALPACA_REQUEST_TIMEOUT`, `ALPACA_RATE_LIMIT_PER_MINUTE`, `ALPACA_RATE_LIMIT_BURST`,
+    /// `ALPACA_MAX_PAGES`. Keys are not required here; [`Config::require_keys`] checks.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let paper = match non_empty("ALPACA_PAPER_TRADE") {
@@ -223,6 +242,20 @@ impl Config {
             Some(v) => parse_count("ALPACA_RATE_LIMIT_BURST", &v)?,
             None => 0,
         };
+        let max_pages = match non_empty("ALPACA_MAX_PAGES") {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| MAX_PAGES_RANGE.contains(n))
+                .ok_or_else(|| ConfigError::OutOfRange {
+                    name: "ALPACA_MAX_PAGES".into(),
+                    value: v.clone(),
+                    min: *MAX_PAGES_RANGE.start(),
+                    max: *MAX_PAGES_RANGE.end(),
+                })?,
+            None => 10,
+        };
         Ok(Config {
             credentials,
             paper,
@@ -238,6 +271,7 @@ impl Config {
             rate_limit_per_minute,
             rate_limit_burst,
             retry_base: Duration::from_millis(250),
+            max_pages,
         })
     }
 
@@ -345,6 +379,22 @@ mod tests {
         );
         assert!(c.require_keys().is_ok());
         assert!(!format!("{c:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn max_pages_defaults_to_ten_and_is_bounded() {
+        assert_eq!(config(&[]).unwrap().max_pages, 10);
+        assert_eq!(
+            config(&[("ALPACA_MAX_PAGES", " 100 ")]).unwrap().max_pages,
+            100
+        );
+        for bad in ["0", "101", "-1", "ten"] {
+            let err = config(&[("ALPACA_MAX_PAGES", bad)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("ALPACA_MAX_PAGES={bad:?} is not a whole number from 1 to 100")
+            );
+        }
     }
 
     #[test]

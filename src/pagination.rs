@@ -1,6 +1,6 @@
 //! Following a list tool's pages: what Alpaca answers one page at a time comes back as one
-//! result, bounded by the tool's `limit` (items in all) and `max_pages`, and says whether more
-//! remains and the token to continue from.
+//! result, bounded by the tool's `limit` (items in all) and the server's page cap
+//! ([`crate::Config::max_pages`]), and says whether more remains and the token to continue from.
 //!
 //! Pages are merged by shape: arrays are concatenated, maps of arrays (bars by symbol,
 //! corporate actions by kind) are concatenated per key, maps of objects (snapshots by symbol)
@@ -13,10 +13,8 @@ use crate::envelope;
 use crate::runtime::{JsonObject, Paginate, ToolDef};
 use crate::server::{AlpacaTools, Sent};
 
-/// The pages a call reads when neither `limit` nor `max_pages` is given: one, as V2 does.
+/// The pages a call reads when no `limit` is given: one, as V2 does.
 const PAGES_WITHOUT_LIMIT: u64 = 1;
-/// The pages a call reads at most when `limit` is given and `max_pages` is not.
-const PAGES_WITH_LIMIT: u64 = 10;
 
 /// The items a merged value holds: an array's length; for a map, its arrays' lengths plus one
 /// per other entry; nothing for a scalar.
@@ -73,18 +71,19 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(p: &Paginate, args: &mut JsonObject) -> Walk {
+    /// `cap`: the most pages a call with a `limit` reads.
+    fn new(p: &Paginate, args: &mut JsonObject, cap: u64) -> Walk {
         let int = |v: Option<Value>| v.and_then(|v| v.as_u64());
         let total = if p.cursor.is_some() {
             int(args.remove("limit"))
         } else {
             int(args.get("limit").cloned())
         };
-        let max_pages = int(args.remove("max_pages")).unwrap_or(if total.is_some() {
-            PAGES_WITH_LIMIT
+        let max_pages = if total.is_some() {
+            cap
         } else {
             PAGES_WITHOUT_LIMIT
-        });
+        };
         let size = match p.cursor {
             Some(_) => int(args.get(p.size_param).cloned()),
             None => None,
@@ -119,7 +118,7 @@ impl AlpacaTools {
         p: &Paginate,
         mut args: JsonObject,
     ) -> rmcp::model::CallToolResult {
-        let mut walk = Walk::new(p, &mut args);
+        let mut walk = Walk::new(p, &mut args, self.max_pages);
         let mut merged_object = Map::new();
         let mut merged_array: Vec<Value> = Vec::new();
         let mut collected = 0u64;
@@ -279,15 +278,15 @@ mod tests {
             cursor: None,
         };
         let mut args = obj(json!({"limit": 120}));
-        let walk = Walk::new(&p, &mut args);
-        assert_eq!(walk.max_pages, PAGES_WITH_LIMIT);
+        let walk = Walk::new(&p, &mut args, 7);
+        assert_eq!(walk.max_pages, 7);
         let sizes: Vec<_> = [0, 50, 100, 119]
             .iter()
             .map(|c| walk.page_size(&p, *c))
             .collect();
         assert_eq!(sizes, [Some(50), Some(50), Some(20), Some(1)]);
         let mut none = Map::new();
-        let walk = Walk::new(&p, &mut none);
+        let walk = Walk::new(&p, &mut none, 7);
         assert_eq!((walk.max_pages, walk.page_size(&p, 0)), (1, None));
     }
 
@@ -299,9 +298,9 @@ mod tests {
             page_default: Some(100),
             cursor: Some("id"),
         };
-        let mut args = obj(json!({"limit": 30, "page_size": 20, "max_pages": 5}));
-        let walk = Walk::new(&p, &mut args);
-        assert!(!args.contains_key("limit") && !args.contains_key("max_pages"));
+        let mut args = obj(json!({"limit": 30, "page_size": 20}));
+        let walk = Walk::new(&p, &mut args, 5);
+        assert!(!args.contains_key("limit"));
         assert_eq!(walk.max_pages, 5);
         assert_eq!(walk.page_size(&p, 0), Some(20));
         assert_eq!(walk.page_size(&p, 20), Some(10));

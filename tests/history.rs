@@ -222,7 +222,7 @@ async fn three_pages() -> String {
 }
 
 #[tokio::test]
-async fn pages_are_followed_up_to_limit_and_max_pages() {
+async fn pages_are_followed_up_to_limit_and_the_page_cap() {
     let mock = mock().await;
     let mut config = config_for(&mock);
     config.data_url = alpaca_mcp::config::parse_url("pages", &three_pages().await).unwrap();
@@ -246,10 +246,12 @@ async fn pages_are_followed_up_to_limit_and_max_pages() {
     );
     assert_eq!(d["next_page_token"], Value::Null);
 
+    let mut capped = config.clone();
+    capped.max_pages = 2;
     let r = call(
-        &client,
+        &connect(&capped).await,
         "get_stock_bars",
-        json!({"symbols": "AAPL", "max_pages": 2}),
+        json!({"symbols": "AAPL"}),
     )
     .await;
     let d = data(&r);

@@ -1,6 +1,6 @@
 //! Generated list tools follow their pages: `next_page_token` lists (news, over the fake) and
 //! cursor lists (account activities, whose next `page_token` is the last item's id), bounded
-//! by `limit` (items in all) and `max_pages`, each page within Alpaca's own page bound, and a
+//! by `limit` (items in all) and the server's page cap, each page within Alpaca's own page bound, and a
 //! failing later page returns what was read with the token to continue from.
 
 mod support;
@@ -30,7 +30,7 @@ async fn news_pages_are_read_within_alpacas_bound_up_to_limit() {
     let client = connect(&config_for(&mock)).await;
 
     // What one page of 50 (Alpaca's largest) and the next 70 hold, read directly.
-    let first = data(&call(&client, "get_news", json!({"limit": 50, "max_pages": 1})).await);
+    let first = data(&call(&client, "get_news", json!({"limit": 50})).await);
     let token = first["next_page_token"]
         .as_str()
         .expect("more news")
@@ -57,8 +57,13 @@ async fn news_pages_are_read_within_alpacas_bound_up_to_limit() {
     assert_eq!(m["more_available"], true);
     assert_eq!(d["next_page_token"], m["next_page_token"]);
 
-    // max_pages bounds the walk; the token continues exactly where it stopped.
-    let r = call(&client, "get_news", json!({"limit": 120, "max_pages": 2})).await;
+    // The server's page cap bounds the walk; the token continues exactly where it stopped.
+    let mut capped = config_for(&mock);
+    capped.max_pages = 2;
+    let capped = connect(&capped).await;
+    mock.clear_requests();
+    let r = call(&capped, "get_news", json!({"limit": 120})).await;
+    assert_eq!(queries(&mock, "/v1beta1/news").len(), 2);
     let d = data(&r);
     assert_eq!(ids(&d["news"]), got[..100]);
     let next = d["next_page_token"].as_str().unwrap().to_string();
@@ -103,8 +108,8 @@ async fn a_limit_above_alpacas_page_bound_passes_validation_and_bad_ones_do_not(
     mock.clear_requests();
     for (args, needle) in [
         (json!({"limit": 0}), "limit"),
-        (json!({"max_pages": 0}), "max_pages"),
-        (json!({"max_pages": 101}), "max_pages"),
+        // The page cap is the operator's (ALPACA_MAX_PAGES), not an argument.
+        (json!({"max_pages": 2}), "unknown argument `max_pages`"),
         (json!({"limit": "many"}), "limit"),
     ] {
         let r = call(&client, "get_news", args.clone()).await;

@@ -4,7 +4,7 @@
 //! `minutes`) and compute `start` = now - lookback in UTC when `start` is absent. Timeframes are
 //! accepted as people type them. When the `sip` feed is refused (it needs a paid plan) and the
 //! caller did not ask for it, the request is retried once with `iex`. Pages are followed until
-//! `limit` items are collected or `max_pages` pages were read, and the result says whether
+//! `limit` items are collected or the server's page cap (`ALPACA_MAX_PAGES`) was reached, and the result says whether
 //! more data remains, with the token to continue.
 
 use std::time::Duration;
@@ -154,8 +154,7 @@ fn schema(e: &Endpoint) -> Value {
         "minutes": {"type": "integer", "minimum": 0, "default": m},
         "limit": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000},
         "sort": {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
-        "page_token": {"type": "string"},
-        "max_pages": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+        "page_token": {"type": "string"}
     });
     let p = props.as_object_mut().expect("object literal");
     if let Some(tf) = e.timeframe {
@@ -218,7 +217,6 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
         }
     };
     let limit = args.integer("limit", 1, 100_000)?.unwrap_or(1000) as u64;
-    let max_pages = args.integer("max_pages", 1, 100)?.unwrap_or(10) as u64;
     let mut base = Map::new();
     base.insert("symbols".into(), Value::String(symbols));
     base.insert("start".into(), Value::String(start.clone()));
@@ -262,7 +260,7 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
     Ok(Plan {
         base,
         limit,
-        max_pages,
+        max_pages: ctx.max_pages,
         page_token: args.string("page_token")?,
         feed_asked,
         start,

@@ -42,6 +42,8 @@ pub struct Ctx<'a> {
     /// The MCP client making the call, when there is one: an order held for confirmation is
     /// put to the user directly when the client supports elicitation.
     pub peer: Option<&'a rmcp::Peer<rmcp::RoleServer>>,
+    /// The most requests a list call makes ([`crate::Config::max_pages`]).
+    pub max_pages: u64,
 }
 
 /// Tools that exist only when order confirmation is on.

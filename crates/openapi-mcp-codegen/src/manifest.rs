@@ -53,7 +53,7 @@ pub struct Manifest {
     #[serde(default)]
     pub glossary: BTreeMap<String, String>,
     /// Descriptions of the arguments a paginated tool reads differently (`limit`: items in
-    /// all, across pages) or gains (`max_pages`); the tool's own `params` still come first.
+    /// all, across pages) or has (`page_token`); the tool's own `params` still come first.
     #[serde(default)]
     pub pagination: BTreeMap<String, String>,
     /// Every operation of every spec: spec key -> operation id -> what happens to it.

@@ -316,9 +316,8 @@ pub fn generate(
         let schema = input_schema(doc, manifest, tool, &args, paging.as_ref(), &at)?;
         // Arguments the pager reads and the request does not carry.
         let pager_only: Vec<(&str, u64)> = match &paging {
-            Some(p) if p.cursor.is_some() => vec![("max_pages", MAX_PAGES), ("limit", u64::MAX)],
-            Some(_) => vec![("max_pages", MAX_PAGES)],
-            None => vec![],
+            Some(p) if p.cursor.is_some() => vec![("limit", u64::MAX)],
+            _ => vec![],
         };
         let strip = (!pager_only.is_empty()).then(|| {
             let (names, maxes): (Vec<_>, Vec<_>) = pager_only.into_iter().unzip();
@@ -555,7 +554,7 @@ fn input_schema(
 ) -> Result<Value, Error> {
     let mut names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
     if paging.is_some() {
-        names.extend(["max_pages", "limit"]);
+        names.insert("limit");
     }
     for p in tool.params.keys() {
         if !names.contains(p.as_str()) {
@@ -582,14 +581,8 @@ fn input_schema(
             required.push(Value::String(a.name.clone()));
         }
     }
-    if let Some(p) = paging {
-        if p.cursor.is_some() {
-            properties.insert("limit".into(), json!({"type": "integer", "minimum": 1}));
-        }
-        properties.insert(
-            "max_pages".into(),
-            json!({"type": "integer", "minimum": 1, "maximum": MAX_PAGES}),
-        );
+    if paging.is_some_and(|p| p.cursor.is_some()) {
+        properties.insert("limit".into(), json!({"type": "integer", "minimum": 1}));
     }
     for (name, schema) in properties.iter_mut() {
         let description = manifest
@@ -617,9 +610,6 @@ fn input_schema(
     // conversation, and the server rejects an unknown argument by name before anything else.
     Ok(Value::Object(root))
 }
-
-/// The most pages a paginated tool reads in one call (the bound of its `max_pages`).
-pub const MAX_PAGES: u64 = 100;
 
 /// How a list tool's pages are followed.
 struct Paging {

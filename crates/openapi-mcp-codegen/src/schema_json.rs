@@ -26,6 +26,12 @@ const KEPT: &[&str] = &[
     "maxProperties",
 ];
 
+/// OpenAPI formats left out of what a model sees. The integer and number widths say nothing
+/// the type and bounds do not, and `date-time` would be wrong: Alpaca takes RFC 3339 or
+/// YYYY-MM-DD wherever it takes a time (the server's instructions say so once). `date`,
+/// `uuid` and the rest stay.
+const UNSAID_FORMATS: &[&str] = &["int32", "int64", "float", "double", "date-time"];
+
 /// Converts one OpenAPI schema to inline JSON Schema.
 pub fn to_json_schema(doc: &Doc<'_>, schema: &Value, at: &str) -> Result<Value, Error> {
     convert(doc, schema, at, &mut Vec::new())
@@ -74,6 +80,9 @@ fn convert(
     if let Some(obj) = schema.as_object() {
         for k in KEPT {
             if let Some(v) = obj.get(*k) {
+                if *k == "format" && v.as_str().is_some_and(|f| UNSAID_FORMATS.contains(&f)) {
+                    continue;
+                }
                 out.insert((*k).to_string(), v.clone());
             }
         }

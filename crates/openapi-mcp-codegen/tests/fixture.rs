@@ -102,13 +102,14 @@ fn a_page_cursor_on_an_operation_that_cannot_have_one_fails() {
         err.contains("list_widgets") && err.contains("page_cursor `id`"),
         "{err}"
     );
-    // A paginated tool's `max_pages` needs a description like any argument.
+    // A paginated tool's `limit` (items in all) needs a description like any argument.
     let (api, mut manifest) = fixture();
-    manifest.pagination.remove("max_pages");
+    manifest.pagination.remove("limit");
+    manifest.glossary.remove("limit");
     let err = generate(&Settings::default(), &api, &manifest)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("`max_pages` has no description"), "{err}");
+    assert!(err.contains("`limit` has no description"), "{err}");
 }
 
 #[test]
