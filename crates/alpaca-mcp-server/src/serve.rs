@@ -52,7 +52,7 @@ pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<Exit
     match settings.transport {
         Transport::Stdio => {
             let service = AlpacaServer::new(tools)
-                .serve(rmcp::transport::stdio())
+                .serve(crate::stdio::stdio())
                 .await?;
             service.waiting().await?;
         }
