@@ -187,14 +187,14 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// Whether `s` matches `pattern` (`None` when the pattern does not compile: not checked).
 fn matches(pattern: &str, s: &str) -> Option<bool> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex_lite::Regex>>>> = OnceLock::new();
     let mut cache = CACHE
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     let re = cache
         .entry(pattern.to_string())
-        .or_insert_with(|| regex::Regex::new(pattern).ok());
+        .or_insert_with(|| regex_lite::Regex::new(pattern).ok());
     re.as_ref().map(|r| r.is_match(s))
 }
 

@@ -19,19 +19,37 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// The log filter: `ALPACA_MCP_LOG` as `level` or `target=level` entries separated by commas
+/// (`warn,alpaca_mcp=debug`), else warnings, and what this server and its tools say at info.
+/// A value that does not parse is reported and the default used.
+fn log_filter(value: Option<String>) -> tracing_subscriber::filter::Targets {
+    const DEFAULT: &str = "warn,alpaca_mcp=info,alpaca_mcp_server=info";
+    let default = || DEFAULT.parse().expect("the default log filter parses");
+    match value.filter(|v| !v.trim().is_empty()) {
+        None => default(),
+        Some(v) => v.trim().parse().unwrap_or_else(|e| {
+            eprintln!(
+                "alpaca-mcp-server: ALPACA_MCP_LOG={v:?} is not a log filter ({e}); expected a level or target=level entries separated by commas, e.g. warn,alpaca_mcp=debug; using {DEFAULT}"
+            );
+            default()
+        }),
+    }
+}
+
 /// A setup error: printed on stderr, exit code 2, before anything starts.
 pub struct SetupError(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ALPACA_MCP_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,alpaca_mcp=info,alpaca_mcp_server=info")
-            }),
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false),
         )
-        .with_ansi(false)
+        .with(log_filter(std::env::var("ALPACA_MCP_LOG").ok()))
         .init();
     let config = match config(&cli) {
         Ok(c) => c,
@@ -125,4 +143,28 @@ fn config(cli: &Cli) -> Result<Config, SetupError> {
             .map_err(|e: ConfigError| SetupError(e.to_string()))?;
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing::Level;
+
+    #[test]
+    fn the_log_filter_reads_levels_and_targets_and_falls_back_on_nonsense() {
+        let default = log_filter(None);
+        assert!(default.would_enable("alpaca_mcp::server", &Level::INFO));
+        assert!(!default.would_enable("alpaca_mcp::server", &Level::DEBUG));
+        assert!(!default.would_enable("hyper::proto", &Level::INFO));
+        assert!(default.would_enable("hyper::proto", &Level::WARN));
+
+        let set = log_filter(Some("error,alpaca_mcp=debug".into()));
+        assert!(set.would_enable("alpaca_mcp::runtime", &Level::DEBUG));
+        assert!(!set.would_enable("hyper::proto", &Level::WARN));
+        assert!(log_filter(Some(" trace ".into())).would_enable("rmcp", &Level::TRACE));
+
+        let bad = log_filter(Some("alpaca_mcp=loud".into()));
+        assert!(bad.would_enable("alpaca_mcp_server::serve", &Level::INFO));
+        assert!(!bad.would_enable("alpaca_mcp", &Level::DEBUG));
+    }
 }
