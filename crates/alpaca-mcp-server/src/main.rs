@@ -58,16 +58,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // One stdio session (and the `tools` and `doctor` commands) needs no worker threads: a
-    // single-threaded runtime answers as fast with less memory. HTTP serves many sessions.
-    let serves_http = matches!(cli.command, None | Some(Command::Serve))
-        && cli.settings.transport == cli::Transport::Http;
-    let mut builder = if serves_http {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    let runtime = match builder.enable_all().build() {
+    // Every command runs on one thread, HTTP included. Alpaca allows an account 200 requests
+    // a minute, and one thread answers thousands of calls a second; worker threads would only
+    // add cross-thread wake-ups to every call (measured: 0.17 against 0.12 ms of CPU a
+    // sequential HTTP call, 4,200 against 5,300 calls/s at 32 clients on two cores) and memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("alpaca-mcp-server: cannot start the async runtime: {e}");
