@@ -28,9 +28,11 @@ pub mod resources;
 pub mod runtime;
 pub mod safety;
 pub mod server;
+pub mod stdio;
 
 pub use config::{Config, ConfigError};
 pub use server::{AlpacaServer, AlpacaTools};
+pub use stdio::stdio;
 
 #[allow(
     clippy::all,

@@ -8,7 +8,6 @@ mod sandbox;
 #[path = "no_sandbox.rs"]
 mod sandbox;
 mod serve;
-mod stdio;
 mod tools_cmd;
 
 use std::collections::HashMap;

@@ -51,9 +51,7 @@ pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<Exit
     );
     match settings.transport {
         Transport::Stdio => {
-            let service = AlpacaServer::new(tools)
-                .serve(crate::stdio::stdio())
-                .await?;
+            let service = AlpacaServer::new(tools).serve(alpaca_mcp::stdio()).await?;
             service.waiting().await?;
         }
         Transport::Http => {

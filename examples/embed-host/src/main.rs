@@ -58,9 +58,6 @@ async fn main() -> anyhow::Result<()> {
         // The host's routes plus Alpaca's: one router.
         tool_router: Host::tool_router() + alpaca.tool_router(),
     };
-    host.serve(rmcp::transport::stdio())
-        .await?
-        .waiting()
-        .await?;
+    host.serve(alpaca_mcp::stdio()).await?.waiting().await?;
     Ok(())
 }

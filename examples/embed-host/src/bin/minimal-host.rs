@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let host = Host {
         tool_router: Host::tool_router() + alpaca.tool_router(),
     };
-    host.serve(rmcp::transport::stdio())
+    host.serve(alpaca_mcp::stdio())
         .await?
         .waiting()
         .await?;

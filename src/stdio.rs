@@ -1,4 +1,5 @@
-//! Standard input and output for the stdio transport.
+//! Standard input and output for an MCP server's stdio transport, for this crate's server and
+//! for hosts that embed the tools: `host.serve(alpaca_mcp::stdio())`.
 //!
 //! An MCP client starts the server with pipes (or, from Node, socket pairs) on its stdin and
 //! stdout. Those are read and written through tokio's reactor here, on the runtime's own
