@@ -35,9 +35,6 @@ async fn main() -> anyhow::Result<()> {
     let host = Host {
         tool_router: Host::tool_router() + alpaca.tool_router(),
     };
-    host.serve(alpaca_mcp::stdio())
-        .await?
-        .waiting()
-        .await?;
+    host.serve(alpaca_mcp::stdio()).await?.waiting().await?;
     Ok(())
 }
