@@ -4,8 +4,8 @@
 //! `minutes`) and compute `start` = now - lookback in UTC when `start` is absent. Timeframes are
 //! accepted as people type them. When the `sip` feed is refused (it needs a paid plan) and the
 //! caller did not ask for it, the request is retried once with `iex`. Pages are followed until
-//! `limit` items are collected or the server's page cap (`ALPACA_MAX_PAGES`) was reached, and the result says whether
-//! more data remains, with the token to continue.
+//! `limit` items are collected or the server's page cap (`ALPACA_MAX_PAGES`) is reached, and
+//! the result says whether more data remains, with the token to continue.
 
 use std::time::Duration;
 
