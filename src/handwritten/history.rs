@@ -188,7 +188,6 @@ fn allowed(e: &Endpoint) -> Vec<String> {
 struct Plan {
     base: JsonObject,
     limit: u64,
-    max_pages: u64,
     page_token: Option<String>,
     feed_asked: Option<String>,
     start: String,
@@ -260,7 +259,6 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
     Ok(Plan {
         base,
         limit,
-        max_pages: ctx.max_pages,
         page_token: args.string("page_token")?,
         feed_asked,
         start,
@@ -324,7 +322,7 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
             .remove("next_page_token")
             .and_then(|t| t.as_str().map(str::to_string));
         collected += pagination::merge(&mut merged, body);
-        if token.is_none() || collected >= plan.limit || pages >= plan.max_pages {
+        if token.is_none() || collected >= plan.limit || pages >= ctx.max_pages {
             break;
         }
     }

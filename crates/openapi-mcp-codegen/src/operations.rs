@@ -314,17 +314,13 @@ pub fn generate(
     if let Some(tool) = tool {
         let paging = paging(doc, opref, &args, tool, &at)?;
         let schema = input_schema(doc, manifest, tool, &args, paging.as_ref(), &at)?;
-        // Arguments the pager reads and the request does not carry.
-        let pager_only: Vec<(&str, u64)> = match &paging {
-            Some(p) if p.cursor.is_some() => vec![("limit", u64::MAX)],
-            _ => vec![],
-        };
-        let strip = (!pager_only.is_empty()).then(|| {
-            let (names, maxes): (Vec<_>, Vec<_>) = pager_only.into_iter().unzip();
+        // A cursor list's `limit` (items in all) is the pager's alone: Alpaca is not sent it.
+        let strip = paging.as_ref().filter(|p| p.cursor.is_some()).map(|_| {
+            let most = u64::MAX;
             quote! {
                 // Read by the pager, not sent: this function makes one page's request.
                 let mut args = args;
-                #(rt::take_pager_arg(&mut args, #names, 1, #maxes)?;)*
+                rt::take_pager_arg(&mut args, "limit", 1, #most)?;
             }
         });
         let paginate = match &paging {
