@@ -132,6 +132,14 @@ pub fn hint(error: &Error, is_write: bool) -> Option<String> {
                 _ => return None,
             })
         }
+        Error::Redirect { .. } if is_write => Some(
+            "the first host may or may not have applied the request: look it up (e.g. get_orders) before trying again, and check TRADING_API_URL / DATA_API_URL."
+                .into(),
+        ),
+        Error::Redirect { .. } => Some(
+            "check TRADING_API_URL / DATA_API_URL: the configured host redirects elsewhere."
+                .into(),
+        ),
         Error::Timeout | Error::Connection { sent: true, .. } if is_write => Some(
             "the request may have been applied: look it up (e.g. get_orders) before trying again."
                 .into(),

@@ -715,6 +715,9 @@ async fn send(ctx: &Ctx<'_>, tool: &str, body: Map<String, Value>, what: &str) -
         Err(e @ (Error::Timeout | Error::Connection { sent: true, .. })) => {
             lost_response(ctx, tool, what, &client_order_id, &e).await
         }
+        Err(e @ Error::Redirect { .. }) => envelope::error_text(format!(
+            "{tool}: OUTCOME UNKNOWN. {e}. The order ({what}) may or may not have been placed at the configured host before it redirected: check with get_order_by_client_id client_order_id={client_order_id} before placing it again, and check TRADING_API_URL."
+        )),
         Err(e) => envelope::api_error(tool, &e, true),
     }
 }

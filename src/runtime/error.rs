@@ -34,9 +34,41 @@ pub enum Error {
         /// The body as received.
         body: String,
     },
-    /// The request could not be built.
-    #[error("invalid request: {0}")]
+    /// The API answered with a redirect (3xx), which is never followed: credentials and
+    /// bodies go only to the configured hosts.
+    #[error("{}", redirect_message(*status, location_host.as_deref()))]
+    Redirect {
+        /// HTTP status (301, 302, 303, 307, 308, ...).
+        status: u16,
+        /// The host the `Location` header named (`None` when it named none, or a relative path).
+        location_host: Option<String>,
+    },
+    /// The request could not be built or sent as it is (an argument that cannot travel in a
+    /// URL or header, a URL over the length limit, no host for its API). Nothing was sent.
+    #[error("the request was not sent: {0}")]
     InvalidRequest(String),
+}
+
+fn redirect_message(status: u16, host: Option<&str>) -> String {
+    let target = match host {
+        Some(h) => format!("to host `{h}`"),
+        None => "without a usable Location".to_string(),
+    };
+    format!(
+        "HTTP {status}: the API answered with a redirect {target}, which was not followed (API keys and request bodies are sent only to the configured host); nothing more was sent"
+    )
+}
+
+impl Error {
+    /// Whether the request may have reached the API (and so a write may have been applied).
+    /// `false` only when it certainly was not sent.
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Error::InvalidRequest(_) => false,
+            Error::Connection { sent, .. } => *sent,
+            _ => true,
+        }
+    }
 }
 
 fn api_message(status: u16, code: Option<i64>, message: &str) -> String {

@@ -101,6 +101,10 @@ impl Default for TransportConfig {
     }
 }
 
+/// The longest URL sent. Proxies in front of HTTP APIs commonly refuse URLs over 8 to 16 KiB;
+/// refusing here says why, and certainly sends nothing.
+pub const MAX_URL_BYTES: usize = 16 * 1024;
+
 const KEY_ID_HEADER: &str = "APCA-API-KEY-ID";
 const SECRET_HEADER: &str = "APCA-API-SECRET-KEY";
 
@@ -155,6 +159,9 @@ impl Transport {
             max_retry_after: config.max_retry_after,
         };
         let http = reqwest::Client::builder()
+            // Never follow a redirect: the key headers and an order's body would go to
+            // whichever host the answer names. A 3xx is returned as [`Error::Redirect`].
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(config.user_agent)
@@ -195,12 +202,31 @@ impl Transport {
                 request.path
             )));
         }
+        // An empty segment (`/v2/orders/`, `/v2/positions//exercise`) would address a
+        // different resource than the one meant: the collection, whose DELETE cancels or closes
+        // everything. Generated requests refuse blank path arguments by name before this.
+        if request.path.is_empty()
+            || !request.path.starts_with('/')
+            || request.path.ends_with('/')
+            || request.path.contains("//")
+        {
+            return Err(Error::InvalidRequest(format!(
+                "path `{}` has an empty segment (a blank path argument?)",
+                request.path
+            )));
+        }
         let mut url = base.clone();
         let joined = format!("{}{}", base.path().trim_end_matches('/'), request.path);
         url.set_path(&joined);
         if !request.query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(request.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        if url.as_str().len() > MAX_URL_BYTES {
+            return Err(Error::InvalidRequest(format!(
+                "its URL would be {} bytes, over the {MAX_URL_BYTES}-byte limit; use fewer symbols or shorter arguments, or split the call",
+                url.as_str().len()
+            )));
         }
         Ok(url)
     }
@@ -235,6 +261,7 @@ impl Transport {
 
     /// Sends a request once.
     async fn send_once(&self, request: &ApiRequest, url: Url) -> Result<ApiResponse, Error> {
+        let sent_to = url.clone();
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Put => reqwest::Method::PUT,
@@ -260,6 +287,11 @@ impl Transport {
         }
         let mut response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let retry_after = response
             .headers()
             .get("retry-after")
@@ -279,6 +311,12 @@ impl Transport {
         let body = body.freeze();
         if (200..300).contains(&status) {
             return Ok(ApiResponse { status, body });
+        }
+        if (300..400).contains(&status) {
+            return Err(Error::Redirect {
+                status,
+                location_host: location_host(location.as_deref(), &sent_to),
+            });
         }
         let (code, message) = error_fields(&body);
         Err(Error::Api {
@@ -329,14 +367,39 @@ fn error_fields(body: &[u8]) -> (Option<i64>, String) {
     (None, message)
 }
 
+/// The host a `Location` header points at, resolved against the URL that was asked (a relative
+/// `Location` is the same host). Only the host and port: never the path or query, which could
+/// carry anything.
+fn location_host(location: Option<&str>, asked: &Url) -> Option<String> {
+    let target = asked.join(location?).ok()?;
+    let host = target.host_str()?;
+    Some(match target.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
+}
+
 fn classify(e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::Timeout
+    if e.is_builder() {
+        // The request could not be built (a header value with control characters, a URL
+        // reqwest refuses): nothing went out.
+        let detail = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "it could not be built".to_string());
+        Error::InvalidRequest(detail)
     } else if e.is_connect() {
+        // Connecting failed (refused, unreachable, or timed out while connecting): the request
+        // never left.
         Error::Connection {
-            detail: "connection refused or unreachable".into(),
+            detail: if e.is_timeout() {
+                "connecting timed out".into()
+            } else {
+                "connection refused or unreachable".into()
+            },
             sent: false,
         }
+    } else if e.is_timeout() {
+        Error::Timeout
     } else {
         let detail = std::error::Error::source(&e)
             .map(|s| s.to_string())
@@ -361,6 +424,66 @@ mod tests {
         assert_eq!(config(200, 10).rate_limit(), (10, 190));
         assert_eq!(config(200, 500).rate_limit(), (100, 100));
         assert_eq!(config(1, 0).rate_limit(), (1, 1));
+    }
+
+    fn request(path: &str) -> ApiRequest {
+        ApiRequest {
+            api: "trading",
+            operation_id: "op",
+            method: Method::Delete,
+            path: path.into(),
+            query: vec![],
+            body: None,
+        }
+    }
+
+    #[test]
+    fn an_empty_path_segment_is_never_sent() {
+        let mut base_urls = BTreeMap::new();
+        base_urls.insert(
+            "trading".to_string(),
+            Url::parse("http://127.0.0.1:9/").unwrap(),
+        );
+        let t = Transport::new(TransportConfig {
+            base_urls,
+            ..TransportConfig::default()
+        })
+        .unwrap();
+        assert!(t.url_for(&request("/v2/orders/abc")).is_ok());
+        for bad in ["/v2/orders/", "/v2/positions//exercise", "", "v2/orders"] {
+            let e = t.url_for(&request(bad)).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest(_)), "{bad}: {e}");
+            assert!(!e.may_have_been_sent(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_cannot_be_built_is_not_sent() {
+        // A header value with a control character: reqwest refuses it when sending.
+        let e = reqwest::Client::new()
+            .get("http://127.0.0.1:9/")
+            .header("x-test", "a\u{7}b")
+            .send()
+            .await
+            .unwrap_err();
+        let e = classify(e);
+        assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+        assert!(!e.may_have_been_sent());
+        assert!(e.to_string().starts_with("the request was not sent"), "{e}");
+    }
+
+    #[test]
+    fn location_hosts_are_reported_without_path_or_query() {
+        let asked = Url::parse("https://paper-api.alpaca.markets/v2/orders").unwrap();
+        assert_eq!(
+            location_host(Some("https://evil.example:8443/x?key=1"), &asked).as_deref(),
+            Some("evil.example:8443")
+        );
+        assert_eq!(
+            location_host(Some("/v2/other"), &asked).as_deref(),
+            Some("paper-api.alpaca.markets")
+        );
+        assert_eq!(location_host(None, &asked), None);
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub enum FaultKind {
     Drop,
     /// Answer 200 with `Content-Type: application/json` and a body that is not JSON.
     NotJson,
+    /// Answer with a redirect: `status` (301, 302, 307, 308, ...) and `Location: location`.
+    Redirect {
+        /// HTTP status code.
+        status: u16,
+        /// The `Location` header's value.
+        location: String,
+    },
 }
 
 impl FaultKind {
@@ -47,6 +54,14 @@ impl FaultKind {
             status,
             body: None,
             headers: Vec::new(),
+        }
+    }
+
+    /// A redirect with `status` to `location`.
+    pub fn redirect(status: u16, location: impl Into<String>) -> FaultKind {
+        FaultKind::Redirect {
+            status,
+            location: location.into(),
         }
     }
 
@@ -207,6 +222,16 @@ pub(crate) async fn apply(State(s): State<MockState>, req: Request, next: Next) 
                 let _ = next.run(req).await;
             }
             status_response(status, body, &headers)
+        }
+        FaultKind::Redirect { status, location } => {
+            if fault.record_anyway {
+                let _ = next.run(req).await;
+            }
+            status_response(
+                status,
+                Some(String::new()),
+                &[("Location".to_string(), location)],
+            )
         }
         FaultKind::NotJson => {
             if fault.record_anyway {
