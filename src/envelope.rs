@@ -150,7 +150,7 @@ pub fn hint(error: &Error, is_write: bool) -> Option<String> {
         Error::Connection { .. } => {
             Some("check the network, or TRADING_API_URL / DATA_API_URL if set.".into())
         }
-        Error::Decode { .. } | Error::InvalidRequest(_) => None,
+        Error::Decode { .. } | Error::InvalidRequest(_) | Error::InvalidArgument { .. } => None,
     }
 }
 

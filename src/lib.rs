@@ -46,7 +46,7 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/alpaca_generated.rs"));
 }
 
-pub use generated::{Client, GLOSSARY, HANDWRITTEN, TOOLSETS};
+pub use generated::{COMMA_LISTS, Client, GLOSSARY, HANDWRITTEN, TOOLSETS};
 
 /// The Trading API: data types and per-operation arguments.
 pub mod trading {

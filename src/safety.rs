@@ -103,6 +103,22 @@ impl SafetyConfig {
     }
 }
 
+/// The form guards compare symbols in: ASCII upper case without the separators `/`, `.` and
+/// `-`, so `btc/usd`, `BTCUSD` and `BTC-USD` are one symbol, as are `BRK.B` and `brk-b`.
+/// `None` when `symbol` has anything outside ASCII letters, digits and those separators (a NUL,
+/// a zero-width or a full-width character), or nothing but separators.
+pub fn canonical_symbol(symbol: &str) -> Option<String> {
+    let mut out = String::with_capacity(symbol.len());
+    for c in symbol.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' => out.push(c.to_ascii_uppercase()),
+            '/' | '.' | '-' => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// An order waiting for `confirm_order`.
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -136,18 +152,36 @@ impl Safety {
         }
     }
 
-    /// Checks a symbol against the allow and deny lists (an option also by its underlying).
+    /// Checks a symbol against the allow and deny lists (an option also by its underlying),
+    /// comparing [canonical forms](canonical_symbol), so no spelling of a denied symbol gets
+    /// through and every spelling of an allowed one does. A symbol outside the symbol alphabet
+    /// is refused outright.
     pub fn check_symbol(&self, symbol: &str, underlying: Option<&str>) -> Result<(), String> {
         let names: Vec<&str> = std::iter::once(symbol).chain(underlying).collect();
+        let mut canon = Vec::with_capacity(names.len());
         for name in &names {
-            if self.config.denied_symbols.iter().any(|d| d == name) {
+            canon.push(canonical_symbol(name).ok_or_else(|| {
+                format!("{name:?} is not a symbol (ASCII letters, digits and . / - only)")
+            })?);
+        }
+        for (name, c) in names.iter().zip(&canon) {
+            if self
+                .config
+                .denied_symbols
+                .iter()
+                .any(|d| canonical_symbol(d).as_ref() == Some(c))
+            {
                 return Err(format!(
                     "{name} is in ALPACA_DENIED_SYMBOLS; this server will not trade it"
                 ));
             }
         }
         if let Some(allowed) = &self.config.allowed_symbols
-            && !names.iter().any(|n| allowed.iter().any(|a| a == n))
+            && !canon.iter().any(|c| {
+                allowed
+                    .iter()
+                    .any(|a| canonical_symbol(a).as_ref() == Some(c))
+            })
         {
             return Err(format!(
                 "{symbol} is not in ALPACA_ALLOWED_SYMBOLS ({})",
@@ -278,6 +312,13 @@ mod tests {
                 .contains("ALPACA_DENIED_SYMBOLS")
         );
         assert!(s.check_symbol("GME250117C00020000", Some("GME")).is_err());
+        for spelling in ["gme", "G.M.E", "gme-"] {
+            assert!(s.check_symbol(spelling, None).is_err(), "{spelling}");
+        }
+        for hidden in ["GME\u{0}", "GME\u{200b}", "ＧＭＥ", "GM E"] {
+            let e = s.check_symbol(hidden, None).unwrap_err();
+            assert!(e.contains("not a symbol"), "{hidden:?}: {e}");
+        }
         assert!(s.check_symbol("AAPL", None).is_ok());
         assert!(s.check_notional(Some(999.0), "AAPL").is_ok());
         let e = s.check_notional(Some(1500.0), "AAPL").unwrap_err();

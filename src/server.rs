@@ -33,6 +33,8 @@ struct Entry {
     tool: ToolRef,
     /// Arguments whose schema wants an array or object, and whether it is a list of strings.
     structured_args: Vec<(String, bool)>,
+    /// String arguments that take comma-separated lists (an array given for one is joined).
+    comma_args: Vec<String>,
 }
 
 /// The tools a run exposes, ready to list and call. Shared by every session.
@@ -82,10 +84,12 @@ impl AlpacaTools {
             // Alpaca's JSON). Results still carry `structuredContent`.
             let mcp = tool.mcp_tool();
             let structured_args = structured_args(&mcp.input_schema);
+            let comma_args = comma_args(&mcp.input_schema);
             by_name.insert(tool.name(), entries.len());
             entries.push(Entry {
                 tool,
                 structured_args,
+                comma_args,
             });
             listed.push(mcp);
         }
@@ -174,6 +178,22 @@ impl AlpacaTools {
                 && let Some(value) = coerce_string(s, *list_of_strings)
             {
                 args.insert(key.clone(), value);
+            }
+        }
+        // The reverse: an array given for a comma-separated string argument is joined.
+        for key in &entry.comma_args {
+            if let Some(Value::Array(items)) = args.get(key)
+                && let Some(joined) = join_list(items)
+            {
+                args.insert(key.clone(), Value::String(joined));
+            }
+        }
+        // Enum values in any case are sent in the spelling the schema (the wire) uses.
+        if let Some(Value::Object(props)) = self.listed[index].input_schema.get("properties") {
+            for (key, value) in args.iter_mut() {
+                if let Some(Value::Object(p)) = props.get(key) {
+                    validate::canonicalize(p, value);
+                }
             }
         }
         if let ToolRef::Generated(def) = entry.tool {
@@ -307,6 +327,38 @@ fn coerce_string(s: &str, list_of_strings: bool) -> Option<Value> {
         )),
         _ => None,
     }
+}
+
+/// An array of strings (or numbers) as one comma-separated string; `None` for anything else.
+fn join_list(items: &[Value]) -> Option<String> {
+    let parts: Option<Vec<String>> = items
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    parts.map(|p| p.join(","))
+}
+
+/// The root properties of type string that the manifest says take comma-separated lists.
+fn comma_args(schema: &JsonObject) -> Vec<String> {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return vec![];
+    };
+    props
+        .iter()
+        .filter(|(k, p)| {
+            crate::COMMA_LISTS.contains(&k.as_str())
+                && match p.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                }
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// The root properties whose schema type is array or object, each with whether it is a list

@@ -154,6 +154,7 @@ async fn path_parameters_cannot_escape_their_segment() {
     let mock = mock().await;
     let client = connect(&config_for(&mock)).await;
     mock.clear_requests();
+    // A symbol argument is refused outright: `.` cannot start a symbol.
     let r = call(
         &client,
         "get_asset",
@@ -161,10 +162,28 @@ async fn path_parameters_cannot_escape_their_segment() {
     )
     .await;
     assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("argument `symbol_or_asset_id`"),
+        "{}",
+        text(&r)
+    );
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+    // A free-form path argument is encoded into its one segment.
+    let r = call(
+        &client,
+        "get_account_activities_by_type",
+        json!({"activity_type": "../v2/account"}),
+    )
+    .await;
     let reqs = mock.requests();
-    assert_eq!(reqs.len(), 1);
-    assert_eq!(reqs[0].path, "/v2/assets/..%2Fv2%2Faccount");
-    let r = call(&client, "get_asset", json!({"symbol_or_asset_id": ".."})).await;
+    assert_eq!(reqs.len(), 1, "{}", text(&r));
+    assert_eq!(reqs[0].path, "/v2/account/activities/..%2Fv2%2Faccount");
+    let r = call(
+        &client,
+        "get_account_activities_by_type",
+        json!({"activity_type": ".."}),
+    )
+    .await;
     assert!(text(&r).contains("dot segment"), "{}", text(&r));
     assert_eq!(
         mock.requests().len(),

@@ -74,7 +74,8 @@ async fn start_is_now_minus_the_lookback() {
             "get_stock_bars",
             json!({"symbols": "AAPL", "start": "2025-01-02", "end": "2025-01-03"}),
             "/v2/stocks/bars",
-            "2025-01-02",
+            // A bare date keeps its whole day in the range.
+            "2025-01-02T00:00:00Z",
             Some("1Day"),
         ),
     ];

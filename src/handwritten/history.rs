@@ -40,9 +40,9 @@ struct Endpoint {
 
 fn req<T: serde::de::DeserializeOwned>(
     args: JsonObject,
-    to: fn(&T) -> ApiRequest,
+    to: fn(&T) -> Result<ApiRequest, Error>,
 ) -> Result<ApiRequest, ToolError> {
-    parse_args::<T>(args).map(|p| to(&p))
+    Ok(to(&parse_args::<T>(args)?)?)
 }
 
 #[cfg(feature = "stock-data")]
@@ -203,8 +203,14 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
     let minutes = args
         .integer("minutes", 0, 5_256_000)?
         .map_or(m, |v| v as u64);
+    // A bare date becomes the instant that keeps the whole day in the range, as for every
+    // date-time argument (runtime::checks), so `meta` shows what was sent.
+    let instant = |name: &str, v: String| {
+        crate::runtime::date_time(name, &v, crate::runtime::DayEdge::for_name(name))
+            .map_err(|e| e.to_string())
+    };
     let start = match args.string("start")? {
-        Some(s) => s,
+        Some(s) => instant("start", s)?,
         None => {
             let back = Duration::from_secs(days * 86_400 + hours * 3_600 + minutes * 60);
             rfc3339(
@@ -220,7 +226,7 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
     base.insert("symbols".into(), Value::String(symbols));
     base.insert("start".into(), Value::String(start.clone()));
     if let Some(end) = args.string("end")? {
-        base.insert("end".into(), Value::String(end));
+        base.insert("end".into(), Value::String(instant("end", end)?));
     }
     if let Some(tf) = e.timeframe {
         let raw = args.string("timeframe")?.unwrap_or_else(|| tf.to_string());

@@ -550,9 +550,15 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
         Err(e) => return refuse(e),
     };
     body.insert("client_order_id".into(), Value::String(client_order_id));
-    // The body must fit Alpaca's order schema before anything else happens.
-    if let Err(e) = serde_json::from_value::<PostOrder>(Value::Object(body.clone())) {
-        return refuse(format!("the order did not fit Alpaca's order schema ({e})"));
+    // The body must fit Alpaca's order schema, and its arguments the checks every request
+    // makes (the symbol alphabet among them), before anything else happens.
+    match serde_json::from_value::<PostOrder>(Value::Object(body.clone())) {
+        Err(e) => return refuse(format!("the order did not fit Alpaca's order schema ({e})")),
+        Ok(order) => {
+            if let Err(e) = order.to_request() {
+                return refuse(e.to_string());
+            }
+        }
     }
     let value = match guard(&ctx, kind, &body).await {
         Ok(v) => v,
@@ -707,7 +713,15 @@ async fn send(ctx: &Ctx<'_>, tool: &str, body: Map<String, Value>, what: &str) -
             ));
         }
     };
-    match ctx.client.transport().send(params.to_request()).await {
+    let request = match params.to_request() {
+        Ok(r) => r,
+        Err(e) => {
+            return envelope::error_text(format!(
+                "{tool} was not called: {e}. Nothing was sent to Alpaca."
+            ));
+        }
+    };
+    match ctx.client.transport().send(request).await {
         Ok(response) => {
             let order = response.json().unwrap_or(Value::Null);
             placed(ctx.mode, what, &client_order_id, order, None)
@@ -922,7 +936,8 @@ async fn lost_response(
     let lookup = GetOrderByClientOrderId {
         client_order_id: client_order_id.to_string(),
     };
-    match ctx.client.transport().send(lookup.to_request()).await {
+    let request = lookup.to_request();
+    match async { ctx.client.transport().send(request?).await }.await {
         Ok(response) => placed(
             ctx.mode,
             what,

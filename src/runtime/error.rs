@@ -43,6 +43,15 @@ pub enum Error {
         /// The host the `Location` header named (`None` when it named none, or a relative path).
         location_host: Option<String>,
     },
+    /// An argument was refused before anything was sent: a blank path argument, a value that
+    /// does not have the format the spec states, a symbol outside the symbol alphabet.
+    #[error("argument `{argument}` {reason}")]
+    InvalidArgument {
+        /// The argument's name.
+        argument: String,
+        /// What is wrong with it, and what was expected.
+        reason: String,
+    },
     /// The request could not be built or sent as it is (an argument that cannot travel in a
     /// URL or header, a URL over the length limit, no host for its API). Nothing was sent.
     #[error("the request was not sent: {0}")]
@@ -64,7 +73,7 @@ impl Error {
     /// `false` only when it certainly was not sent.
     pub fn may_have_been_sent(&self) -> bool {
         match self {
-            Error::InvalidRequest(_) => false,
+            Error::InvalidRequest(_) | Error::InvalidArgument { .. } => false,
             Error::Connection { sent, .. } => *sent,
             _ => true,
         }
@@ -86,5 +95,16 @@ pub enum ToolError {
     InvalidArguments(String),
     /// The API call failed.
     #[error(transparent)]
-    Api(#[from] Error),
+    Api(Error),
+}
+
+impl From<Error> for ToolError {
+    /// An argument refused while building the request is an argument error (nothing was sent);
+    /// anything else is the API call's failure.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidArgument { .. } => ToolError::InvalidArguments(e.to_string()),
+            e => ToolError::Api(e),
+        }
+    }
 }

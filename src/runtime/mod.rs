@@ -1,12 +1,15 @@
 //! The runtime the generated code calls: HTTP transport, requests and responses, errors, tool
 //! definitions and strict argument parsing. Nothing here knows about particular operations.
 
+pub mod checks;
+pub mod de;
 mod defs;
 mod error;
 mod request;
 mod transport;
 pub mod validate;
 
+pub use checks::{DayEdge, check_format, check_pattern, comma_list, date_time, path_segment};
 pub use defs::{
     Annotations, HandwrittenDef, Paginate, RequestFn, Risk, ToolDef, ToolFn, ToolsetDef,
 };

@@ -3,9 +3,6 @@
 //! integer enums, an array where an object belongs) are refused with the argument's name and
 //! nothing is sent. Covers the subset of JSON Schema the generator emits.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
 use serde_json::{Map, Value};
 
 /// Checks `value` against `schema`; the error names the argument path and the rule.
@@ -142,6 +139,49 @@ pub fn check(schema: &Map<String, Value>, value: &Value, path: &str) -> Result<(
     Ok(())
 }
 
+/// Rewrites every string in `value` that matches one of its schema's `enum` values up to ASCII
+/// case into that value's spelling (`"Dividend"` -> `"dividend"` when the enum lists
+/// `dividend`), through arrays, objects and `anyOf` branches. Anything else is left for
+/// [`check`] to judge.
+pub fn canonicalize(schema: &Map<String, Value>, value: &mut Value) {
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        for branch in any.iter().filter_map(Value::as_object) {
+            canonicalize(branch, value);
+        }
+        return;
+    }
+    match value {
+        Value::String(s) => {
+            if let Some(values) = schema.get("enum").and_then(Value::as_array)
+                && !values.iter().any(|v| v.as_str() == Some(s.as_str()))
+                && let Some(m) = values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|v| v.eq_ignore_ascii_case(s))
+            {
+                *s = m.to_string();
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item) = schema.get("items").and_then(Value::as_object) {
+                for v in items {
+                    canonicalize(item, v);
+                }
+            }
+        }
+        Value::Object(map) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, v) in map.iter_mut() {
+                    if let Some(p) = props.get(k).and_then(Value::as_object) {
+                        canonicalize(p, v);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -185,17 +225,8 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Whether `s` matches `pattern` (`None` when the pattern does not compile: not checked).
 fn matches(pattern: &str, s: &str) -> Option<bool> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex_lite::Regex>>>> = OnceLock::new();
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let re = cache
-        .entry(pattern.to_string())
-        .or_insert_with(|| regex_lite::Regex::new(pattern).ok());
-    re.as_ref().map(|r| r.is_match(s))
+    super::checks::matches(pattern, s)
 }
 
 #[cfg(test)]
@@ -205,6 +236,28 @@ mod tests {
 
     fn schema(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn enum_values_are_matched_ignoring_case() {
+        let s = schema(json!({
+            "type": "object",
+            "properties": {
+                "ca_types": {"type": "array", "items": {"type": "string", "enum": ["dividend", "split"]}},
+                "side": {"type": "string", "enum": ["buy", "sell"]},
+                "leg": {"type": "object", "properties": {"side": {"anyOf": [{"type": "string", "enum": ["buy"]}, {"type": "null"}]}}}
+            }
+        }));
+        let mut v = json!({"ca_types": ["Dividend", "SPLIT", "merger"], "side": "Buy", "leg": {"side": "BUY"}});
+        canonicalize(&s, &mut v);
+        assert_eq!(
+            v,
+            json!({"ca_types": ["dividend", "split", "merger"], "side": "buy", "leg": {"side": "buy"}})
+        );
+        assert!(
+            check(&s, &v, "").unwrap_err().contains("merger"),
+            "unknown values still fail"
+        );
     }
 
     #[test]

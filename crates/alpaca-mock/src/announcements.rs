@@ -101,7 +101,12 @@ const CA_TYPES: &[&str] = &["Spinoff", "Merger", "Split", "Reorg", "Dividend"];
 pub(crate) async fn list(RawQuery(q): RawQuery) -> ApiResult {
     let q = Query::parse(q.as_deref(), Api::Trading);
     let types = q.required_list("ca_types")?;
-    if let Some(bad) = types.iter().find(|t| !CA_TYPES.contains(&t.as_str())) {
+    // The live API takes the types in lowercase (Alpaca's SDK sends `dividend`), the spec lists
+    // them capitalized: either is accepted, and answers use the spec's spelling.
+    if let Some(bad) = types
+        .iter()
+        .find(|t| !CA_TYPES.iter().any(|c| c.eq_ignore_ascii_case(t)))
+    {
         return Err(q.invalid(format!("invalid ca_types: {bad}")));
     }
     q.required("since")?;
@@ -128,7 +133,13 @@ pub(crate) async fn list(RawQuery(q): RawQuery) -> ApiResult {
     let cusip_filter = q.get("cusip");
     let out: Vec<Value> = generate(since.year - 1..=until.year + 1)
         .into_iter()
-        .filter(|a| types.iter().any(|t| a["ca_type"] == t.as_str()))
+        .filter(|a| {
+            types.iter().any(|t| {
+                a["ca_type"]
+                    .as_str()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(t))
+            })
+        })
         .filter(|a| {
             a[date_type.as_str()]
                 .as_str()

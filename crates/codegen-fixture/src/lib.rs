@@ -11,7 +11,7 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/fixture_generated.rs"));
 }
 
-pub use generated::{Client, GLOSSARY, HANDWRITTEN, TOOLSETS, sink};
+pub use generated::{COMMA_LISTS, Client, GLOSSARY, HANDWRITTEN, TOOLSETS, sink};
 
 /// Where the build script wrote the generated code.
 pub const GENERATED_PATH: &str = concat!(env!("OUT_DIR"), "/fixture_generated.rs");

@@ -122,7 +122,7 @@ mod widgets {
             min_price: Some(2.5),
             page_token: Some("tok".into()),
         };
-        let r = p.to_request();
+        let r = p.to_request().unwrap();
         assert_eq!(r.api, "sink");
         assert_eq!(r.operation_id, "listWidgets");
         assert_eq!(r.method, alpaca_mcp::runtime::Method::Get);
@@ -147,7 +147,7 @@ mod widgets {
 
     #[test]
     fn absent_optional_query_parameters_are_not_sent() {
-        let r = params::ListWidgets::default().to_request();
+        let r = params::ListWidgets::default().to_request().unwrap();
         assert!(r.query.is_empty(), "{:?}", r.query);
         // A header parameter (X-Trace) is not an argument at all.
         let err = alpaca_mcp::runtime::parse_args::<params::ListWidgets>(
@@ -157,22 +157,41 @@ mod widgets {
         assert!(err.to_string().contains("X-Trace"), "{err}");
     }
 
+    const ID: &str = "5d0de8f4-3b44-4d8b-9a5c-2f6f2f6f2f6f";
+
     #[test]
-    fn path_parameters_are_percent_encoded() {
+    fn path_parameters_are_percent_encoded_and_checked() {
         let r = params::GetWidget {
-            widget_id: "a/b".into(),
+            widget_id: ID.into(),
         }
-        .to_request();
-        assert_eq!(r.path, "/v1/widgets/a%2Fb");
+        .to_request()
+        .unwrap();
+        assert_eq!(r.path, format!("/v1/widgets/{ID}"));
         assert_eq!(r.method, alpaca_mcp::runtime::Method::Get);
         assert!(r.query.is_empty() && r.body.is_none());
 
-        let r = params::DeleteWidget {
-            widget_id: "../x?y".into(),
+        // `widget_id` is `format: uuid`: anything else is refused by name before a request
+        // exists; so is a blank path argument of any format.
+        for bad in ["a/b", "../x?y", "", " "] {
+            let e = params::DeleteWidget {
+                widget_id: bad.into(),
+            }
+            .to_request()
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("argument `widget_id`"),
+                "{bad:?}: {e}"
+            );
         }
-        .to_request();
-        assert_eq!(r.path, "/v1/widgets/..%2Fx%3Fy");
-        assert_eq!(r.method, alpaca_mcp::runtime::Method::Delete);
+        for bad in ["", "  ", "r\u{0}"] {
+            let e = params::WalkTree {
+                root: bad.into(),
+                depth: 1,
+            }
+            .to_request()
+            .unwrap_err();
+            assert!(e.to_string().contains("argument `root`"), "{bad:?}: {e}");
+        }
     }
 
     #[test]
@@ -187,7 +206,7 @@ mod widgets {
                 email: Some("a@example.com".into()),
             }),
         };
-        let r = p.to_request();
+        let r = p.to_request().unwrap();
         assert_eq!(r.method, alpaca_mcp::runtime::Method::Post);
         assert_eq!(r.path, "/v1/widgets");
         assert!(r.query.is_empty());
@@ -205,17 +224,17 @@ mod widgets {
         let args = json!({"name": "n", "color": "blue", "price": "1.25"});
         let p: params::CreateWidget =
             alpaca_mcp::runtime::parse_args(args.as_object().unwrap().clone()).unwrap();
-        assert_eq!(p.to_request().body, Some(args));
+        assert_eq!(p.to_request().unwrap().body, Some(args));
     }
 
     #[test]
     fn patch_widget_splits_path_and_body() {
-        let args = json!({"widget_id": "w 1", "in_stock": false});
+        let args = json!({"widget_id": ID, "in_stock": false});
         let p: params::PatchWidget =
             alpaca_mcp::runtime::parse_args(args.as_object().unwrap().clone()).unwrap();
-        let r = p.to_request();
+        let r = p.to_request().unwrap();
         assert_eq!(r.method, alpaca_mcp::runtime::Method::Patch);
-        assert_eq!(r.path, "/v1/widgets/w%201");
+        assert_eq!(r.path, format!("/v1/widgets/{ID}"));
         assert_eq!(r.body, Some(json!({"in_stock": false})));
     }
 
@@ -326,7 +345,8 @@ mod trees {
             root: "a:b/c".into(),
             depth: 3,
         }
-        .to_request();
+        .to_request()
+        .unwrap();
         assert_eq!(r.path, "/v1/trees/a%3Ab%2Fc:walk");
         assert_eq!(r.query, vec![("depth", "3".to_string())]);
     }
@@ -419,10 +439,14 @@ mod tool_calls {
             json!({"status": "1d", "ids": ["a"], "tags": ["red"], "limit": 5, "min_price": 0.5}),
         )
         .await;
-        sent("get_widget", json!({"widget_id": "a/b"})).await;
+        sent(
+            "get_widget",
+            json!({"widget_id": "5d0de8f4-3b44-4d8b-9a5c-2f6f2f6f2f6f"}),
+        )
+        .await;
         sent(
             "update_widget",
-            json!({"widget_id": "w", "name": null, "in_stock": true}),
+            json!({"widget_id": "5d0de8f4-3b44-4d8b-9a5c-2f6f2f6f2f6f", "name": null, "in_stock": true}),
         )
         .await;
         sent("walk_tree", json!({"root": "r", "depth": 2})).await;

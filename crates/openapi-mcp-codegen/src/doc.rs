@@ -24,6 +24,31 @@ impl<'a> Doc<'a> {
         Ok(Doc { key, raw })
     }
 
+    /// Replaces the values of the enums the manifest says differ on the wire.
+    pub fn apply_wire_enums(&mut self, wire: &[crate::manifest::WireEnum]) -> Result<(), Error> {
+        for w in wire.iter().filter(|w| w.spec == self.key) {
+            let at = format!("#/components/schemas/{}", w.schema);
+            let schema = self
+                .raw
+                .pointer_mut(&format!("/components/schemas/{}", pointer_token(&w.schema)))
+                .and_then(Value::as_object_mut)
+                .ok_or_else(|| {
+                    Error::Manifest(format!(
+                        "wire_enums: spec `{}` has no schema `{}`",
+                        w.spec, w.schema
+                    ))
+                })?;
+            if !schema.get("enum").is_some_and(Value::is_array) {
+                return Err(self.error(at, "wire_enums names a schema that is not an enum"));
+            }
+            schema.insert(
+                "enum".into(),
+                Value::Array(w.values.iter().cloned().map(Value::String).collect()),
+            );
+        }
+        Ok(())
+    }
+
     /// Builds an error located in this spec.
     pub fn error(&self, at: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Spec {

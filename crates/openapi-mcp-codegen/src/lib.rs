@@ -164,7 +164,8 @@ impl Generator {
                         "the manifest names spec `{key}`, which was not given"
                     ))
                 })?;
-            let doc = Doc::new(key, api)?;
+            let mut doc = Doc::new(key, api)?;
+            doc.apply_wire_enums(&manifest.wire_enums)?;
             let (module, defs) = self.generate_spec(&doc, manifest, &rt)?;
             spec_modules.push(module);
             for (toolset, def) in defs {
@@ -261,6 +262,12 @@ impl Generator {
                 quote!((#k, #v))
             });
 
+        let comma_lists = manifest
+            .arguments
+            .comma_lists
+            .iter()
+            .filter(|_| only.is_none());
+
         Ok(quote! {
             #[allow(unused_imports)]
             use #rt as rt;
@@ -296,6 +303,9 @@ impl Generator {
 
             /// Shared parameter descriptions, by parameter name.
             pub static GLOSSARY: &[(&str, &str)] = &[#(#glossary,)*];
+
+            /// String parameters that take comma-separated lists (an array is joined for them).
+            pub static COMMA_LISTS: &[&str] = &[#(#comma_lists,)*];
         })
     }
 
@@ -415,7 +425,7 @@ impl Generator {
                     /// Data types of the spec's schemas.
                     pub mod types {
                         #[allow(unused_imports)]
-                        use super::types;
+                        use super::{rt, types};
                         #(#type_items)*
                     }
 

@@ -61,6 +61,70 @@ pub struct Manifest {
     /// Tools written by hand that replace generated ones (keyed by tool name).
     #[serde(default)]
     pub handwritten: IndexMap<String, Handwritten>,
+    /// Checks on arguments by parameter name, for every operation (tools and typed client).
+    #[serde(default)]
+    pub arguments: Arguments,
+    /// Enums whose values on the wire differ from the spec's (the live API is the authority).
+    #[serde(default)]
+    pub wire_enums: Vec<WireEnum>,
+}
+
+/// Checks on arguments by parameter name (for every operation that has a parameter of the name).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arguments {
+    /// String parameters that take comma-separated lists. Their items are trimmed, empty items
+    /// dropped, and the server accepts an array of strings for them too.
+    #[serde(default)]
+    pub comma_lists: Vec<String>,
+    /// Named patterns, each with the parameters it applies to (every item of a list).
+    #[serde(default)]
+    pub patterns: IndexMap<String, ArgumentPattern>,
+    /// Parameters whose spec `format` is wrong for what the API takes: parameter name -> why.
+    /// The format is neither checked nor listed for them.
+    #[serde(default)]
+    pub unformatted: BTreeMap<String, String>,
+}
+
+/// A pattern that arguments of some names must match.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArgumentPattern {
+    /// A regular expression (anchored with `^...$` to match whole values).
+    pub pattern: String,
+    /// What is expected, in words, for the error message.
+    pub expected: String,
+    /// The parameter names it applies to.
+    pub params: Vec<String>,
+}
+
+/// An enum schema whose values on the wire differ from what the spec lists.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireEnum {
+    /// The spec's manifest key.
+    pub spec: String,
+    /// The component schema (`#/components/schemas/<schema>`).
+    pub schema: String,
+    /// The values as the API sends and accepts them, replacing the spec's list.
+    pub values: Vec<String>,
+    /// Why the spec's values are not used (what was observed, and where).
+    pub reason: String,
+}
+
+impl Arguments {
+    /// The pattern (regex, expected) for parameter `name`, if one applies.
+    pub fn pattern_for(&self, name: &str) -> Option<(&str, &str)> {
+        self.patterns
+            .values()
+            .find(|p| p.params.iter().any(|n| n == name))
+            .map(|p| (p.pattern.as_str(), p.expected.as_str()))
+    }
+
+    /// Whether parameter `name` takes a comma-separated list.
+    pub fn is_comma_list(&self, name: &str) -> bool {
+        self.comma_lists.iter().any(|n| n == name)
+    }
 }
 
 /// One spec document.
@@ -228,6 +292,27 @@ impl Manifest {
         for (spec, ops) in &self.operations {
             for (op_id, op) in ops {
                 self.disposition(spec, op_id, op)?;
+            }
+        }
+        for (name, p) in &self.arguments.patterns {
+            if !p.pattern.starts_with('^') || !p.pattern.ends_with('$') {
+                return Err(Error::Manifest(format!(
+                    "arguments.patterns.{name}: anchor the pattern with ^...$ so it matches whole values"
+                )));
+            }
+        }
+        for w in &self.wire_enums {
+            if !self.specs.contains_key(&w.spec) {
+                return Err(Error::Manifest(format!(
+                    "wire_enums: unknown spec `{}` for schema `{}`",
+                    w.spec, w.schema
+                )));
+            }
+            if w.values.is_empty() || w.reason.trim().is_empty() {
+                return Err(Error::Manifest(format!(
+                    "wire_enums {}.{}: give the wire values and the reason",
+                    w.spec, w.schema
+                )));
             }
         }
         for (name, hw) in &self.handwritten {

@@ -267,7 +267,42 @@ pub fn generate(
             });
         }
     }
-    let request = request_builder(doc, opref, &args, has_body)?;
+    let request = request_builder(doc, manifest, opref, &args, has_body)?;
+    let mut unlisted = Vec::new();
+    for a in &args {
+        let Some(list) = enum_shape(doc, &a.schema)? else {
+            continue;
+        };
+        let f = naming::ident(&a.field);
+        let n = &a.name;
+        let optional = !a.required || is_nullable(&a.schema);
+        let find = match (list, optional) {
+            (false, false) => quote!(self.#f.unlisted()),
+            (false, true) => quote!(self.#f.as_ref().and_then(|v| v.unlisted())),
+            (true, false) => quote!(self.#f.iter().find_map(|v| v.unlisted())),
+            (true, true) => {
+                quote!(self.#f.as_ref().and_then(|items| items.iter().find_map(|v| v.unlisted())))
+            }
+        };
+        unlisted.push(quote!(if let Some(v) = #find { return Some((#n, v.to_string())); }));
+    }
+    let unlisted_fn = (!unlisted.is_empty()).then(|| {
+        quote! {
+            /// The first argument holding a value its enum does not list, if any: the typed
+            /// client may send one on purpose, a tool never does.
+            pub fn unlisted_value(&self) -> Option<(&'static str, String)> {
+                #(#unlisted)*
+                None
+            }
+        }
+    });
+    let refuse_unlisted = unlisted_fn.is_some().then(|| {
+        quote! {
+            if let Some((name, value)) = params.unlisted_value() {
+                return Err(rt::ToolError::InvalidArguments(format!("argument `{name}` is {value:?}, which is not one of its listed values")));
+            }
+        }
+    });
     let params_doc = format!(
         "Arguments of `{op_id}` ({} {}).",
         opref.method.to_uppercase(),
@@ -279,8 +314,11 @@ pub fn generate(
         #[serde(deny_unknown_fields)]
         pub struct #params_ident { #(#field_items,)* }
         impl #params_ident {
-            /// The HTTP request these arguments make.
-            pub fn to_request(&self) -> rt::ApiRequest { #request }
+            /// The HTTP request these arguments make, after checking them: path arguments are
+            /// never blank, and the formats the spec states (and the manifest's patterns) hold.
+            /// Nothing is sent.
+            pub fn to_request(&self) -> Result<rt::ApiRequest, rt::Error> { #request }
+            #unlisted_fn
         }
     };
 
@@ -297,7 +335,7 @@ pub fn generate(
         quote! {
             #[doc = #method_doc]
             pub async fn #method_ident(&self) -> Result<#ret, rt::Error> {
-                let response = self.transport().send(params::#params_ident {}.to_request()).await?;
+                let response = self.transport().send(params::#params_ident {}.to_request()?).await?;
                 #decode
             }
         }
@@ -305,7 +343,7 @@ pub fn generate(
         quote! {
             #[doc = #method_doc]
             pub async fn #method_ident(&self, params: &params::#params_ident) -> Result<#ret, rt::Error> {
-                let response = self.transport().send(params.to_request()).await?;
+                let response = self.transport().send(params.to_request()?).await?;
                 #decode
             }
         }
@@ -346,7 +384,8 @@ pub fn generate(
             pub fn #request_ident(args: rt::JsonObject) -> Result<rt::ApiRequest, rt::ToolError> {
                 #strip
                 let params: params::#params_ident = rt::parse_args(args)?;
-                Ok(params.to_request())
+                #refuse_unlisted
+                Ok(params.to_request()?)
             }
             /// Parses the tool's arguments strictly, then calls the API.
             pub fn #call_ident<'a>(client: &'a Client, args: rt::JsonObject) -> rt::BoxFuture<'a, Result<rt::ApiResponse, rt::ToolError>> {
@@ -391,9 +430,130 @@ pub fn generate(
     Ok(code)
 }
 
-/// The body of `to_request`.
+/// What an argument's value is checked against before it is sent.
+struct Checks<'m> {
+    /// The spec's `format`, when it is one the runtime checks.
+    format: Option<String>,
+    /// A comma-separated list (manifest `arguments.comma_lists`).
+    list: bool,
+    /// A pattern and what it expects, in words (manifest `arguments.patterns`).
+    pattern: Option<(&'m str, &'m str)>,
+}
+
+/// Whether an argument's type is a generated enum (`Some(false)`) or a list of one
+/// (`Some(true)`): such enums keep values the spec does not list, which a tool refuses.
+fn enum_shape(doc: &Doc<'_>, schema: &Value) -> Result<Option<bool>, Error> {
+    fn is_enum(doc: &Doc<'_>, s: &Value) -> Result<bool, Error> {
+        let s = doc.deref(s)?;
+        if s.get("enum").is_some() {
+            return Ok(s.get("type").and_then(Value::as_str) == Some("string"));
+        }
+        // `allOf: [$ref]` (or a type beside it) is the referenced schema.
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+            let parts: Vec<&Value> = all
+                .iter()
+                .filter(|p| p.get("$ref").is_some() || p.get("enum").is_some())
+                .collect();
+            if parts.len() == 1 {
+                return is_enum(doc, parts[0]);
+            }
+        }
+        Ok(false)
+    }
+    if is_enum(doc, schema)? {
+        return Ok(Some(false));
+    }
+    let s = doc.deref(schema)?;
+    if s.get("type").and_then(Value::as_str) == Some("array")
+        && let Some(items) = s.get("items")
+        && is_enum(doc, items)?
+    {
+        return Ok(Some(true));
+    }
+    Ok(None)
+}
+
+/// Formats the runtime checks (`rt::check_format`, `rt::date_time`).
+const CHECKED_FORMATS: &[&str] = &["uuid", "date", "date-time"];
+
+impl<'m> Checks<'m> {
+    fn for_arg(doc: &Doc<'_>, manifest: &'m Manifest, a: &Arg) -> Result<Checks<'m>, Error> {
+        let schema = doc.deref(&a.schema)?;
+        let plain_string = |s: &Value| {
+            s.get("type").and_then(Value::as_str) == Some("string") && s.get("enum").is_none()
+        };
+        let (scalar, items) = if plain_string(schema) {
+            (true, false)
+        } else if schema.get("type").and_then(Value::as_str) == Some("array")
+            && let Some(item) = schema.get("items")
+            && plain_string(doc.deref(item)?)
+        {
+            (false, true)
+        } else {
+            (false, false)
+        };
+        if !scalar && !items {
+            return Ok(Checks {
+                format: None,
+                list: false,
+                pattern: None,
+            });
+        }
+        let format_of = |s: &Value| {
+            s.get("format")
+                .and_then(Value::as_str)
+                .filter(|f| CHECKED_FORMATS.contains(f))
+                .map(str::to_string)
+        };
+        let format = if scalar {
+            format_of(schema)
+        } else {
+            schema
+                .get("items")
+                .map(|i| doc.deref(i))
+                .transpose()?
+                .and_then(format_of)
+        };
+        let format = format.filter(|_| !manifest.arguments.unformatted.contains_key(&a.name));
+        Ok(Checks {
+            format,
+            list: scalar && manifest.arguments.is_comma_list(&a.name),
+            pattern: manifest.arguments.pattern_for(&a.name),
+        })
+    }
+
+    fn none(&self) -> bool {
+        self.format.is_none() && !self.list && self.pattern.is_none()
+    }
+
+    /// An expression of type `String`: the checked value of the `&String` expression `v`, in
+    /// the form it is sent. Uses `?` on the runtime's error.
+    fn checked(&self, name: &str, v: TokenStream) -> TokenStream {
+        let pattern = match self.pattern {
+            Some((p, what)) => quote!(Some((#p, #what))),
+            None => quote!(None),
+        };
+        if self.list {
+            return quote!(rt::comma_list(#name, #v, #pattern)?);
+        }
+        let mut steps = Vec::new();
+        if let Some((p, what)) = self.pattern {
+            steps.push(quote!(rt::check_pattern(#name, #v, #p, #what)?;));
+        }
+        match self.format.as_deref() {
+            Some("date-time") => {
+                quote!({ #(#steps)* rt::date_time(#name, #v, rt::DayEdge::for_name(#name))? })
+            }
+            Some(f) => quote!({ #(#steps)* rt::check_format(#name, #v, #f)?; (#v).to_string() }),
+            None => quote!({ #(#steps)* (#v).to_string() }),
+        }
+    }
+}
+
+/// The body of `to_request`: the checks of every argument, then the request.
 fn request_builder(
     doc: &Doc<'_>,
+    manifest: &Manifest,
     opref: &OpRef<'_>,
     args: &[Arg],
     has_body: bool,
@@ -420,42 +580,69 @@ fn request_builder(
                 )
             })?;
         let f = naming::ident(&arg.field);
-        path_args.push(if arg.ty.displayable {
-            quote!(rt::encode_path(&self.#f.to_string()))
+        let n = &arg.name;
+        let text = if arg.ty.displayable {
+            quote!(self.#f.to_string())
         } else {
-            quote!(rt::encode_path(&rt::json_to_query(&rt::to_json(&self.#f))))
-        });
+            quote!(rt::json_to_query(&rt::to_json(&self.#f)))
+        };
+        let checks = Checks::for_arg(doc, manifest, arg)?;
+        // A path argument is never empty or blank, whatever its type: an empty segment would
+        // address the collection instead.
+        let checked = if checks.none() {
+            quote!(#text)
+        } else {
+            let c = checks.checked(n, quote!(value));
+            quote!({ let value = &#text; #c })
+        };
+        path_args.push(quote!(rt::path_segment(#n, &#checked)?));
         rest = &rest[close + 1..];
     }
     format.push_str(&rest.replace('{', "{{").replace('}', "}}"));
 
     let mut pushes = Vec::new();
     for a in args {
-        let f = naming::ident(&a.field);
-        let n = &a.wire;
-        let push_one = |v: TokenStream| -> TokenStream {
-            match a.location {
-                Location::Query { explode } if a.ty.array_of_displayable => {
-                    if explode {
-                        quote!(for item in #v { query.push((#n, item.to_string())); })
-                    } else {
-                        quote!(query.push((#n, #v.iter().map(|item| item.to_string()).collect::<Vec<_>>().join(",")));)
-                    }
-                }
-                Location::Query { .. } if a.ty.displayable => {
-                    quote!(query.push((#n, #v.to_string()));)
-                }
-                Location::Query { .. } => {
-                    quote!(query.push((#n, rt::json_to_query(&rt::to_json(#v))));)
-                }
-                Location::Body => quote!(body.insert(#n.to_string(), rt::to_json(#v));),
-                Location::Path => quote!(),
-            }
-        };
         if a.location == Location::Path {
             continue;
         }
-        let inner = push_one(quote!(value));
+        let f = naming::ident(&a.field);
+        let n = &a.wire;
+        let checks = Checks::for_arg(doc, manifest, a)?;
+        let arg_name = &a.name;
+        let is_array = a.ty.array_of_displayable || a.ty.tokens.to_string().starts_with("Vec");
+        let inner = if !checks.none() && !is_array {
+            // A checked string: the value as it is sent.
+            let c = checks.checked(arg_name, quote!(value));
+            match a.location {
+                Location::Body => {
+                    quote!(body.insert(#n.to_string(), ::serde_json::Value::String(#c));)
+                }
+                _ => quote!(query.push((#n, #c));),
+            }
+        } else {
+            let check_items = (!checks.none() && is_array).then(|| {
+                let c = checks.checked(arg_name, quote!(item));
+                quote!(for item in value.iter() { let _ = #c; })
+            });
+            let push = match a.location {
+                Location::Query { explode } if a.ty.array_of_displayable => {
+                    if explode {
+                        quote!(for item in value { query.push((#n, item.to_string())); })
+                    } else {
+                        quote!(query.push((#n, value.iter().map(|item| item.to_string()).collect::<Vec<_>>().join(",")));)
+                    }
+                }
+                Location::Query { .. } if a.ty.displayable => {
+                    quote!(query.push((#n, value.to_string()));)
+                }
+                Location::Query { .. } => {
+                    quote!(query.push((#n, rt::json_to_query(&rt::to_json(value))));)
+                }
+                Location::Body => quote!(body.insert(#n.to_string(), rt::to_json(value));),
+                Location::Path => quote!(),
+            };
+            quote!(#check_items #push)
+        };
         if a.required && !is_nullable(&a.schema) {
             pushes.push(quote!({ let value = &self.#f; #inner }));
         } else {
@@ -481,14 +668,14 @@ fn request_builder(
         let mut query: Vec<(&'static str, String)> = Vec::new();
         #body_decl
         #(#pushes)*
-        rt::ApiRequest {
+        Ok(rt::ApiRequest {
             api: #api,
             operation_id: #op_id,
             method: rt::Method::#method,
             path: #path_expr,
             query,
             body: #body_expr,
-        }
+        })
     })
 }
 
@@ -571,6 +758,11 @@ fn input_schema(
             // `limit` counts items across pages; the pager keeps each page within Alpaca's bound.
             obj.remove("maximum");
             obj.remove("default");
+        }
+        if manifest.arguments.unformatted.contains_key(&a.name)
+            && let Some(obj) = schema.as_object_mut()
+        {
+            obj.remove("format");
         }
         properties.insert(a.name.clone(), schema);
         if a.required {

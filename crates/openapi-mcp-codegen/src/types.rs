@@ -62,6 +62,9 @@ pub struct TypeRef {
     pub displayable: bool,
     /// For arrays: whether the items are displayable.
     pub array_of_displayable: bool,
+    /// For a scalar: the runtime's lenient deserializer of an optional value of it
+    /// (`opt_string`, `opt_i64`, `opt_f64`, `opt_bool` in the runtime's `de` module).
+    pub lenient: Option<&'static str>,
 }
 
 impl TypeRef {
@@ -72,6 +75,14 @@ impl TypeRef {
             has_default: true,
             displayable: true,
             array_of_displayable: false,
+            lenient: None,
+        }
+    }
+
+    fn scalar(tokens: TokenStream, lenient: &'static str) -> Self {
+        TypeRef {
+            lenient: Some(lenient),
+            ..TypeRef::plain(tokens)
         }
     }
 }
@@ -123,7 +134,7 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
                     .map(|v| v.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
                 if values.is_empty() {
-                    Ok(TypeRef::plain(quote!(String)))
+                    Ok(TypeRef::scalar(quote!(String), "opt_string"))
                 } else {
                     let name = self.names.take(naming::camel(hint));
                     self.define_enum(&name, &values);
@@ -133,9 +144,9 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
                     Ok(t)
                 }
             }
-            Some("integer") => Ok(TypeRef::plain(quote!(i64))),
-            Some("number") => Ok(TypeRef::plain(quote!(f64))),
-            Some("boolean") => Ok(TypeRef::plain(quote!(bool))),
+            Some("integer") => Ok(TypeRef::scalar(quote!(i64), "opt_i64")),
+            Some("number") => Ok(TypeRef::scalar(quote!(f64), "opt_f64")),
+            Some("boolean") => Ok(TypeRef::scalar(quote!(bool), "opt_bool")),
             Some("array") => {
                 let item = match schema.get("items") {
                     Some(items) => {
@@ -150,6 +161,7 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
                     has_default: true,
                     displayable: false,
                     array_of_displayable: item.displayable,
+                    lenient: None,
                 })
             }
             Some("object") | None
@@ -175,6 +187,7 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
                         has_default: true,
                         displayable: false,
                         array_of_displayable: false,
+                        lenient: None,
                     })
                 }
                 _ => Ok(TypeRef {
@@ -183,6 +196,7 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
                     has_default: true,
                     displayable: false,
                     array_of_displayable: false,
+                    lenient: None,
                 }),
             },
             _ => Ok(TypeRef {
@@ -191,6 +205,7 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
                 has_default: true,
                 displayable: false,
                 array_of_displayable: false,
+                lenient: None,
             }),
         }
     }
@@ -203,6 +218,7 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
             has_default: false,
             displayable: false,
             array_of_displayable: false,
+            lenient: None,
         }
     }
 
@@ -306,31 +322,105 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
         );
     }
 
+    /// A string enum. Read case-insensitively; with two or more values, a value the spec does
+    /// not list is kept in a catch-all variant instead of failing the whole answer. A
+    /// one-value enum is a type tag (how the branches of a union tell themselves apart), so it
+    /// stays strict.
     fn define_enum(&mut self, name: &str, values: &[&str]) {
         let ident = naming::ident(name);
         let mut seen = BTreeSet::new();
+        let mut lower_seen = BTreeSet::new();
         let mut variants = Unique::default();
         let mut items = Vec::new();
         let mut arms = Vec::new();
+        let mut exact = Vec::new();
+        let mut folded = Vec::new();
         for v in values {
             if !seen.insert(*v) {
                 continue;
             }
             let variant = naming::ident(&variants.take(naming::camel(v)));
-            items.push(quote!(#[serde(rename = #v)] #variant));
+            let doc = format!("`{v}`");
+            items.push(quote!(#[doc = #doc] #variant));
             arms.push(quote!(Self::#variant => #v));
-        }
-        let doc = format!("One of the `{name}` values.");
-        let tokens = quote! {
-            #[doc = #doc]
-            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
-            pub enum #ident { #(#items,)* }
-            impl #ident {
-                /// The value as the API spells it.
-                pub fn as_str(&self) -> &'static str { match self { #(#arms,)* } }
+            exact.push(quote!(#v => Some(Self::#variant)));
+            let lower = v.to_ascii_lowercase();
+            if lower_seen.insert(lower.clone()) {
+                folded.push(quote!(#lower => Some(Self::#variant)));
             }
+        }
+        let lenient = seen.len() > 1;
+        let doc = format!("One of the `{name}` values.");
+        let known = quote! {
+            /// The variant of a listed value: an exact match, else a case-insensitive one.
+            pub fn listed(s: &str) -> Option<Self> {
+                match s {
+                    #(#exact,)*
+                    _ => match s.to_ascii_lowercase().as_str() {
+                        #(#folded,)*
+                        _ => None,
+                    },
+                }
+            }
+        };
+        let tokens = if lenient {
+            let other = naming::ident(&variants.take("Other".to_string()));
+            quote! {
+                #[doc = #doc]
+                ///
+                /// Read case-insensitively; a value the spec does not list is kept in the last
+                /// variant rather than failing the whole answer.
+                #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+                pub enum #ident {
+                    #(#items,)*
+                    /// A value the spec does not list, as received.
+                    #other(String),
+                }
+                impl #ident {
+                    /// The value as the API spells it.
+                    pub fn as_str(&self) -> &str { match self { #(#arms,)* Self::#other(s) => s.as_str() } }
+                    /// The value, when it is one the spec does not list.
+                    pub fn unlisted(&self) -> Option<&str> { match self { Self::#other(s) => Some(s.as_str()), _ => None } }
+                    #known
+                    /// The variant for a value, the catch-all for one the spec does not list.
+                    pub fn from_wire(s: &str) -> Self { Self::listed(s).unwrap_or_else(|| Self::#other(s.to_string())) }
+                }
+                impl<'de> ::serde::Deserialize<'de> for #ident {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                        Ok(Self::from_wire(&s))
+                    }
+                }
+            }
+        } else {
+            quote! {
+                #[doc = #doc]
+                ///
+                /// A type tag: read case-insensitively, and nothing else is accepted.
+                #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+                pub enum #ident { #(#items,)* }
+                impl #ident {
+                    /// The value as the API spells it.
+                    pub fn as_str(&self) -> &str { match self { #(#arms,)* } }
+                    /// Always `None`: a tag holds only its listed value.
+                    pub fn unlisted(&self) -> Option<&str> { None }
+                    #known
+                }
+                impl<'de> ::serde::Deserialize<'de> for #ident {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                        Self::listed(&s).ok_or_else(|| ::serde::de::Error::unknown_variant(&s, &[#(#values),*]))
+                    }
+                }
+            }
+        };
+        let tokens = quote! {
+            #tokens
             impl ::std::fmt::Display for #ident {
                 fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) }
+            }
+            impl ::serde::Serialize for #ident {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.as_str()) }
             }
         };
         self.defs
@@ -456,8 +546,15 @@ impl<'d, 'a> TypeSpace<'d, 'a> {
             let ident = naming::ident(&field);
             let ty = &t.tokens;
             let rename = (field != prop).then(|| quote!(#[serde(rename = #prop)]));
+            // What the API sends drifts from its spec (a number where a decimal string is
+            // specified, a numeric string where an integer is): scalars are read leniently.
+            let lenient = t.lenient.map(|f| {
+                let path = format!("rt::de::{f}");
+                quote!(#[serde(deserialize_with = #path)])
+            });
             items.push(quote! {
                 #rename
+                #lenient
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub #ident: Option<#ty>
             });
