@@ -140,6 +140,11 @@ pub fn hint(error: &Error, is_write: bool) -> Option<String> {
             "check TRADING_API_URL / DATA_API_URL: the configured host redirects elsewhere."
                 .into(),
         ),
+        Error::Decode { .. } | Error::BodyTooLarge { .. } if is_write => Some(
+            "the request may have been applied although its answer could not be read: look it up before trying again."
+                .into(),
+        ),
+        Error::Decode { .. } => Some("Alpaca's answer was unreadable: try again shortly.".into()),
         Error::Timeout | Error::Connection { sent: true, .. } if is_write => Some(
             "the request may have been applied: look it up (e.g. get_orders) before trying again."
                 .into(),
@@ -150,7 +155,9 @@ pub fn hint(error: &Error, is_write: bool) -> Option<String> {
         Error::Connection { .. } => {
             Some("check the network, or TRADING_API_URL / DATA_API_URL if set.".into())
         }
-        Error::Decode { .. } | Error::InvalidRequest(_) | Error::InvalidArgument { .. } => None,
+        Error::BodyTooLarge { .. }
+        | Error::InvalidRequest(_)
+        | Error::InvalidArgument { .. } => None,
     }
 }
 

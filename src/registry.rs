@@ -66,6 +66,14 @@ impl ToolRef {
         }
     }
 
+    /// The guard the server applies (tools that change orders or positions).
+    pub fn guard(&self) -> Option<&'static str> {
+        match self {
+            ToolRef::Generated(d) => d.guard,
+            ToolRef::Handwritten(_, m) => m.guard,
+        }
+    }
+
     /// Description.
     pub fn description(&self) -> &'static str {
         match self {

@@ -16,9 +16,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-
 use crate::config::{ConfigError, parse_bool, split_list};
+use crate::runtime::ApiRequest;
 
 /// Safety settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -119,16 +118,19 @@ pub fn canonical_symbol(symbol: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// An order waiting for `confirm_order`.
+/// A call held for `confirm_order`: an order, or any other call that changes orders or
+/// positions.
 #[derive(Debug, Clone)]
 pub struct Pending {
     /// The session that asked for it.
     pub session: u64,
-    /// The tool that built it.
+    /// The tool that was called.
     pub tool: &'static str,
-    /// Alpaca's order body, exactly as it will be sent.
-    pub body: Map<String, Value>,
-    /// One line saying what it is.
+    /// The tool's guard (the manifest's name), checked again before sending.
+    pub guard: &'static str,
+    /// The request, exactly as it will be sent.
+    pub request: ApiRequest,
+    /// One line saying what it does.
     pub what: String,
     /// When it stops being valid.
     pub expires: Instant,
@@ -209,9 +211,18 @@ impl Safety {
 
     /// Takes a slot in the orders-per-minute window, or says when one frees up.
     pub fn take_order_slot(&self) -> Result<(), String> {
+        self.take_order_slots(1)
+    }
+
+    /// Takes `n` slots at once (all or none), or says when enough free up. A call that makes
+    /// several orders (closing every position) counts each one.
+    pub fn take_order_slots(&self, n: u32) -> Result<(), String> {
         let Some(max) = self.config.max_orders_per_minute else {
             return Ok(());
         };
+        if n == 0 {
+            return Ok(());
+        }
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         while sent
@@ -220,13 +231,23 @@ impl Safety {
         {
             sent.pop_front();
         }
-        if sent.len() >= max as usize {
-            let wait = 60 - sent.front().map_or(0, |t| now.duration_since(*t).as_secs());
+        if n > max {
+            return Err(format!(
+                "this call makes {n} orders, more than ALPACA_MAX_ORDERS_PER_MINUTE={max} allows in a minute; do it in parts"
+            ));
+        }
+        if sent.len() + n as usize > max as usize {
+            // The slot that frees up last among the ones needed.
+            let needed = sent.len() + n as usize - max as usize;
+            let oldest = sent.get(needed - 1).copied().unwrap_or(now);
+            let wait = 60 - now.duration_since(oldest).as_secs().min(60);
             return Err(format!(
                 "ALPACA_MAX_ORDERS_PER_MINUTE={max} reached; try again in {wait} s"
             ));
         }
-        sent.push_back(now);
+        for _ in 0..n {
+            sent.push_back(now);
+        }
         Ok(())
     }
 
@@ -346,7 +367,15 @@ mod tests {
         let p = |session| Pending {
             session,
             tool: "place_stock_order",
-            body: Map::new(),
+            guard: "place_order",
+            request: ApiRequest {
+                api: "trading",
+                operation_id: "postOrder",
+                method: crate::runtime::Method::Post,
+                path: "/v2/orders".into(),
+                query: vec![],
+                body: None,
+            },
             what: "x".into(),
             expires: Instant::now() + Duration::from_secs(60),
         };

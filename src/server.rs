@@ -61,6 +61,16 @@ pub enum BuildError {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] crate::runtime::Error),
+    /// A tool names a guard this server does not know: it is never run unguarded.
+    #[error(
+        "tool `{tool}` names guard `{guard}`, which this server does not know; it would run unguarded"
+    )]
+    UnknownGuard {
+        /// The tool.
+        tool: &'static str,
+        /// Its guard.
+        guard: &'static str,
+    },
 }
 
 impl AlpacaTools {
@@ -71,6 +81,16 @@ impl AlpacaTools {
             read_only: config.read_only,
         };
         let tools = registry::enabled(&filter)?;
+        for tool in &tools {
+            if let Some(guard) = tool.guard()
+                && !crate::handwritten::known_guard(guard)
+            {
+                return Err(BuildError::UnknownGuard {
+                    tool: tool.name(),
+                    guard,
+                });
+            }
+        }
         let client = Client::new(config.transport_config())?;
         let mut entries = Vec::with_capacity(tools.len());
         let mut listed = Vec::with_capacity(tools.len());
@@ -212,23 +232,25 @@ impl AlpacaTools {
                 return Some(invalid_arguments(def.name, &msg));
             }
         }
+        let ctx = Ctx {
+            client: &self.client,
+            mode: self.mode,
+            clock: &self.clock,
+            safety: &self.safety,
+            session,
+            peer,
+            max_pages: self.max_pages,
+        };
         Some(match entry.tool {
+            // A tool that changes orders or positions goes through its guard.
+            ToolRef::Generated(def) if def.guard.is_some() => {
+                crate::handwritten::run_guarded(ctx, def, args).await
+            }
             ToolRef::Generated(def) => match &def.paginate {
                 Some(p) => self.call_paginated(def, p, args).await,
                 None => self.generated_result(def, self.send_generated(def, args).await),
             },
-            ToolRef::Handwritten(hand, _) => {
-                let ctx = Ctx {
-                    client: &self.client,
-                    mode: self.mode,
-                    clock: &self.clock,
-                    safety: &self.safety,
-                    session,
-                    peer,
-                    max_pages: self.max_pages,
-                };
-                (hand.call)(ctx, args).await
-            }
+            ToolRef::Handwritten(hand, _) => (hand.call)(ctx, args).await,
         })
     }
 
@@ -271,15 +293,20 @@ impl AlpacaTools {
         let cached = def.cache_ttl > 0 && self.cache.enabled();
         if !cached {
             let write = request.clone();
-            let response = transport.send(request).await?;
+            let sent = transport.send(request).await;
+            // A write may have been applied even when its answer is unreadable.
             self.cache.invalidate_for(&write);
-            return Ok(Sent::Fresh(response));
+            return Ok(Sent::Fresh(json_answer(def.name, sent?)?));
         }
         let key = cache::key(&request);
         if let Some(hit) = self.cache.fresh(&key) {
             return Ok(Sent::Fresh(hit));
         }
-        match transport.send(request).await {
+        match transport
+            .send(request)
+            .await
+            .and_then(|r| json_answer(def.name, r))
+        {
             Ok(response) => {
                 self.cache.put(key, &response, def.cache_ttl);
                 Ok(Sent::Fresh(response))
@@ -303,6 +330,32 @@ impl AlpacaTools {
     /// Replaces the clock relative time ranges are computed from (tests pin it).
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+}
+
+/// A 2xx answer whose body is JSON (or empty); anything else is an error, never passed off as
+/// data (an HTML error page or a truncated body behind a 200).
+fn json_answer(tool: &str, response: ApiResponse) -> Result<ApiResponse, Error> {
+    let body = &response.body;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(response);
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Ok(_) => Ok(response),
+        Err(e) => {
+            tracing::warn!(tool, status = response.status, error = %e, "response is not JSON; reported as an error");
+            let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            Err(Error::Decode {
+                detail: format!(
+                    "Alpaca answered HTTP {} with a body that is not JSON ({e}; it starts {start:?})",
+                    response.status
+                ),
+                body: String::new(),
+            })
+        }
     }
 }
 

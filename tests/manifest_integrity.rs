@@ -596,3 +596,72 @@ fn default_toolsets_are_v2s_and_match_cargo_features() {
         );
     }
 }
+
+/// Every exposed operation that changes orders or positions (any method but GET under
+/// `/v2/orders` or `/v2/positions`) names a guard, read independently of the generator; and
+/// the generator refuses the manifest when one is taken away, so a new order-changing
+/// operation upstream cannot arrive unguarded.
+#[test]
+fn every_order_or_position_change_names_a_guard_and_the_build_enforces_it() {
+    let manifest = manifest();
+    let spec_ops = spec_operations(&manifest);
+    let guarded_paths: Vec<&str> = manifest["guards"]["paths"]
+        .as_array()
+        .expect("[guards] paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(guarded_paths.contains(&"/v2/orders") && guarded_paths.contains(&"/v2/positions"));
+    let mut seen = 0;
+    for (spec, ops) in table(&manifest, "operations") {
+        for (id, entry) in ops.as_object().unwrap() {
+            let (method, path) = spec_ops[spec][id].split_once(' ').unwrap();
+            let changes = method != "GET"
+                && guarded_paths
+                    .iter()
+                    .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+            if !changes {
+                continue;
+            }
+            seen += 1;
+            if entry.get("tool").is_some() {
+                assert!(
+                    entry.get("guard").is_some(),
+                    "{spec}.{id} ({method} {path}) has no guard"
+                );
+            }
+            for name in entry
+                .get("replaced_by")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let hw = &manifest["handwritten"][name.as_str().unwrap()];
+                assert!(hw.get("guard").is_some(), "handwritten {name} has no guard");
+            }
+        }
+    }
+    assert!(seen >= 8, "only {seen} order/position changes found");
+
+    // Take one guard away: the generator refuses to build.
+    let text = read("specs/toolsets.toml");
+    let stripped = text.replacen("guard = \"replace_order\"\n", "", 1);
+    assert_ne!(stripped, text);
+    let m = openapi_mcp_codegen::manifest::Manifest::from_toml(&stripped).expect("still parses");
+    let mut docs = Vec::new();
+    for (key, entry) in &m.specs {
+        let api: openapiv3::OpenAPI =
+            serde_json::from_str(&read(&format!("specs/{}", entry.file))).unwrap();
+        docs.push((key.clone(), api));
+    }
+    let refs: Vec<(&str, &openapiv3::OpenAPI)> =
+        docs.iter().map(|(k, a)| (k.as_str(), a)).collect();
+    let err = openapi_mcp_codegen::Generator::new(&Default::default())
+        .generate_tokens(&refs, &m)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("patchOrderByOrderId") && err.contains("guard"),
+        "{err}"
+    );
+}

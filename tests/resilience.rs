@@ -229,7 +229,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
 }
 
 #[tokio::test]
-async fn a_body_that_is_not_json_is_passed_through_and_flagged() {
+async fn a_body_that_is_not_json_is_an_error_and_flagged() {
     let mock = mock().await;
     let tools = AlpacaTools::new(&fast(&mock)).unwrap();
     let logs = Buffer::default();
@@ -242,8 +242,8 @@ async fn a_body_that_is_not_json_is_passed_through_and_flagged() {
     mock.clear_requests();
     mock.inject(Fault::new("/v2/clock", FaultKind::NotJson).once());
     let r = tools.call("get_clock", None).await.unwrap();
-    let d = data(&r);
-    assert_eq!(d, json!("<html><body>upstream hiccup</body></html>"));
+    assert_eq!(r.is_error, Some(true), "never passed off as data");
+    assert!(text(&r).contains("not JSON"), "{}", text(&r));
     assert_eq!(seen(&mock, "GET", "/v2/clock"), 1, "a 200 is not retried");
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(

@@ -21,6 +21,8 @@ use crate::{Client, GLOSSARY, HANDWRITTEN};
 #[cfg_attr(not(feature = "trading"), allow(dead_code))]
 mod args;
 pub mod decimal;
+#[cfg(feature = "trading")]
+pub mod guarded;
 #[cfg(any(feature = "stock-data", feature = "crypto-data"))]
 mod history;
 #[cfg(feature = "trading")]
@@ -101,6 +103,38 @@ impl Default for Clock {
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Clock")
+    }
+}
+
+/// Runs a generated tool that has a guard (one that changes orders or positions) through that
+/// guard: checks, confirmation and outcome reporting as for the order tools.
+pub async fn run_guarded(
+    ctx: Ctx<'_>,
+    def: &'static crate::runtime::ToolDef<Client>,
+    args: JsonObject,
+) -> CallToolResult {
+    #[cfg(feature = "trading")]
+    if let Some(guard) = def.guard.and_then(guarded::Guard::parse) {
+        return guarded::run_generated(ctx, def, guard, args).await;
+    }
+    let _ = (ctx, args);
+    crate::envelope::error_text(format!(
+        "{} was not called: its guard `{}` is not in this build. Nothing was sent to Alpaca.",
+        def.name,
+        def.guard.unwrap_or_default()
+    ))
+}
+
+/// Whether this build knows the guard `name` (a tool naming another never runs).
+pub fn known_guard(name: &str) -> bool {
+    #[cfg(feature = "trading")]
+    {
+        guarded::Guard::parse(name).is_some()
+    }
+    #[cfg(not(feature = "trading"))]
+    {
+        let _ = name;
+        false
     }
 }
 

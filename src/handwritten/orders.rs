@@ -5,20 +5,17 @@
 //! lost (timeout, dropped connection) the tool does not retry; it looks the order up by that
 //! id and reports placed, not placed, or unknown.
 
-use rmcp::model::{CallToolResult, ElicitRequestParams, ElicitationAction, ElicitationSchema};
-use rmcp::service::ElicitationMode;
-use rmcp::{Peer, RoleServer};
+use rmcp::model::CallToolResult;
 use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::decimal::Decimal;
+use super::guarded::{self, Guard};
 use super::{Ctx, HandTool};
-use std::time::{Duration, Instant};
 
 use crate::envelope;
-use crate::runtime::{ApiRequest, Error, JsonObject, Method, Risk};
-use crate::safety::Pending;
-use crate::trading::params::{GetOrderByClientOrderId, PostOrder};
+use crate::runtime::JsonObject;
+use crate::trading::params::PostOrder;
 
 /// The order tools.
 pub static TOOLS: &[HandTool] = &[
@@ -499,38 +496,6 @@ fn build_option(args: &Args) -> Result<Map<String, Value>, String> {
     Ok(body)
 }
 
-/// One line saying what the order is.
-fn describe(body: &Map<String, Value>) -> String {
-    let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
-    let amount = match body.get("notional").and_then(Value::as_str) {
-        Some(n) => format!("${n} of"),
-        None => s("qty").to_string(),
-    };
-    let what = if body.contains_key("legs") {
-        format!(
-            "{}-leg option order",
-            body["legs"].as_array().map_or(0, Vec::len)
-        )
-    } else {
-        format!("{} {amount} {}", s("side"), s("symbol"))
-    };
-    let mut text = format!("{what} {} {}", s("type"), s("time_in_force"));
-    for (k, label) in [
-        ("limit_price", "limit"),
-        ("stop_price", "stop"),
-        ("trail_price", "trail"),
-        ("trail_percent", "trail %"),
-    ] {
-        if let Some(v) = body.get(k).and_then(Value::as_str) {
-            text.push_str(&format!(", {label} {v}"));
-        }
-    }
-    if let Some(c) = body.get("order_class").and_then(Value::as_str) {
-        text.push_str(&format!(", class {c}"));
-    }
-    text
-}
-
 async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
     let tool = kind.tool();
     let args = Args(args);
@@ -552,407 +517,31 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
     body.insert("client_order_id".into(), Value::String(client_order_id));
     // The body must fit Alpaca's order schema, and its arguments the checks every request
     // makes (the symbol alphabet among them), before anything else happens.
-    match serde_json::from_value::<PostOrder>(Value::Object(body.clone())) {
+    let request = match serde_json::from_value::<PostOrder>(Value::Object(body)) {
         Err(e) => return refuse(format!("the order did not fit Alpaca's order schema ({e})")),
-        Ok(order) => {
-            if let Err(e) = order.to_request() {
-                return refuse(e.to_string());
-            }
-        }
-    }
-    let value = match guard(&ctx, kind, &body).await {
-        Ok(v) => v,
-        Err(why) => return refuse(why),
-    };
-    let what = describe(&body);
-    if ctx.safety.config.confirm_orders {
-        let ttl = ctx.safety.config.confirm_ttl;
-        let id = ctx.safety.hold(Pending {
-            session: ctx.session,
-            tool,
-            body: body.clone(),
-            what: what.clone(),
-            expires: Instant::now() + ttl,
-        });
-        let cost = match value {
-            Some(v) => format!(
-                "Estimated value about {v:.2} from the latest quote and the order's prices."
-            ),
-            None => "No quote was available, so there is no cost estimate.".to_string(),
-        };
-        let account = if ctx.mode == "live" {
-            "LIVE (real money)"
-        } else {
-            "Paper"
-        };
-        let question = format!("Place this order? {account} account: {what}. {cost}");
-        let asked = match ctx.peer {
-            Some(peer) => ask_user(peer, question, ttl).await,
-            None => Asked::CannotAsk(None),
-        };
-        match asked {
-            Asked::Approved => {
-                return match ctx.safety.take(&id, ctx.session) {
-                    Ok(pending) => send_held(&ctx, pending, tool).await,
-                    Err(e) => {
-                        envelope::error_text(format!("{tool}: {e}. Nothing was sent to Alpaca."))
-                    }
-                };
-            }
-            Asked::Refused(action) => {
-                let _ = ctx.safety.take(&id, ctx.session);
-                return envelope::with_summary(
-                    json!({"placed": false, "user_answer": action, "order": body}),
-                    Risk::ApiData,
-                    ctx.mode,
-                    format!(
-                        "NOT PLACED: the user was asked and answered {action}. Nothing was sent to Alpaca ({what})."
-                    ),
-                );
-            }
-            Asked::CannotAsk(why) => {
-                let mut data = json!({
-                    "confirmation_id": id,
-                    "expires_in_seconds": ttl.as_secs(),
-                    "order": body,
-                    "estimated_value": value,
-                });
-                let mut summary = format!(
-                    "NOT SENT YET. {account} account: {what}. {cost} To send exactly this order call confirm_order with confirmation_id {id} within {} seconds; to drop it call cancel_confirmation. Ask the user before confirming.",
-                    ttl.as_secs()
-                );
-                if let Some(why) = why {
-                    summary.push_str(&format!(" (Asking the user directly failed: {why}.)"));
-                    data["asking_failed"] = Value::String(why);
-                }
-                return envelope::with_summary(data, Risk::ApiData, ctx.mode, summary);
-            }
-        }
-    }
-    send(&ctx, tool, body, &what).await
-}
-
-/// What came of asking the user to approve a held order.
-enum Asked {
-    /// The user approved: send it.
-    Approved,
-    /// The user declined, cancelled or said no (the answer, for the result).
-    Refused(&'static str),
-    /// The client cannot ask (no elicitation support), or asking failed (why): the order stays
-    /// held for `confirm_order`.
-    CannotAsk(Option<String>),
-}
-
-/// Puts a held order to the user through MCP elicitation, when the client supports it; the
-/// question expires with the confirmation.
-async fn ask_user(peer: &Peer<RoleServer>, question: String, ttl: Duration) -> Asked {
-    if !peer
-        .supported_elicitation_modes()
-        .contains(&ElicitationMode::Form)
-    {
-        return Asked::CannotAsk(None);
-    }
-    let schema = json!({
-        "type": "object",
-        "properties": {"confirm": {
-            "type": "boolean",
-            "title": "Place this order",
-            "description": "Yes sends exactly this order to Alpaca; no drops it."
-        }},
-        "required": ["confirm"]
-    });
-    let Ok(requested_schema) =
-        ElicitationSchema::from_json_schema(schema.as_object().cloned().unwrap_or_default())
-    else {
-        return Asked::CannotAsk(Some("the question could not be built".into()));
-    };
-    let params = ElicitRequestParams::FormElicitationParams {
-        meta: None,
-        message: question,
-        requested_schema,
-    };
-    match peer
-        .create_elicitation_with_timeout(params, Some(ttl))
-        .await
-    {
-        Ok(answer) => match answer.action {
-            ElicitationAction::Accept
-                if answer.content.as_ref().and_then(|c| c.get("confirm"))
-                    == Some(&Value::Bool(true)) =>
-            {
-                Asked::Approved
-            }
-            ElicitationAction::Accept => Asked::Refused("no"),
-            ElicitationAction::Decline => Asked::Refused("decline"),
-            // Cancel, and any answer a later protocol adds: not a yes.
-            _ => Asked::Refused("cancel"),
+        Ok(order) => match order.to_request() {
+            Ok(r) => r,
+            Err(e) => return refuse(e.to_string()),
         },
-        // Unanswered until the confirmation expired: it can no longer be confirmed either.
-        Err(rmcp::service::ServiceError::Timeout { .. }) => Asked::Refused("nothing in time"),
-        Err(e) => Asked::CannotAsk(Some(e.to_string())),
-    }
-}
-
-/// Sends a checked order once; a lost response is looked up, never resent.
-async fn send(ctx: &Ctx<'_>, tool: &str, body: Map<String, Value>, what: &str) -> CallToolResult {
-    if let Err(why) = ctx.safety.take_order_slot() {
-        return envelope::error_text(format!(
-            "{tool} was not called: {why}. Nothing was sent to Alpaca."
-        ));
-    }
-    let client_order_id = body
-        .get("client_order_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let params: PostOrder = match serde_json::from_value(Value::Object(body)) {
-        Ok(p) => p,
-        Err(e) => {
-            return envelope::error_text(format!(
-                "{tool}: the order did not fit Alpaca's order schema ({e}). Nothing was sent."
-            ));
-        }
     };
-    let request = match params.to_request() {
-        Ok(r) => r,
-        Err(e) => {
-            return envelope::error_text(format!(
-                "{tool} was not called: {e}. Nothing was sent to Alpaca."
-            ));
-        }
-    };
-    match ctx.client.transport().send(request).await {
-        Ok(response) => {
-            let order = response.json().unwrap_or(Value::Null);
-            placed(ctx.mode, what, &client_order_id, order, None)
-        }
-        Err(e @ (Error::Timeout | Error::Connection { sent: true, .. })) => {
-            lost_response(ctx, tool, what, &client_order_id, &e).await
-        }
-        Err(e @ Error::Redirect { .. }) => envelope::error_text(format!(
-            "{tool}: OUTCOME UNKNOWN. {e}. The order ({what}) may or may not have been placed at the configured host before it redirected: check with get_order_by_client_id client_order_id={client_order_id} before placing it again, and check TRADING_API_URL."
-        )),
-        Err(e) => envelope::api_error(tool, &e, true),
-    }
-}
-
-/// The symbol guards, and the value guard (which needs the order's value: its notional, or its
-/// quantity times the higher of its own prices and the latest quote). Returns the value.
-async fn guard(
-    ctx: &Ctx<'_>,
-    kind: Kind,
-    body: &Map<String, Value>,
-) -> Result<Option<f64>, String> {
-    let legs: Vec<(String, f64)> = match body.get("legs").and_then(Value::as_array) {
-        Some(legs) => legs
-            .iter()
-            .map(|l| {
-                let sym = l["symbol"].as_str().unwrap_or_default().to_string();
-                (
-                    sym,
-                    l["ratio_qty"]
-                        .as_str()
-                        .and_then(|r| r.parse().ok())
-                        .unwrap_or(1.0),
-                )
-            })
-            .collect(),
-        None => vec![(
-            body.get("symbol")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            1.0,
-        )],
-    };
-    for (symbol, _) in &legs {
-        let underlying = (kind == Kind::Option).then(|| occ_root(symbol));
-        ctx.safety.check_symbol(symbol, underlying)?;
-    }
-    let config = &ctx.safety.config;
-    if config.max_order_notional.is_none() && !config.confirm_orders {
-        return Ok(None);
-    }
-    let num = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .and_then(|v| v.parse::<f64>().ok())
-    };
-    if let Some(n) = num("notional") {
-        ctx.safety.check_notional(Some(n), &legs[0].0)?;
-        return Ok(Some(n));
-    }
-    let qty = num("qty").unwrap_or(0.0);
-    let multiplier = if kind == Kind::Option { 100.0 } else { 1.0 };
-    // A single leg's own prices count too: a high limit price cannot slip past the cap.
-    let own = if legs.len() == 1 {
-        [num("limit_price"), num("stop_price")]
-            .into_iter()
-            .flatten()
-            .map(f64::abs)
-            .reduce(f64::max)
-    } else {
-        None
-    };
-    let mut value = Some(0.0);
-    for (symbol, ratio) in &legs {
-        let price = match (latest_price(ctx, kind, symbol).await, own) {
-            (Some(q), Some(o)) => Some(q.max(o)),
-            (q, o) => q.or(o),
-        };
-        value = value
-            .zip(price)
-            .map(|(v, p)| v + p * qty * ratio * multiplier);
-    }
-    ctx.safety.check_notional(value, &legs[0].0)?;
-    Ok(value)
-}
-
-/// The root of an OCC symbol (`AAPL` of `AAPL250117C00150000`).
-fn occ_root(symbol: &str) -> &str {
-    &symbol[..symbol.len().saturating_sub(15)]
-}
-
-/// The latest ask (or bid, if no ask) for a symbol, when Alpaca has one.
-async fn latest_price(ctx: &Ctx<'_>, kind: Kind, symbol: &str) -> Option<f64> {
-    let path = match kind {
-        Kind::Stock => "/v2/stocks/quotes/latest",
-        Kind::Crypto => "/v1beta3/crypto/us/latest/quotes",
-        Kind::Option => "/v1beta1/options/quotes/latest",
-    };
-    let request = |feed: Option<&str>| {
-        let mut query = vec![("symbols", symbol.to_string())];
-        if let Some(f) = feed {
-            query.push(("feed", f.to_string()));
-        }
-        ApiRequest {
-            api: "market-data",
-            operation_id: "latestQuoteForGuard",
-            method: Method::Get,
-            path: path.into(),
-            query,
-            body: None,
-        }
-    };
-    let transport = ctx.client.transport();
-    let response = match transport.send(request(None)).await {
-        Err(Error::Api { status: 403, .. }) if kind == Kind::Stock => {
-            transport.send(request(Some("iex"))).await
-        }
-        other => other,
-    }
-    .ok()?;
-    let v = response.json().ok()?;
-    let q = v.get("quotes")?.get(symbol)?;
-    let price = |k: &str| q.get(k).and_then(Value::as_f64).filter(|p| *p > 0.0);
-    price("ap").or(price("bp"))
+    guarded::submit(ctx, tool, Guard::PlaceOrder, request).await
 }
 
 fn confirm_schema() -> Value {
     json!({"properties": {"confirmation_id": {"type": "string"}}, "required": ["confirmation_id"]})
 }
 
-fn confirmation_id(args: JsonObject) -> Result<String, String> {
-    Args(args).required("confirmation_id")
-}
-
 async fn confirm(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
-    let pending = match confirmation_id(args).and_then(|id| ctx.safety.take(&id, ctx.session)) {
-        Ok(p) => p,
-        Err(e) => {
-            return envelope::error_text(format!(
-                "confirm_order: {e}. Nothing was sent to Alpaca."
-            ));
-        }
-    };
-    send_held(&ctx, pending, "confirm_order").await
-}
-
-/// Sends an order that was held for confirmation, after the guards once more: prices and
-/// limits may have moved since it was held.
-async fn send_held(ctx: &Ctx<'_>, pending: Pending, tool: &str) -> CallToolResult {
-    let kind = match pending.tool {
-        "place_crypto_order" => Kind::Crypto,
-        "place_option_order" => Kind::Option,
-        _ => Kind::Stock,
-    };
-    if let Err(why) = guard(ctx, kind, &pending.body).await {
-        return envelope::error_text(format!("{tool}: {why}. Nothing was sent to Alpaca."));
+    match Args(args).required("confirmation_id") {
+        Ok(id) => guarded::confirm(ctx, id).await,
+        Err(e) => envelope::error_text(format!("confirm_order: {e}. Nothing was sent to Alpaca.")),
     }
-    send(ctx, pending.tool, pending.body, &pending.what).await
 }
 
 async fn cancel_confirmation(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
-    let id = match confirmation_id(args) {
-        Ok(id) => id,
-        Err(e) => return envelope::error_text(format!("cancel_confirmation: {e}")),
-    };
-    match ctx.safety.take(&id, ctx.session) {
-        Ok(p) => envelope::with_summary(
-            json!({"confirmation_id": id, "cancelled": true}),
-            Risk::ApiData,
-            ctx.mode,
-            format!("Dropped the pending order ({}); nothing was sent.", p.what),
-        ),
+    match Args(args).required("confirmation_id") {
+        Ok(id) => guarded::drop_confirmation(&ctx, id),
         Err(e) => envelope::error_text(format!("cancel_confirmation: {e}")),
-    }
-}
-
-fn placed(
-    mode: &'static str,
-    what: &str,
-    client_order_id: &str,
-    order: Value,
-    note: Option<&str>,
-) -> CallToolResult {
-    let status = order
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    let id = order.get("id").and_then(Value::as_str).unwrap_or("?");
-    let mut summary = format!(
-        "{} account: Alpaca accepted the order ({what}); its status is `{status}` as Alpaca reports it. Order id {id}, client_order_id {client_order_id}.",
-        if mode == "live" {
-            "LIVE (real money)"
-        } else {
-            "Paper"
-        }
-    );
-    if let Some(note) = note {
-        summary.push(' ');
-        summary.push_str(note);
-    }
-    envelope::with_summary(order, Risk::ApiData, mode, summary)
-}
-
-/// The request went out but its answer was lost: look the order up instead of sending again.
-async fn lost_response(
-    ctx: &Ctx<'_>,
-    tool: &str,
-    what: &str,
-    client_order_id: &str,
-    error: &Error,
-) -> CallToolResult {
-    let lookup = GetOrderByClientOrderId {
-        client_order_id: client_order_id.to_string(),
-    };
-    let request = lookup.to_request();
-    match async { ctx.client.transport().send(request?).await }.await {
-        Ok(response) => placed(
-            ctx.mode,
-            what,
-            client_order_id,
-            response.json().unwrap_or(Value::Null),
-            Some(
-                "The response was lost in transit, so this was confirmed by looking the order up by its client_order_id; it was not sent twice.",
-            ),
-        ),
-        Err(Error::Api { status: 404, .. }) => envelope::error_text(format!(
-            "{tool}: NOT PLACED. The request failed in transit ({error}) and Alpaca has no order with client_order_id {client_order_id}. Nothing was retried; it is safe to place it again (reuse client_order_id {client_order_id} so a late arrival cannot double it)."
-        )),
-        Err(lookup_error) => envelope::error_text(format!(
-            "{tool}: OUTCOME UNKNOWN. The request failed in transit ({error}) and looking it up failed too ({lookup_error}). The order ({what}) may or may not exist: check with get_order_by_client_id client_order_id={client_order_id} before placing it again."
-        )),
     }
 }
 
@@ -976,6 +565,9 @@ mod tests {
     fn descriptions_read_like_the_order() {
         let args = Args(serde_json::from_value(json!({"symbol": "nvda", "side": "buy", "qty": 10, "type": "limit", "limit_price": 120.5})).unwrap());
         let body = build(&args, Kind::Stock).unwrap();
-        assert_eq!(describe(&body), "buy 10 NVDA limit day, limit 120.5");
+        assert_eq!(
+            guarded::describe_order(&body),
+            "buy 10 NVDA limit day, limit 120.5"
+        );
     }
 }

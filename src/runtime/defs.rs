@@ -66,6 +66,9 @@ pub struct ToolDef<C: 'static> {
     pub cache_ttl: u32,
     /// How to follow the tool's pages, for a list tool.
     pub paginate: Option<Paginate>,
+    /// The safety mechanism the server applies, for a tool that changes orders or positions
+    /// (the manifest's `guard`).
+    pub guard: Option<&'static str>,
 }
 
 /// How a list tool's pages are followed. The tool's `limit` counts items across pages and its
@@ -139,4 +142,6 @@ pub struct HandwrittenDef {
     pub risk: Risk,
     /// Parameter descriptions given in the manifest entry itself.
     pub params: &'static [(&'static str, &'static str)],
+    /// The safety mechanism the server applies (the manifest's `guard`).
+    pub guard: Option<&'static str>,
 }

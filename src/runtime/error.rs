@@ -43,6 +43,14 @@ pub enum Error {
         /// The host the `Location` header named (`None` when it named none, or a relative path).
         location_host: Option<String>,
     },
+    /// The answer's body was larger than the transport's limit; reading stopped there.
+    #[error("{}", too_large_message(*status, *limit))]
+    BodyTooLarge {
+        /// The answer's HTTP status.
+        status: u16,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// An argument was refused before anything was sent: a blank path argument, a value that
     /// does not have the format the spec states, a symbol outside the symbol alphabet.
     #[error("argument `{argument}` {reason}")]
@@ -56,6 +64,13 @@ pub enum Error {
     /// URL or header, a URL over the length limit, no host for its API). Nothing was sent.
     #[error("the request was not sent: {0}")]
     InvalidRequest(String),
+}
+
+fn too_large_message(status: u16, limit: usize) -> String {
+    format!(
+        "HTTP {status} with a body too large to read (over the {} MiB limit of {limit} bytes); narrow the request (fewer symbols, a shorter time range or a smaller limit)",
+        limit / (1024 * 1024)
+    )
 }
 
 fn redirect_message(status: u16, host: Option<&str>) -> String {

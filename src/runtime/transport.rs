@@ -299,12 +299,12 @@ impl Transport {
             .and_then(|v| v.trim().parse::<u64>().ok());
         let limit = self.inner.max_body_bytes;
         if response.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(too_large(limit));
+            return Err(too_large(status, limit));
         }
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > limit {
-                return Err(too_large(limit));
+                return Err(too_large(status, limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -341,14 +341,8 @@ fn sensitive_header(value: &str, what: &str) -> Result<reqwest::header::HeaderVa
 }
 
 /// The body was larger than the limit; reading stopped there, so memory stays bounded.
-fn too_large(limit: usize) -> Error {
-    Error::Decode {
-        detail: format!(
-            "the response body is too large (over the {} MiB limit of {limit} bytes) and was not read; narrow the request (fewer symbols, a shorter time range or a smaller limit)",
-            limit / (1024 * 1024)
-        ),
-        body: String::new(),
-    }
+fn too_large(status: u16, limit: usize) -> Error {
+    Error::BodyTooLarge { status, limit }
 }
 
 /// Alpaca's error body: `{"code": 40010001, "message": "..."}` (market data sends only a message).

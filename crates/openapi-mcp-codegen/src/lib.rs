@@ -240,6 +240,10 @@ impl Generator {
                 let v = v.trim();
                 quote!((#k, #v))
             });
+            let guard = match &hw.guard {
+                Some(g) => quote!(Some(#g)),
+                None => quote!(None),
+            };
             quote! {
                 rt::HandwrittenDef {
                     name: #name,
@@ -250,6 +254,7 @@ impl Generator {
                     annotations: rt::Annotations { read_only: #ro, destructive: #de, idempotent: #id, open_world: #ow },
                     risk: #risk,
                     params: &[#(#params,)*],
+                    guard: #guard,
                 }
             }
         });
@@ -352,8 +357,37 @@ impl Generator {
             let entry = &entries.expect("checked above")[o.operation_id];
             let (toolset, tool) = match manifest.disposition(doc.key, o.operation_id, entry)? {
                 Disposition::Excluded(_) => continue,
-                Disposition::Replaced { toolset, .. } => (toolset, None),
-                Disposition::Tool(t) => (t.toolset, Some(t)),
+                Disposition::Replaced { toolset, by } => {
+                    if manifest.guards.requires(o.method, o.path) {
+                        for name in by {
+                            if manifest
+                                .handwritten
+                                .get(name)
+                                .is_some_and(|h| h.guard.is_none())
+                            {
+                                return Err(Error::Manifest(format!(
+                                    "handwritten.{name} replaces {} {}, which changes orders or positions: give it a `guard`",
+                                    o.method.to_uppercase(),
+                                    o.path
+                                )));
+                            }
+                        }
+                    }
+                    (toolset, None)
+                }
+                Disposition::Tool(t) => {
+                    if t.guard.is_none() && manifest.guards.requires(o.method, o.path) {
+                        return Err(Error::Manifest(format!(
+                            "operations.{}.{}: {} {} changes orders or positions: give its tool `{}` a `guard`",
+                            doc.key,
+                            o.operation_id,
+                            o.method.to_uppercase(),
+                            o.path,
+                            t.name
+                        )));
+                    }
+                    (t.toolset, Some(t))
+                }
             };
             if self
                 .settings

@@ -67,6 +67,33 @@ pub struct Manifest {
     /// Enums whose values on the wire differ from the spec's (the live API is the authority).
     #[serde(default)]
     pub wire_enums: Vec<WireEnum>,
+    /// Which operations must carry a `guard`.
+    #[serde(default)]
+    pub guards: GuardRule,
+}
+
+/// Operations under these path prefixes that change anything (any method but GET, HEAD and
+/// OPTIONS) must name a `guard` when exposed: the server decides from it which safety checks
+/// and confirmations apply, so a new operation upstream cannot arrive unguarded.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GuardRule {
+    /// Path prefixes, e.g. `/v2/orders`.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+impl GuardRule {
+    /// Whether an operation (`method` lower case) must name a guard.
+    pub fn requires(&self, method: &str, path: &str) -> bool {
+        !matches!(method, "get" | "head" | "options")
+            && self.paths.iter().any(|p| {
+                path == p
+                    || path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            })
+    }
 }
 
 /// Checks on arguments by parameter name (for every operation that has a parameter of the name).
@@ -207,6 +234,9 @@ pub struct Operation {
     /// field whose value, on a page's last item, is the next page's `page_token`. (Operations
     /// that answer an object with `next_page_token` are paginated without this.)
     pub page_cursor: Option<String>,
+    /// The safety mechanism the server applies to this tool (for tools that change orders or
+    /// positions): the server knows each name and refuses to start on one it does not know.
+    pub guard: Option<String>,
     /// Hand-written tools that replace this operation.
     #[serde(default)]
     pub replaced_by: Vec<String>,
@@ -232,6 +262,8 @@ pub struct Handwritten {
     /// Parameter descriptions (the glossary applies to names not listed here).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// The safety mechanism the server applies to this tool, as for generated tools.
+    pub guard: Option<String>,
 }
 
 /// What happens to an operation, as read from the manifest.
@@ -269,6 +301,8 @@ pub struct ToolEntry<'a> {
     pub cache_ttl: u32,
     /// The item field that carries the next page's token, for bare-array list operations.
     pub page_cursor: Option<&'a str>,
+    /// The safety mechanism the server applies.
+    pub guard: Option<&'a str>,
 }
 
 impl Manifest {
@@ -381,7 +415,13 @@ impl Manifest {
                 "{at}: only read-only tools can have a page_cursor"
             )));
         }
+        if op.guard.is_some() && annotations.read_only {
+            return Err(Error::Manifest(format!(
+                "{at}: a read-only tool cannot have a guard"
+            )));
+        }
         Ok(Disposition::Tool(ToolEntry {
+            guard: op.guard.as_deref(),
             cache_ttl: op.cache_ttl,
             page_cursor: op.page_cursor.as_deref(),
             name,

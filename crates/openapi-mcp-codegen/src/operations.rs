@@ -409,6 +409,10 @@ pub fn generate(
             crate::manifest::Risk::ExternalText => quote!(rt::Risk::ExternalText),
         };
         let spec_mod = naming::ident(&naming::snake(doc.key));
+        let guard = match tool.guard {
+            Some(g) => quote!(Some(#g)),
+            None => quote!(None),
+        };
         code.tool_def = Some(quote! {
             rt::ToolDef {
                 name: #name,
@@ -423,6 +427,7 @@ pub fn generate(
                 call: #spec_mod::tools::#call_ident,
                 cache_ttl: #cache_ttl,
                 paginate: #paginate,
+                guard: #guard,
             }
         });
         code.input_schema = Some(schema);

@@ -28,6 +28,9 @@ const KNOWN: &[(&str, f64)] = &[
     ("SOL/USD", 150.0),
     ("DOGE/USD", 0.15),
     ("LTC/USD", 80.0),
+    // Cross pairs, priced in their quote currency.
+    ("ETH/BTC", 0.05),
+    ("BTC/ETH", 20.0),
 ];
 
 /// The price a symbol moves around.
