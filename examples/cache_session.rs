@@ -50,7 +50,7 @@ async fn session(cache: bool) -> Result<(usize, usize), Box<dyn std::error::Erro
     let url = alpaca_mcp::config::parse_url("mock", &mock.url())?;
     config.trading_url = url.clone();
     config.data_url = url;
-    config.rate_limit_per_minute = 0;
+    config.set_rate_limits(0, 0);
     config.credentials = Some(Credentials {
         key_id: "bench".into(),
         secret_key: "bench".into(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::runtime::{Credentials, TransportConfig};
+use crate::runtime::{Credentials, RateLimit, TransportConfig};
 
 /// Alpaca's paper trading host.
 pub const PAPER_TRADING_URL: &str = "https://paper-api.alpaca.markets";
@@ -40,13 +40,16 @@ pub struct Config {
     pub safety: crate::safety::SafetyConfig,
     /// The response cache.
     pub cache: crate::cache::CacheConfig,
-    /// Client-side rate limit shared by every session, in requests a minute
-    /// (`ALPACA_RATE_LIMIT_PER_MINUTE`, default 200, Alpaca's own limit; 0 turns it off). No
-    /// 60-second window ever sees more requests than this; over it, requests wait.
-    pub rate_limit_per_minute: u32,
-    /// Requests that may go out back to back before the limiter paces them
-    /// (`ALPACA_RATE_LIMIT_BURST`; default 0 = a quarter of the limit; at most half of it).
-    pub rate_limit_burst: u32,
+    /// Client-side pacing of the Trading API, shared by every session
+    /// (`ALPACA_TRADING_RATE_LIMIT_PER_MINUTE`, else `ALPACA_RATE_LIMIT_PER_MINUTE`, default 200,
+    /// Alpaca's limit for an account; 0 turns it off; burst `ALPACA_RATE_LIMIT_BURST`, default
+    /// a quarter). No 60-second window sees more requests than the limit; over it, requests
+    /// wait, orders ahead of reads. The API's own `X-RateLimit-*` headers are followed.
+    pub trading_rate_limit: RateLimit,
+    /// Client-side pacing of the Market Data API, as for trading
+    /// (`ALPACA_DATA_RATE_LIMIT_PER_MINUTE`, else `ALPACA_RATE_LIMIT_PER_MINUTE`, default 200,
+    /// the free plan's limit; a paid plan's is taken from Alpaca's headers unless set).
+    pub data_rate_limit: RateLimit,
     /// Backoff before the first retry of an idempotent request (250 ms; tests shorten it).
     pub retry_base: Duration,
     /// The most requests one call of a list tool makes when its `limit` asks for more than a
@@ -54,6 +57,9 @@ pub struct Config {
     /// model call costs in rate limit; past it the result says more remains and how to go on.
     pub max_pages: u64,
 }
+
+/// Alpaca's limit for an account (and the free data plan's), in requests a minute.
+pub const DEFAULT_RATE_LIMIT: u32 = 200;
 
 /// Bounds of [`Config::max_pages`].
 pub const MAX_PAGES_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
@@ -234,14 +240,28 @@ impl Config {
             Some(v) => parse_secs("ALPACA_REQUEST_TIMEOUT", &v)?,
             None => Duration::from_secs(30),
         };
-        let rate_limit_per_minute = match non_empty("ALPACA_RATE_LIMIT_PER_MINUTE") {
-            Some(v) => parse_count("ALPACA_RATE_LIMIT_PER_MINUTE", &v)?,
-            None => 200,
-        };
-        let rate_limit_burst = match non_empty("ALPACA_RATE_LIMIT_BURST") {
+        let burst = match non_empty("ALPACA_RATE_LIMIT_BURST") {
             Some(v) => parse_count("ALPACA_RATE_LIMIT_BURST", &v)?,
             None => 0,
         };
+        let shared = match non_empty("ALPACA_RATE_LIMIT_PER_MINUTE") {
+            Some(v) => Some(parse_count("ALPACA_RATE_LIMIT_PER_MINUTE", &v)?),
+            None => None,
+        };
+        let limit = |name: &str| -> Result<RateLimit, ConfigError> {
+            let own = match non_empty(name) {
+                Some(v) => Some(parse_count(name, &v)?),
+                None => None,
+            };
+            let set = own.or(shared);
+            Ok(RateLimit {
+                per_minute: set.unwrap_or(DEFAULT_RATE_LIMIT),
+                burst,
+                fixed: set.is_some(),
+            })
+        };
+        let trading_rate_limit = limit("ALPACA_TRADING_RATE_LIMIT_PER_MINUTE")?;
+        let data_rate_limit = limit("ALPACA_DATA_RATE_LIMIT_PER_MINUTE")?;
         let max_pages = match non_empty("ALPACA_MAX_PAGES") {
             Some(v) => v
                 .trim()
@@ -268,8 +288,8 @@ impl Config {
             sandbox: false,
             safety: crate::safety::SafetyConfig::from_lookup(&get)?,
             cache: crate::cache::CacheConfig::from_lookup(&get)?,
-            rate_limit_per_minute,
-            rate_limit_burst,
+            trading_rate_limit,
+            data_rate_limit,
             retry_base: Duration::from_millis(250),
             max_pages,
         })
@@ -293,6 +313,17 @@ impl Config {
         if self.paper { "paper" } else { "live" }
     }
 
+    /// Sets both APIs' pacing to `per_minute` (0: off) with `burst`, as the operator's choice.
+    pub fn set_rate_limits(&mut self, per_minute: u32, burst: u32) {
+        let limit = RateLimit {
+            per_minute,
+            burst,
+            fixed: true,
+        };
+        self.trading_rate_limit = limit;
+        self.data_rate_limit = limit;
+    }
+
     /// The transport settings for this configuration.
     pub fn transport_config(&self) -> TransportConfig {
         TransportConfig {
@@ -305,8 +336,12 @@ impl Config {
             credentials: self.credentials.clone(),
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
-            rate_limit_per_minute: self.rate_limit_per_minute,
-            rate_limit_burst: self.rate_limit_burst,
+            rate_limits: [
+                ("trading".to_string(), self.trading_rate_limit),
+                ("market-data".to_string(), self.data_rate_limit),
+            ]
+            .into_iter()
+            .collect(),
             retry_base: self.retry_base,
             ..TransportConfig::default()
         }
@@ -398,24 +433,50 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_defaults_to_alpacas_and_can_be_turned_off() {
+    fn rate_limit_defaults_to_alpacas_per_api_and_can_be_turned_off() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.rate_limit_per_minute, 200);
-        assert_eq!(c.rate_limit_burst, 0);
-        assert_eq!(c.transport_config().rate_limit_per_minute, 200);
+        let default = RateLimit {
+            per_minute: 200,
+            burst: 0,
+            fixed: false,
+        };
+        assert_eq!(
+            (c.trading_rate_limit, c.data_rate_limit),
+            (default, default)
+        );
+        let t = c.transport_config();
+        assert_eq!(t.rate_limits["trading"], default);
+        assert_eq!(t.rate_limits["market-data"], default);
+        // A shared setting applies to both; a per-API one wins over it; either is fixed.
         let c = config(&[
             ("ALPACA_RATE_LIMIT_PER_MINUTE", "0"),
+            ("ALPACA_DATA_RATE_LIMIT_PER_MINUTE", "10000"),
             ("ALPACA_RATE_LIMIT_BURST", " 5 "),
         ])
         .unwrap();
-        assert_eq!(c.rate_limit_per_minute, 0);
-        assert_eq!(c.rate_limit_burst, 5);
+        assert_eq!(
+            c.trading_rate_limit,
+            RateLimit {
+                per_minute: 0,
+                burst: 5,
+                fixed: true
+            }
+        );
+        assert_eq!(
+            c.data_rate_limit,
+            RateLimit {
+                per_minute: 10_000,
+                burst: 5,
+                fixed: true
+            }
+        );
         let err = config(&[("ALPACA_RATE_LIMIT_PER_MINUTE", "lots")]).unwrap_err();
         assert!(
             err.to_string()
                 .contains("ALPACA_RATE_LIMIT_PER_MINUTE=\"lots\" is not a whole number"),
             "{err}"
         );
+        assert!(config(&[("ALPACA_TRADING_RATE_LIMIT_PER_MINUTE", "x")]).is_err());
         assert!(config(&[("ALPACA_RATE_LIMIT_BURST", "-1")]).is_err());
     }
 }

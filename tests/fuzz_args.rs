@@ -73,7 +73,7 @@ fn all_toolsets() -> Vec<String> {
 fn fuzz_config(mock: &MockServer, confirm: bool) -> Config {
     let mut config = config_for(mock);
     config.toolsets = Some(all_toolsets());
-    config.rate_limit_per_minute = 0;
+    config.set_rate_limits(0, 0);
     config.retry_base = Duration::from_millis(1);
     config.request_timeout = Duration::from_secs(5);
     config.safety.confirm_orders = confirm;

@@ -309,8 +309,7 @@ async fn the_rate_limiter_paces_every_session_together() {
     let mock = mock().await;
     let mut config = fast(&mock);
     // 60 a minute with bursts of 2: 2 at once, then one every 60/58 s.
-    config.rate_limit_per_minute = 60;
-    config.rate_limit_burst = 2;
+    config.set_rate_limits(60, 2);
     let tools = Arc::new(AlpacaTools::new(&config).unwrap());
     let a = session(tools.clone()).await;
     let b = session(tools).await;
@@ -331,7 +330,7 @@ async fn the_rate_limiter_paces_every_session_together() {
 
     // Off: the same calls go out at once.
     let mut config = fast(&mock);
-    config.rate_limit_per_minute = 0;
+    config.set_rate_limits(0, 0);
     let client = connect(&config).await;
     let started = Instant::now();
     for _ in 0..6 {

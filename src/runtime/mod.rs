@@ -18,7 +18,7 @@ pub use request::{
     ApiRequest, ApiResponse, Method, encode_path, json_to_query, parse_args, take_pager_arg,
     to_json,
 };
-pub use transport::{Credentials, Transport, TransportConfig};
+pub use transport::{Credentials, RateLimit, Transport, TransportConfig};
 
 /// A JSON object: tool arguments and the like.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

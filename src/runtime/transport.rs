@@ -19,6 +19,7 @@ mod rate_limit;
 mod retry;
 
 use super::{ApiRequest, ApiResponse, Error, Method};
+pub use rate_limit::RateLimit;
 use rate_limit::RateLimiter;
 use retry::RetryPolicy;
 
@@ -52,14 +53,10 @@ pub struct TransportConfig {
     pub max_body_bytes: usize,
     /// User-Agent header.
     pub user_agent: String,
-    /// Client-side rate limit shared by every clone of the transport, in requests a minute;
-    /// 0 turns it off (the default here; the server's [`crate::Config`] turns it on). No
-    /// 60-second window ever sees more than this many requests: the bucket holds
-    /// `rate_limit_burst` and refills at `(rate_limit_per_minute - rate_limit_burst)` a minute.
-    pub rate_limit_per_minute: u32,
-    /// Requests that may go out back to back before the limiter paces them; 0 means a quarter
-    /// of `rate_limit_per_minute`. Capped at half of it.
-    pub rate_limit_burst: u32,
+    /// Client-side pacing per API (manifest spec key -> limit), shared by every clone of the
+    /// transport; an API not listed is not paced (the default here; the server's
+    /// [`crate::Config`] paces both of Alpaca's). See `rate_limit` for the rules.
+    pub rate_limits: BTreeMap<String, RateLimit>,
     /// Tries in all for a request that may be retried (GET, HEAD, OPTIONS); 1 turns retries
     /// off. Writes are never retried.
     pub max_attempts: u32,
@@ -67,20 +64,6 @@ pub struct TransportConfig {
     pub retry_base: Duration,
     /// Longest `Retry-After` of a 429 that is waited out; a longer one is returned at once.
     pub max_retry_after: Duration,
-}
-
-impl TransportConfig {
-    /// The effective bucket size and refill rate (requests a minute) of the rate limiter.
-    fn rate_limit(&self) -> (u32, u32) {
-        let limit = self.rate_limit_per_minute;
-        let cap = (limit / 2).max(1);
-        let burst = match self.rate_limit_burst {
-            0 => (limit / 4).max(1),
-            b => b,
-        }
-        .min(cap);
-        (burst, limit.saturating_sub(burst).max(1))
-    }
 }
 
 impl Default for TransportConfig {
@@ -92,8 +75,7 @@ impl Default for TransportConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 32 * 1024 * 1024,
             user_agent: concat!("alpaca-mcp/", env!("CARGO_PKG_VERSION")).to_string(),
-            rate_limit_per_minute: 0,
-            rate_limit_burst: 0,
+            rate_limits: BTreeMap::new(),
             max_attempts: 3,
             retry_base: Duration::from_millis(250),
             max_retry_after: Duration::from_secs(10),
@@ -115,7 +97,8 @@ struct Inner {
     /// The key headers' values, built once and marked sensitive.
     key_headers: Option<(reqwest::header::HeaderValue, reqwest::header::HeaderValue)>,
     max_body_bytes: usize,
-    limiter: Option<RateLimiter>,
+    /// One limiter per paced API.
+    limiters: BTreeMap<String, RateLimiter>,
     retry: RetryPolicy,
 }
 
@@ -130,7 +113,15 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("base_urls", &self.inner.base_urls)
             .field("credentials", &self.inner.credentials)
-            .field("rate_limiter", &self.inner.limiter.is_some())
+            .field(
+                "rate_limits",
+                &self
+                    .inner
+                    .limiters
+                    .iter()
+                    .map(|(k, l)| (k.as_str(), l.per_minute()))
+                    .collect::<Vec<_>>(),
+            )
             .field("retry", &self.inner.retry)
             .finish()
     }
@@ -146,12 +137,11 @@ impl Transport {
             )),
             None => None,
         };
-        let limiter = if config.rate_limit_per_minute == 0 {
-            None
-        } else {
-            let (burst, per_minute) = config.rate_limit();
-            RateLimiter::new(per_minute, burst)
-        };
+        let limiters = config
+            .rate_limits
+            .iter()
+            .filter_map(|(api, limit)| RateLimiter::new(*limit).map(|l| (api.clone(), l)))
+            .collect();
         let retry = RetryPolicy {
             max_attempts: config.max_attempts.max(1),
             base: config.retry_base,
@@ -174,7 +164,7 @@ impl Transport {
                 credentials: config.credentials,
                 key_headers,
                 max_body_bytes: config.max_body_bytes,
-                limiter,
+                limiters,
                 retry,
             }),
         })
@@ -236,9 +226,12 @@ impl Transport {
     pub async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
         let url = self.url_for(&request)?;
         let mut attempt = 1;
+        let limiter = self.inner.limiters.get(request.api);
+        // Placing, replacing and cancelling never wait behind queued reads.
+        let write = !request.method.is_safe();
         loop {
-            if let Some(limiter) = &self.inner.limiter {
-                limiter.acquire().await;
+            if let Some(limiter) = limiter {
+                limiter.acquire(write).await;
             }
             let error = match self.send_once(&request, url.clone()).await {
                 Ok(response) => return Ok(response),
@@ -287,6 +280,24 @@ impl Transport {
         }
         let mut response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
+        if let Some(limiter) = self.inner.limiters.get(request.api) {
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            };
+            let (limit, remaining, reset) = (
+                header("x-ratelimit-limit"),
+                header("x-ratelimit-remaining"),
+                header("x-ratelimit-reset"),
+            );
+            if limit.is_some() || remaining.is_some() {
+                let small = |v: Option<u64>| v.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+                limiter.observe(small(limit), small(remaining), reset);
+            }
+        }
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
@@ -405,20 +416,6 @@ fn classify(e: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_limit_keeps_every_minute_under_the_limit() {
-        let config = |per_minute, burst| TransportConfig {
-            rate_limit_per_minute: per_minute,
-            rate_limit_burst: burst,
-            ..TransportConfig::default()
-        };
-        // burst + refill per minute == the limit
-        assert_eq!(config(200, 0).rate_limit(), (50, 150));
-        assert_eq!(config(200, 10).rate_limit(), (10, 190));
-        assert_eq!(config(200, 500).rate_limit(), (100, 100));
-        assert_eq!(config(1, 0).rate_limit(), (1, 1));
-    }
 
     fn request(path: &str) -> ApiRequest {
         ApiRequest {

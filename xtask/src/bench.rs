@@ -538,9 +538,15 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     }
 
     eprintln!("== the response cache over a scripted session");
-    match cache_session(&root) {
+    match example(&root, "cache_session") {
         Ok(v) => rows.extend(cache_rows(&v)),
         Err(e) => notes.push(format!("cache session: {e:#}")),
+    }
+
+    eprintln!("== an order's wait behind 300 queued reads (the client-side rate limiter)");
+    match example(&root, "order_wait") {
+        Ok(v) => rows.extend(order_wait_rows(&v)),
+        Err(e) => notes.push(format!("order wait: {e:#}")),
     }
 
     let machine = machine();
@@ -565,29 +571,51 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `examples/cache_session.rs` (the fake's request log counts what reached Alpaca, with
-/// the cache and without); its last line is a JSON summary. The counts do not depend on the
-/// build profile, so the test build's debug profile serves.
-fn cache_session(root: &Path) -> anyhow::Result<Value> {
+/// Runs one of the crate's examples (`cache_session`: the fake's request log counts what reached
+/// Alpaca; `order_wait`: an order's latency behind queued reads). Its last line is a JSON
+/// summary. The debug build the tests leave serves: the counts do not depend on the profile,
+/// and the wait is the limiter's, not the code's.
+fn example(root: &Path, name: &str) -> anyhow::Result<Value> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "run",
-            "-q",
-            "-p",
-            "alpaca-mcp",
-            "--example",
-            "cache_session",
-        ])
+        .args(["run", "-q", "-p", "alpaca-mcp", "--example", name])
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()
-        .context("running the cache_session example")?;
+        .with_context(|| format!("running the {name} example"))?;
     if !out.status.success() {
-        bail!("the cache_session example failed");
+        bail!("the {name} example failed");
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last).with_context(|| format!("cache_session printed {last:?}"))
+    serde_json::from_str(last).with_context(|| format!("{name} printed {last:?}"))
+}
+
+/// The order-wait rows: an order's latency (median of the orders placed) while 300 reads are
+/// queued at the limiter. The ratio column holds the milliseconds; the target is 50 ms.
+fn order_wait_rows(v: &Value) -> Vec<Row> {
+    let ms = |k: &str| -> Option<Stat> {
+        let xs: Vec<f64> = v[k].as_array()?.iter().filter_map(Value::as_f64).collect();
+        Stat::of(&xs)
+    };
+    let mut out = Vec::new();
+    for (key, queued, what) in [
+        ("data_ms", "data_still_queued", "market-data"),
+        ("trading_ms", "trading_still_queued", "trading"),
+    ] {
+        let Some(stat) = ms(key) else { continue };
+        let mut row = Row::new(
+            format!(
+                "order latency with 300 {what} reads queued ({} still waiting; ratio: median ms)",
+                v[queued]
+            ),
+            "ms",
+            Some(stat),
+            None,
+        );
+        row.ratio = Some(stat.median);
+        out.push(row.target("<=", 50.0));
+    }
+    out
 }
 
 /// The cache's rows: requests that reached Alpaca over the session with and without it. V2 has

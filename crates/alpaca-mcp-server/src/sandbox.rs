@@ -33,7 +33,7 @@ async fn start_sandbox(config: &mut Config) -> anyhow::Result<MockServer> {
     config.sandbox = true;
     config.paper = true;
     // Alpaca's request limit does not apply to the built-in fake: no client-side pacing.
-    config.rate_limit_per_minute = 0;
+    config.set_rate_limits(0, 0);
     let transport = ApiTransport::new(config.transport_config())?;
     seed_demo_account(&mock, &transport)
         .await

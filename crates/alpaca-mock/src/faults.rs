@@ -38,6 +38,8 @@ pub enum FaultKind {
     Drop,
     /// Answer 200 with `Content-Type: application/json` and a body that is not JSON.
     NotJson,
+    /// Answer normally, with these headers added (`X-RateLimit-Remaining`, say).
+    WithHeaders(Vec<(String, String)>),
     /// Answer with a redirect: `status` (301, 302, 307, 308, ...) and `Location: location`.
     Redirect {
         /// HTTP status code.
@@ -222,6 +224,18 @@ pub(crate) async fn apply(State(s): State<MockState>, req: Request, next: Next) 
                 let _ = next.run(req).await;
             }
             status_response(status, body, &headers)
+        }
+        FaultKind::WithHeaders(headers) => {
+            let mut resp = next.run(req).await;
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::try_from(k.as_str()),
+                    HeaderValue::try_from(v.as_str()),
+                ) {
+                    resp.headers_mut().insert(k, v);
+                }
+            }
+            resp
         }
         FaultKind::Redirect { status, location } => {
             if fault.record_anyway {
