@@ -7,7 +7,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use alpaca_mcp::handwritten::Clock;
 
 use alpaca_mcp::{AlpacaServer, AlpacaTools, Config};
-use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -51,8 +50,10 @@ pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<Exit
     );
     match settings.transport {
         Transport::Stdio => {
-            let service = AlpacaServer::new(tools).serve(alpaca_mcp::stdio()).await?;
-            service.waiting().await?;
+            // Session after session on one connection: a client that opened a 2026-07-28
+            // session and falls back to `initialize` gets a fresh one.
+            alpaca_mcp::stdio::serve(alpaca_mcp::stdio(), || AlpacaServer::new(tools.clone()))
+                .await?;
         }
         Transport::Http => {
             let (security, addrs) = http.expect("checked above for the HTTP transport");
