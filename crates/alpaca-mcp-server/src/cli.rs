@@ -100,6 +100,32 @@ pub struct HttpSettings {
         value_name = "SECONDS"
     )]
     pub session_idle_timeout: Option<u64>,
+    /// Seconds a client has to send a request's headers, and the longest a kept-alive
+    /// connection may stay idle [default: 10].
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_HEADER_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's body [default: 10].
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_BODY_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub body_timeout: Option<u64>,
+    /// HTTP connections one client address may hold at once; more are answered 503 [default:
+    /// 64]. Behind a reverse proxy every connection comes from the proxy: raise it there.
+    #[arg(
+        long,
+        global = true,
+        env = "ALPACA_MCP_MAX_CONNECTIONS_PER_PEER",
+        value_name = "N"
+    )]
+    pub max_connections_per_peer: Option<usize>,
 }
 
 /// Transports.

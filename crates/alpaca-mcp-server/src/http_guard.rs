@@ -30,6 +30,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_SESSIONS: usize = 64;
 /// Default idle time after which a session is closed (30 minutes).
 pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default time a client has to send a request's headers (and the longest idle keep-alive).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default most connections one peer address holds at once.
+pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 64;
 
 const TOKEN_ENV: &str = "ALPACA_MCP_HTTP_TOKEN";
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -97,6 +103,44 @@ pub struct HttpSecurity {
     pub max_sessions: usize,
     /// `None`: sessions never expire.
     pub session_idle_timeout: Option<Duration>,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body.
+    pub body_timeout: Duration,
+    /// Connections one peer address may hold at once.
+    pub max_connections_per_peer: usize,
+    /// Refused authentications, summarized in the log instead of one line each.
+    auth_failures: AuthFailures,
+}
+
+/// Counts refused authentications and logs them at most once a minute, so a flood of bad
+/// tokens cannot flood the log.
+#[derive(Debug, Default)]
+struct AuthFailures {
+    state: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl AuthFailures {
+    const INTERVAL: Duration = Duration::from_secs(60);
+
+    fn record(&self, reason: Denied) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, since) = &mut *s;
+        match since {
+            Some(t) if t.elapsed() < Self::INTERVAL => *count += 1,
+            _ => {
+                if *count > 0 {
+                    tracing::info!(
+                        refused = *count,
+                        "refused requests without a valid bearer token (401) in the last minute"
+                    );
+                }
+                tracing::info!(reason = ?reason, "refused a request without a valid bearer token (401); further ones are counted and summarized once a minute");
+                *count = 0;
+                *since = Some(std::time::Instant::now());
+            }
+        }
+    }
 }
 
 impl HttpSecurity {
@@ -216,6 +260,34 @@ impl HttpSecurity {
                 Some(0) => None,
                 Some(secs) => Some(Duration::from_secs(secs)),
             };
+        let secs =
+            |flag: Option<u64>, name: &str, default: Duration| -> Result<Duration, SetupError> {
+                match number(flag, name)? {
+                    None => Ok(default),
+                    Some(0) => Err(SetupError(format!("{name} must be at least 1 second"))),
+                    Some(n) => Ok(Duration::from_secs(n)),
+                }
+            };
+        let header_timeout = secs(
+            h.header_timeout,
+            "ALPACA_MCP_HEADER_TIMEOUT",
+            DEFAULT_HEADER_TIMEOUT,
+        )?;
+        let body_timeout = secs(
+            h.body_timeout,
+            "ALPACA_MCP_BODY_TIMEOUT",
+            DEFAULT_BODY_TIMEOUT,
+        )?;
+        let max_connections_per_peer = number(
+            h.max_connections_per_peer.map(|n| n as u64),
+            "ALPACA_MCP_MAX_CONNECTIONS_PER_PEER",
+        )?
+        .map_or(DEFAULT_MAX_CONNECTIONS_PER_PEER, |n| n as usize);
+        if max_connections_per_peer == 0 {
+            return Err(SetupError(
+                "--max-connections-per-peer (ALPACA_MCP_MAX_CONNECTIONS_PER_PEER) must be at least 1".into(),
+            ));
+        }
         Ok(HttpSecurity {
             tokens,
             allowed_hosts,
@@ -223,6 +295,10 @@ impl HttpSecurity {
             max_body_bytes,
             max_sessions,
             session_idle_timeout,
+            header_timeout,
+            body_timeout,
+            max_connections_per_peer,
+            auth_failures: AuthFailures::default(),
         })
     }
 
@@ -701,12 +777,20 @@ pub async fn handle(State(guard): State<Arc<Guard>>, request: Request) -> Respon
     let security = &guard.security;
     let (parts, body) = request.into_parts();
 
-    // Host (DNS rebinding): 421, the request was not meant for this server.
+    // Host (DNS rebinding): 421, the request was not meant for this server. Two Host headers,
+    // or one with a port that is not a port, is a malformed request (RFC 9110): 400.
+    if parts.headers.get_all(header::HOST).iter().count() > 1 {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: more than one Host header",
+        );
+    }
     let authority = match parts.headers.get(header::HOST) {
         Some(v) => v
             .to_str()
             .ok()
-            .and_then(|s| s.parse::<axum::http::uri::Authority>().ok()),
+            .and_then(|s| s.parse::<axum::http::uri::Authority>().ok())
+            .filter(well_formed_port),
         None => parts.uri.authority().cloned(),
     };
     let Some(authority) = authority else {
@@ -746,7 +830,7 @@ pub async fn handle(State(guard): State<Arc<Guard>>, request: Request) -> Respon
     let scope = match security.authorize(&parts.headers) {
         Ok(scope) => scope,
         Err(denied) => {
-            tracing::info!(reason = ?denied, "refused a request without a valid bearer token (401)");
+            security.auth_failures.record(denied);
             return denied.into_response();
         }
     };
@@ -754,6 +838,20 @@ pub async fn handle(State(guard): State<Arc<Guard>>, request: Request) -> Respon
         (Scope::Read, Some(read)) => read,
         _ => &guard.full,
     };
+
+    // Ending a session that does not exist (or belongs to the other endpoint): 404, as for
+    // any other request on an unknown session.
+    if parts.method == Method::DELETE
+        && let Some(id) = parts.headers.get(SESSION_HEADER)
+    {
+        let known = match id.to_str() {
+            Ok(id) => endpoint.sessions.sessions.read().await.contains_key(id),
+            Err(_) => false,
+        };
+        if !known {
+            return plain(StatusCode::NOT_FOUND, "Not Found: no such MCP session");
+        }
+    }
 
     if parts.method != Method::POST {
         return forward(endpoint, Request::from_parts(parts, body)).await;
@@ -777,9 +875,28 @@ pub async fn handle(State(guard): State<Arc<Guard>>, request: Request) -> Respon
     if declared.is_some_and(|n| n > security.max_body_bytes as u64) {
         return too_large();
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, security.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
+    // The body within its time: a client that declares a body and sends it slowly (or never)
+    // gets 408 and the connection is closed.
+    let bytes: Bytes = match tokio::time::timeout(
+        security.body_timeout,
+        axum::body::to_bytes(body, security.max_body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            let mut r = plain(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "Request Timeout: the body did not arrive within {} s",
+                    security.body_timeout.as_secs()
+                ),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
     };
 
     // Session limit: 503 for an initialize (a new session) beyond it.
@@ -814,6 +931,23 @@ pub async fn handle(State(guard): State<Arc<Guard>>, request: Request) -> Respon
     forward(endpoint, request).await
 }
 
+/// A Host whose port, if it has one, is a number from 0 to 65535.
+fn well_formed_port(a: &axum::http::uri::Authority) -> bool {
+    let s = a.as_str();
+    // What follows the host: after `]` for an IPv6 literal, else from the first `:`.
+    let after = if s.starts_with('[') {
+        s.find(']').map_or("", |i| &s[i + 1..])
+    } else {
+        s.find(':').map_or("", |i| &s[i..])
+    };
+    match after.strip_prefix(':') {
+        None => after.is_empty(),
+        Some(p) => {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+        }
+    }
+}
+
 async fn forward(endpoint: &Endpoint, request: Request) -> Response {
     endpoint.service.handle(request).await.map(Body::new)
 }
@@ -844,6 +978,10 @@ mod tests {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_sessions: DEFAULT_MAX_SESSIONS,
             session_idle_timeout: Some(DEFAULT_SESSION_IDLE_TIMEOUT),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections_per_peer: DEFAULT_MAX_CONNECTIONS_PER_PEER,
+            auth_failures: AuthFailures::default(),
         }
     }
 
@@ -854,6 +992,34 @@ mod tests {
             HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
         );
         h
+    }
+
+    #[test]
+    fn host_ports_must_be_ports() {
+        let ok = |h: &str| {
+            h.parse::<axum::http::uri::Authority>()
+                .ok()
+                .filter(well_formed_port)
+                .is_some()
+        };
+        for good in [
+            "localhost",
+            "localhost:8000",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:8000",
+        ] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "localhost:",
+            "localhost:99999",
+            "localhost:80a",
+            "localhost:8000:1",
+            "[::1]:x",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 
     #[test]

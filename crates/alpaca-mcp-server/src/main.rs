@@ -2,6 +2,7 @@
 
 mod cli;
 mod doctor;
+mod listener;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 #[cfg(not(feature = "sandbox"))]

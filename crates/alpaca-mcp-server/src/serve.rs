@@ -116,6 +116,10 @@ async fn serve_http(
     };
     let full = endpoint(tools);
     tracing::info!("HTTP transport security: {}", security.describe());
+    let limits = crate::listener::ConnLimits {
+        header_timeout: security.header_timeout,
+        max_per_peer: security.max_connections_per_peer,
+    };
     let guard = Arc::new(Guard::new(security, full, read));
     let router = axum::Router::new()
         .route("/mcp", axum::routing::any(http_guard::handle))
@@ -127,13 +131,6 @@ async fn serve_http(
         let _ = tokio::signal::ctrl_c().await;
         shutdown.cancel();
     });
-    // Without TCP_NODELAY every answer on a kept-alive connection waits ~40 ms for the
-    // client's delayed ACK (Nagle), capping throughput at ~25 calls/s per connection.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { ct.cancelled_owned().await })
-        .await?;
+    crate::listener::serve(listener, router, limits, ct).await;
     Ok(())
 }

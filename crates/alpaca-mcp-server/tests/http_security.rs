@@ -14,7 +14,6 @@ use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
-use tokio::io::AsyncBufReadExt;
 
 const TRADE: &str = "trade-token-4f1c9e2a7b3d5e6f";
 const READ: &str = "read-token-9a8b7c6d5e4f3a2b";
@@ -35,56 +34,6 @@ fn token_file() -> tempfile::NamedTempFile {
 async fn server(args: &[&str], env: &[(&str, &str)]) -> (tokio::process::Child, String) {
     let (child, url, _) = server_with_log(args, env).await;
     (child, url)
-}
-
-/// Like [`server`]; also everything the server writes to stderr, as it comes.
-async fn server_with_log(
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (
-    tokio::process::Child,
-    String,
-    std::sync::Arc<std::sync::Mutex<String>>,
-) {
-    let mut all = vec!["--sandbox", "--transport", "http", "--port", "0"];
-    all.extend_from_slice(args);
-    let mut cmd = command(&all);
-    cmd.envs(env.iter().copied());
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let url = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut seen = log.lock().unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.trim().to_string();
-            }
-        }
-        panic!(
-            "the server exited before listening:\n{}",
-            log.lock().unwrap()
-        );
-    })
-    .await
-    .expect("server starts listening");
-    let sink = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut seen = sink.lock().unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-    });
-    (child, url, log)
 }
 
 /// rmcp's client sending `Authorization: Bearer <token>`.
