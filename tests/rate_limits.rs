@@ -13,6 +13,21 @@ use alpaca_mock::{Fault, FaultKind, MockServer};
 use serde_json::{Value, json};
 use support::*;
 
+/// Makes the fake add `headers` to its answers under `prefix` (`times` of them, or all).
+fn with_headers(mock: &MockServer, prefix: &str, headers: &[(&str, String)], times: Option<u32>) {
+    let kind = FaultKind::WithHeaders(
+        headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    );
+    let fault = Fault::new(prefix, kind);
+    mock.inject(match times {
+        Some(n) => fault.times(n),
+        None => fault,
+    });
+}
+
 /// Both APIs paced at one request a second after a burst of one.
 fn slow(mock: &MockServer) -> Arc<AlpacaTools> {
     let mut config: Config = config_for(mock);
@@ -97,16 +112,15 @@ async fn no_request_goes_out_before_alpacas_reset_when_none_remain() {
         .unwrap()
         .as_secs()
         + 2;
-    mock.inject(
-        Fault::new(
-            "/v2/clock",
-            FaultKind::WithHeaders(vec![
-                ("X-RateLimit-Limit".into(), "200".into()),
-                ("X-RateLimit-Remaining".into(), "0".into()),
-                ("X-RateLimit-Reset".into(), reset.to_string()),
-            ]),
-        )
-        .once(),
+    with_headers(
+        &mock,
+        "/v2/clock",
+        &[
+            ("X-RateLimit-Limit", "200".into()),
+            ("X-RateLimit-Remaining", "0".into()),
+            ("X-RateLimit-Reset", reset.to_string()),
+        ],
+        Some(1),
     );
     let r = tools.call("get_clock", None).await.unwrap();
     assert_eq!(r.is_error, Some(false));
@@ -147,13 +161,15 @@ async fn a_paid_plans_limit_is_taken_from_alpacas_headers() {
         fixed: false,
     };
     let tools = Arc::new(AlpacaTools::new(&config).unwrap());
-    mock.inject(Fault::new(
+    with_headers(
+        &mock,
         "/v2/stocks",
-        FaultKind::WithHeaders(vec![
-            ("X-RateLimit-Limit".into(), "10000".into()),
-            ("X-RateLimit-Remaining".into(), "9999".into()),
-        ]),
-    ));
+        &[
+            ("X-RateLimit-Limit", "10000".into()),
+            ("X-RateLimit-Remaining", "9999".into()),
+        ],
+        None,
+    );
     let started = Instant::now();
     for _ in 0..8 {
         data(

@@ -313,15 +313,8 @@ async fn assess(
             };
             let kind = Kind::of_class(effective.get("asset_class").and_then(Value::as_str));
             let before = describe_order(&effective);
-            for key in [
-                "qty",
-                "limit_price",
-                "stop_price",
-                "trail",
-                "time_in_force",
-                "notional",
-            ] {
-                if let Some(v) = patch.get(key) {
+            for key in REPLACE_FIELDS {
+                if let Some(v) = patch.get(*key) {
                     effective.insert(key.to_string(), v.clone());
                 }
             }
@@ -714,23 +707,26 @@ pub(crate) fn describe_order(body: &Map<String, Value>) -> String {
     text
 }
 
+/// The fields of an order a replace may change.
+const REPLACE_FIELDS: &[&str] = &[
+    "qty",
+    "limit_price",
+    "stop_price",
+    "trail",
+    "time_in_force",
+    "notional",
+];
+
 fn describe_patch(patch: &Map<String, Value>) -> String {
-    let parts: Vec<String> = [
-        "qty",
-        "limit_price",
-        "stop_price",
-        "trail",
-        "time_in_force",
-        "notional",
-    ]
-    .iter()
-    .filter_map(|k| {
-        patch.get(*k).map(|v| match v {
-            Value::String(s) => format!("{k} {s}"),
-            other => format!("{k} {other}"),
+    let parts: Vec<String> = REPLACE_FIELDS
+        .iter()
+        .filter_map(|k| {
+            patch.get(*k).map(|v| match v {
+                Value::String(s) => format!("{k} {s}"),
+                other => format!("{k} {other}"),
+            })
         })
-    })
-    .collect();
+        .collect();
     if parts.is_empty() {
         "no changes".into()
     } else {

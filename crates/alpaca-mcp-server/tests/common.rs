@@ -37,29 +37,7 @@ pub async fn stdio_client(args: &[&str]) -> Client {
 
 /// Spawns the binary with the HTTP transport on an ephemeral port; returns the child and URL.
 pub async fn http_server(args: &[&str]) -> (tokio::process::Child, String) {
-    let mut all = vec!["--transport", "http", "--port", "0"];
-    all.extend_from_slice(args);
-    let mut child = command(&all)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.trim().to_string();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("server starts listening");
-    // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (child, url, _) = spawn_http(args, &[]).await;
     (child, url)
 }
 
@@ -116,7 +94,22 @@ pub async fn server_with_log(
     String,
     std::sync::Arc<std::sync::Mutex<String>>,
 ) {
-    let mut all = vec!["--sandbox", "--transport", "http", "--port", "0"];
+    let mut all = vec!["--sandbox"];
+    all.extend_from_slice(args);
+    spawn_http(&all, env).await
+}
+
+/// The binary with the HTTP transport on an ephemeral port, `args` and `env` added; the child,
+/// its URL and its stderr so far (kept being read, so it never blocks on a full pipe).
+pub async fn spawn_http(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    String,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
+    let mut all = vec!["--transport", "http", "--port", "0"];
     all.extend_from_slice(args);
     let mut cmd = command(&all);
     cmd.envs(env.iter().copied());

@@ -174,6 +174,12 @@ fn status_response(status: u16, body: Option<String>, headers: &[(String, String
         )
             .into_response(),
     };
+    add_headers(&mut resp, headers);
+    resp
+}
+
+/// Adds `headers` to an answer (a name or value that is not valid HTTP is skipped).
+fn add_headers(resp: &mut Response, headers: &[(String, String)]) {
     for (k, v) in headers {
         if let (Ok(k), Ok(v)) = (
             HeaderName::try_from(k.as_str()),
@@ -182,7 +188,6 @@ fn status_response(status: u16, body: Option<String>, headers: &[(String, String
             resp.headers_mut().insert(k, v);
         }
     }
-    resp
 }
 
 /// The middleware that applies faults.
@@ -227,14 +232,7 @@ pub(crate) async fn apply(State(s): State<MockState>, req: Request, next: Next) 
         }
         FaultKind::WithHeaders(headers) => {
             let mut resp = next.run(req).await;
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    HeaderName::try_from(k.as_str()),
-                    HeaderValue::try_from(v.as_str()),
-                ) {
-                    resp.headers_mut().insert(k, v);
-                }
-            }
+            add_headers(&mut resp, &headers);
             resp
         }
         FaultKind::Redirect { status, location } => {
