@@ -17,6 +17,7 @@
 //! `ALPACA_CACHE_MAX_TTL_SECONDS` (caps every TTL) and `ALPACA_STALE_MAX_SECONDS` tune it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -99,9 +100,14 @@ struct Inner {
     tick: u64,
 }
 
+/// A source of the current instant for [`ResponseCache`].
+pub type CacheClock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// The cache. Cheap to share behind an `Arc`.
 pub struct ResponseCache {
     config: CacheConfig,
+    /// The time entries age by (the system's monotonic clock; tests move their own).
+    clock: Mutex<CacheClock>,
     inner: Mutex<Inner>,
 }
 
@@ -147,10 +153,21 @@ fn collection(path: &str) -> String {
 }
 
 impl ResponseCache {
+    /// Replaces the clock entries age by (tests move time on without sleeping).
+    pub fn set_clock(&self, clock: CacheClock) {
+        *self.clock.lock().unwrap_or_else(|p| p.into_inner()) = clock;
+    }
+
+    fn now(&self) -> Instant {
+        let clock = self.clock.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        clock()
+    }
+
     /// An empty cache.
     pub fn new(config: CacheConfig) -> Self {
         ResponseCache {
             config,
+            clock: Mutex::new(Arc::new(Instant::now)),
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -185,7 +202,7 @@ impl ResponseCache {
         inner.tick += 1;
         let tick = inner.tick;
         let entry = inner.entries.get_mut(key)?;
-        if entry.stored.elapsed() >= entry.ttl {
+        if self.now().saturating_duration_since(entry.stored) >= entry.ttl {
             return None;
         }
         entry.last_used = tick;
@@ -196,7 +213,7 @@ impl ResponseCache {
     pub fn stale(&self, key: &str) -> Option<Stale> {
         let inner = self.lock();
         let entry = inner.entries.get(key)?;
-        let age = entry.stored.elapsed();
+        let age = self.now().saturating_duration_since(entry.stored);
         (age <= self.config.max_stale).then(|| Stale {
             response: entry.response.clone(),
             age,
@@ -243,7 +260,7 @@ impl ResponseCache {
             key,
             Entry {
                 response: response.clone(),
-                stored: Instant::now(),
+                stored: self.now(),
                 ttl,
                 last_used: tick,
             },

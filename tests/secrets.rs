@@ -7,8 +7,6 @@
 //! `Debug` output of the config, the tools' client and the transport. None of it may contain
 //! either key.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

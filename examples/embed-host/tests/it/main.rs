@@ -1,0 +1,4 @@
+//! The example host's tests, in one binary.
+
+mod readme;
+mod stdio;
