@@ -209,11 +209,6 @@ impl Safety {
         }
     }
 
-    /// Takes a slot in the orders-per-minute window, or says when one frees up.
-    pub fn take_order_slot(&self) -> Result<(), String> {
-        self.take_order_slots(1)
-    }
-
     /// Takes `n` slots at once (all or none), or says when enough free up. A call that makes
     /// several orders (closing every position) counts each one.
     pub fn take_order_slots(&self, n: u32) -> Result<(), String> {
@@ -349,10 +344,10 @@ mod tests {
                 .unwrap_err()
                 .contains("no quote")
         );
-        assert!(s.take_order_slot().is_ok());
-        assert!(s.take_order_slot().is_ok());
+        assert!(s.take_order_slots(1).is_ok());
+        assert!(s.take_order_slots(1).is_ok());
         assert!(
-            s.take_order_slot()
+            s.take_order_slots(1)
                 .unwrap_err()
                 .contains("ALPACA_MAX_ORDERS_PER_MINUTE=2")
         );

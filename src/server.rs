@@ -395,6 +395,15 @@ fn join_list(items: &[Value]) -> Option<String> {
     parts.map(|p| p.join(","))
 }
 
+/// Whether a schema's `type` (one name or a list) includes `want`.
+fn has_type(schema: &Value, want: &str) -> bool {
+    match schema.get("type") {
+        Some(Value::String(s)) => s == want,
+        Some(Value::Array(a)) => a.iter().any(|x| x == want),
+        _ => false,
+    }
+}
+
 /// The root properties of type string that the manifest says take comma-separated lists.
 fn comma_args(schema: &JsonObject) -> Vec<String> {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
@@ -402,14 +411,7 @@ fn comma_args(schema: &JsonObject) -> Vec<String> {
     };
     props
         .iter()
-        .filter(|(k, p)| {
-            crate::COMMA_LISTS.contains(&k.as_str())
-                && match p.get("type") {
-                    Some(Value::String(t)) => t == "string",
-                    Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
-                    _ => false,
-                }
-        })
+        .filter(|(k, p)| crate::COMMA_LISTS.contains(&k.as_str()) && has_type(p, "string"))
         .map(|(k, _)| k.clone())
         .collect()
 }
@@ -419,11 +421,6 @@ fn comma_args(schema: &JsonObject) -> Vec<String> {
 fn structured_args(schema: &JsonObject) -> Vec<(String, bool)> {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return vec![];
-    };
-    let has_type = |schema: &Value, want: &str| match schema.get("type") {
-        Some(Value::String(s)) => s == want,
-        Some(Value::Array(a)) => a.iter().any(|x| x == want),
-        _ => false,
     };
     props
         .iter()

@@ -130,13 +130,21 @@ impl Kind {
         }
     }
 
-    /// The kind of a place tool.
-    fn of_tool(tool: &str) -> Kind {
-        match tool {
-            "place_crypto_order" => Kind::Crypto,
-            "place_option_order" => Kind::Option,
-            _ => Kind::Stock,
+    /// The tool that places an order of this kind.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Kind::Stock => "place_stock_order",
+            Kind::Crypto => "place_crypto_order",
+            Kind::Option => "place_option_order",
         }
+    }
+
+    /// The kind a place tool places (a stock for any other name).
+    fn of_tool(tool: &str) -> Kind {
+        [Kind::Crypto, Kind::Option]
+            .into_iter()
+            .find(|k| k.tool() == tool)
+            .unwrap_or(Kind::Stock)
     }
 }
 
@@ -269,14 +277,10 @@ async fn assess(
     request: &ApiRequest,
 ) -> Result<Assessment, String> {
     let active = checks_active(ctx);
-    let id = || {
-        request
-            .path
-            .rsplit('/')
-            .find(|s| !s.is_empty() && *s != "exercise" && *s != "do-not-exercise")
-            .map(decode_segment)
-            .unwrap_or_default()
-    };
+    // Every guarded path is `/v2/orders/{id}` or `/v2/positions/{id}[/...]`: the id is the
+    // fourth segment, still percent-encoded.
+    let segment = request.path.split('/').nth(3).unwrap_or_default();
+    let id = || decode_segment(segment);
     match guard {
         Guard::PlaceOrder => {
             let body = body_of(request);
@@ -362,12 +366,6 @@ async fn assess(
                     ..Assessment::plain(format!("{verb} {amount} the {target} position"))
                 });
             }
-            let segment = request
-                .path
-                .split('/')
-                .nth(3)
-                .unwrap_or_default()
-                .to_string();
             let position = read(ctx, "trading", &format!("/v2/positions/{segment}"), vec![])
                 .await
                 .map_err(|e| format!("the {target} position could not be read to check it against the guards ({e})"))?;

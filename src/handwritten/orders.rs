@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::decimal::Decimal;
-use super::guarded::{self, Guard};
+use super::guarded::{self, Guard, Kind};
 use super::{Ctx, HandTool};
 
 use crate::envelope;
@@ -45,23 +45,6 @@ pub static TOOLS: &[HandTool] = &[
         call: |ctx, args| Box::pin(cancel_confirmation(ctx, args)),
     },
 ];
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Stock,
-    Crypto,
-    Option,
-}
-
-impl Kind {
-    fn tool(self) -> &'static str {
-        match self {
-            Kind::Stock => "place_stock_order",
-            Kind::Crypto => "place_crypto_order",
-            Kind::Option => "place_option_order",
-        }
-    }
-}
 
 const SIDES: &[&str] = &["buy", "sell"];
 const STOCK_TYPES: &[&str] = &["market", "limit", "stop", "stop_limit", "trailing_stop"];
