@@ -6,7 +6,7 @@
 //! `cargo run --release --example cache_session` prints a table, then one JSON line (read by
 //! `cargo xtask bench`).
 
-use alpaca_mcp::runtime::Credentials;
+use alpaca_mcp::Credentials;
 use alpaca_mcp::{AlpacaTools, Config};
 use alpaca_mock::{MockConfig, MockServer};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alpaca_mcp::runtime::Credentials;
+use alpaca_mcp::Credentials;
 use alpaca_mcp::{AlpacaTools, Config};
 use alpaca_mock::{MockConfig, MockServer};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! `cargo run --example typed_client` runs against the fake Alpaca (no keys needed); with
 //! `ALPACA_API_KEY` and `ALPACA_SECRET_KEY` set it reads your paper account instead.
 
-use alpaca_mcp::runtime::Credentials;
+use alpaca_mcp::Credentials;
 use alpaca_mcp::trading::{params, types};
 use alpaca_mcp::{Client, Config};
 use alpaca_mock::{MockConfig, MockServer};

@@ -6,7 +6,32 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::runtime::{Credentials, RateLimit, TransportConfig};
+use crate::runtime::{Auth, RateLimit, TransportConfig};
+
+/// Alpaca's key pair, sent as its two key headers on every request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Key id (`ALPACA_API_KEY`).
+    pub key_id: String,
+    /// Secret key (`ALPACA_SECRET_KEY`).
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { key_id: <redacted>, secret_key: <redacted> }")
+    }
+}
+
+impl Credentials {
+    /// How the transport authenticates with these keys: Alpaca's two key headers.
+    pub fn auth(&self) -> Auth {
+        Auth::Headers(vec![
+            ("APCA-API-KEY-ID".into(), self.key_id.clone()),
+            ("APCA-API-SECRET-KEY".into(), self.secret_key.clone()),
+        ])
+    }
+}
 
 /// Alpaca's paper trading host.
 pub const PAPER_TRADING_URL: &str = "https://paper-api.alpaca.markets";
@@ -333,7 +358,7 @@ impl Config {
             ]
             .into_iter()
             .collect(),
-            credentials: self.credentials.clone(),
+            auth: self.credentials.as_ref().map(Credentials::auth),
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             rate_limits: [
@@ -343,6 +368,7 @@ impl Config {
             .into_iter()
             .collect(),
             retry_base: self.retry_base,
+            user_agent: concat!("alpaca-mcp/", env!("CARGO_PKG_VERSION")).to_string(),
             ..TransportConfig::default()
         }
     }

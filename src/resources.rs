@@ -341,7 +341,7 @@ mod tests {
         config.trading_url = url.clone();
         config.data_url = url;
         config.toolsets = Some(vec!["trading".into(), "assets".into()]);
-        config.credentials = Some(crate::runtime::Credentials {
+        config.credentials = Some(crate::Credentials {
             key_id: "k".into(),
             secret_key: "s".into(),
         });

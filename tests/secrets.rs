@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alpaca_mcp::runtime::Credentials;
+use alpaca_mcp::Credentials;
 use alpaca_mcp::{AlpacaTools, Config};
 use alpaca_mock::{Fault, FaultKind, MockConfig, MockServer};
 use serde_json::{Value, json};

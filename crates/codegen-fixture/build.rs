@@ -30,9 +30,7 @@ fn run() -> Result<(), String> {
     let manifest = Manifest::from_toml(&read(&manifest_path)?)
         .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
 
-    let mut settings = Settings::default();
-    settings.runtime("::alpaca_mcp::runtime");
-    let tokens = Generator::new(&settings)
+    let tokens = Generator::new(&Settings::default())
         .generate_tokens(&[("sink", &api)], &manifest)
         .map_err(|e| e.to_string())?;
     let text = format_tokens(tokens).map_err(|e| e.to_string())?;

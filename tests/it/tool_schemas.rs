@@ -1,15 +1,9 @@
-//! Client-compatibility lint over the input schema of every compiled tool (see
-//! `tests/common/schema_lint.rs` for the rules and why they exist).
+//! The generator's client-compatibility lint (`openapi_mcp_codegen::lint`, which fails the
+//! build for a generated schema clients would reject) over every compiled tool, hand-written
+//! ones included.
 
 use alpaca_mcp::TOOLSETS;
-
-#[path = "../common/schema_lint.rs"]
-mod schema_lint;
-
-#[test]
-fn the_lint_catches_what_it_claims_to() {
-    schema_lint::self_test();
-}
+use openapi_mcp_codegen::{lint, valid_tool_name};
 
 #[test]
 fn every_compiled_tool_schema_passes_the_lint() {
@@ -18,10 +12,10 @@ fn every_compiled_tool_schema_passes_the_lint() {
     for toolset in TOOLSETS {
         for tool in toolset.tools {
             linted += 1;
-            if !schema_lint::valid_tool_name(tool.name) {
+            if !valid_tool_name(tool.name) {
                 failures.push(format!("{}: invalid tool name", tool.name));
             }
-            for problem in schema_lint::lint(tool.input_schema) {
+            for problem in lint::lint_text(tool.input_schema) {
                 failures.push(format!("{} ({}): {problem}", tool.name, toolset.name));
             }
         }
@@ -38,6 +32,32 @@ fn every_compiled_tool_schema_passes_the_lint() {
         "{compiled} toolsets compiled but no tool was linted"
     );
     println!("linted {linted} tool schemas in {compiled} compiled toolsets");
+}
+
+#[test]
+fn every_hand_written_tool_schema_passes_the_lint() {
+    use alpaca_mcp::registry::{ToolFilter, ToolRef, enabled};
+    let every = ToolFilter {
+        toolsets: Some(
+            TOOLSETS
+                .iter()
+                .filter(|t| t.compiled)
+                .map(|t| t.name.to_string())
+                .collect(),
+        ),
+        ..ToolFilter::default()
+    };
+    let mut linted = 0;
+    for tool in enabled(&every).unwrap() {
+        if let ToolRef::Handwritten(..) = tool {
+            let schema = serde_json::Value::Object((*tool.mcp_tool().input_schema).clone());
+            let problems = lint::lint(&schema);
+            assert!(problems.is_empty(), "{}: {problems:#?}", tool.name());
+            assert!(valid_tool_name(tool.name()), "{}", tool.name());
+            linted += 1;
+        }
+    }
+    println!("linted {linted} hand-written tool schemas");
 }
 
 #[test]

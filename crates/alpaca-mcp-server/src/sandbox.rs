@@ -2,7 +2,8 @@
 //! Compiled with the `sandbox` feature (on by default); without it `--sandbox` is a setup error.
 
 use alpaca_mcp::Config;
-use alpaca_mcp::runtime::{ApiRequest, Credentials, Method, Transport as ApiTransport};
+use alpaca_mcp::Credentials;
+use alpaca_mcp::runtime::{ApiRequest, Method, Transport as ApiTransport};
 use alpaca_mock::{MockConfig, MockServer};
 use serde_json::{Value, json};
 

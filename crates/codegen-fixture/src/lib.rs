@@ -1,8 +1,8 @@
 //! The code `openapi-mcp-codegen` generates from its kitchen-sink fixture
 //! (`crates/openapi-mcp-codegen/tests/fixtures/kitchen-sink.{json,toml}`), compiled against the
-//! `alpaca-mcp` runtime. Nothing uses this crate; it exists so that the generator's snapshot of
-//! that code is known to build (warning-free: no lint is silenced here, unlike in `alpaca-mcp`),
-//! and so that tests can exercise it.
+//! `openapi-mcp-runtime` crate alone (nothing of `alpaca-mcp`). Nothing uses this crate; it
+//! exists so that the generator's snapshot of that code is known to build (warning-free: no
+//! lint is silenced here), and so that tests can exercise it.
 //!
 //! The fixture's toolsets are Cargo features: `widgets` and `tree-walking` (the `trees`
 //! toolset's feature), both on by default.

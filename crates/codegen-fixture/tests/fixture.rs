@@ -4,9 +4,6 @@
 
 use codegen_fixture::{HANDWRITTEN, TOOLSETS};
 
-#[path = "../../../tests/common/schema_lint.rs"]
-mod schema_lint;
-
 /// The compiled code is the text the generator's snapshot pins: same inputs, same settings.
 #[test]
 fn compiled_code_is_the_snapshot() {
@@ -92,12 +89,15 @@ fn toolsets_and_handwritten_tools() {
 
 #[test]
 fn fixture_schemas_pass_the_client_lint() {
-    schema_lint::self_test();
     let mut linted = 0;
     for toolset in TOOLSETS {
         for tool in toolset.tools {
-            assert!(schema_lint::valid_tool_name(tool.name), "{}", tool.name);
-            let problems = schema_lint::lint(tool.input_schema);
+            assert!(
+                openapi_mcp_codegen::valid_tool_name(tool.name),
+                "{}",
+                tool.name
+            );
+            let problems = openapi_mcp_codegen::lint::lint_text(tool.input_schema);
             assert!(problems.is_empty(), "{}: {problems:#?}", tool.name);
             linted += 1;
         }
@@ -125,7 +125,7 @@ mod widgets {
         let r = p.to_request().unwrap();
         assert_eq!(r.api, "sink");
         assert_eq!(r.operation_id, "listWidgets");
-        assert_eq!(r.method, alpaca_mcp::runtime::Method::Get);
+        assert_eq!(r.method, openapi_mcp_runtime::Method::Get);
         assert_eq!(r.path, "/v1/widgets");
         assert_eq!(r.body, None);
         let q: Vec<(&str, &str)> = r.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -150,7 +150,7 @@ mod widgets {
         let r = params::ListWidgets::default().to_request().unwrap();
         assert!(r.query.is_empty(), "{:?}", r.query);
         // A header parameter (X-Trace) is not an argument at all.
-        let err = alpaca_mcp::runtime::parse_args::<params::ListWidgets>(
+        let err = openapi_mcp_runtime::parse_args::<params::ListWidgets>(
             json!({"X-Trace": "t"}).as_object().unwrap().clone(),
         )
         .unwrap_err();
@@ -167,7 +167,7 @@ mod widgets {
         .to_request()
         .unwrap();
         assert_eq!(r.path, format!("/v1/widgets/{ID}"));
-        assert_eq!(r.method, alpaca_mcp::runtime::Method::Get);
+        assert_eq!(r.method, openapi_mcp_runtime::Method::Get);
         assert!(r.query.is_empty() && r.body.is_none());
 
         // `widget_id` is `format: uuid`: anything else is refused by name before a request
@@ -207,7 +207,7 @@ mod widgets {
             }),
         };
         let r = p.to_request().unwrap();
-        assert_eq!(r.method, alpaca_mcp::runtime::Method::Post);
+        assert_eq!(r.method, openapi_mcp_runtime::Method::Post);
         assert_eq!(r.path, "/v1/widgets");
         assert!(r.query.is_empty());
         assert_eq!(
@@ -223,7 +223,7 @@ mod widgets {
         // Parsed from arguments, the body keeps the spec's property names, and only those given.
         let args = json!({"name": "n", "color": "blue", "price": "1.25"});
         let p: params::CreateWidget =
-            alpaca_mcp::runtime::parse_args(args.as_object().unwrap().clone()).unwrap();
+            openapi_mcp_runtime::parse_args(args.as_object().unwrap().clone()).unwrap();
         assert_eq!(p.to_request().unwrap().body, Some(args));
     }
 
@@ -231,9 +231,9 @@ mod widgets {
     fn patch_widget_splits_path_and_body() {
         let args = json!({"widget_id": ID, "in_stock": false});
         let p: params::PatchWidget =
-            alpaca_mcp::runtime::parse_args(args.as_object().unwrap().clone()).unwrap();
+            openapi_mcp_runtime::parse_args(args.as_object().unwrap().clone()).unwrap();
         let r = p.to_request().unwrap();
-        assert_eq!(r.method, alpaca_mcp::runtime::Method::Patch);
+        assert_eq!(r.method, openapi_mcp_runtime::Method::Patch);
         assert_eq!(r.path, format!("/v1/widgets/{ID}"));
         assert_eq!(r.body, Some(json!({"in_stock": false})));
     }
@@ -382,8 +382,8 @@ mod tool_calls {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use alpaca_mcp::runtime::{Error, JsonObject, ToolError, Transport, TransportConfig};
     use codegen_fixture::{Client, TOOLSETS};
+    use openapi_mcp_runtime::{Error, JsonObject, ToolError, Transport, TransportConfig};
     use serde_json::{Value, json};
 
     fn client() -> Client {
@@ -400,7 +400,7 @@ mod tool_calls {
         Client::from_transport(Transport::new(config).unwrap())
     }
 
-    async fn call(tool: &str, args: Value) -> Result<alpaca_mcp::runtime::ApiResponse, ToolError> {
+    async fn call(tool: &str, args: Value) -> Result<openapi_mcp_runtime::ApiResponse, ToolError> {
         let def = TOOLSETS
             .iter()
             .flat_map(|t| t.tools)

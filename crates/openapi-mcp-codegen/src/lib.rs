@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod doc;
+pub mod lint;
 pub mod manifest;
 pub mod naming;
 mod operations;
@@ -57,6 +58,15 @@ pub enum Error {
     /// The manifest and the specs disagree about which operations exist.
     #[error("coverage: {0}")]
     Coverage(String),
+    /// A tool's input schema breaks the client-compatibility lint ([`lint`]): clients would
+    /// reject it, some of them the whole tool list with it.
+    #[error("tool `{tool}`: its input schema would be rejected by MCP clients:\n  {}", problems.join("\n  "))]
+    ClientLint {
+        /// The tool's name.
+        tool: String,
+        /// The rules it breaks, as `<JSON pointer>: <problem>`.
+        problems: Vec<String>,
+    },
     /// The generated code did not parse (a generator bug).
     #[error("generated code does not parse: {0}")]
     Syntax(String),
@@ -73,7 +83,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            runtime: "crate::runtime".into(),
+            runtime: "::openapi_mcp_runtime".into(),
             gate_features: true,
             only_toolset: None,
         }
@@ -81,7 +91,8 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The path of the runtime module the generated code calls (default `crate::runtime`).
+    /// The path of the runtime the generated code calls (default `::openapi_mcp_runtime`, the
+    /// `openapi-mcp-runtime` crate).
     pub fn runtime(&mut self, path: impl Into<String>) -> &mut Self {
         self.runtime = path.into();
         self

@@ -352,6 +352,13 @@ pub fn generate(
     if let Some(tool) = tool {
         let paging = paging(doc, opref, &args, tool, &at)?;
         let schema = input_schema(doc, manifest, tool, &args, paging.as_ref(), &at)?;
+        let problems = crate::lint::lint(&schema);
+        if !problems.is_empty() {
+            return Err(Error::ClientLint {
+                tool: tool.name.to_string(),
+                problems,
+            });
+        }
         // A cursor list's `limit` (items in all) is the pager's alone: Alpaca is not sent it.
         let strip = paging.as_ref().filter(|p| p.cursor.is_some()).map(|_| {
             let most = u64::MAX;

@@ -28,9 +28,7 @@ fn generate(
 #[test]
 fn kitchen_sink_code() {
     let (api, manifest) = fixture();
-    let mut settings = Settings::default();
-    settings.runtime("::alpaca_mcp::runtime");
-    let code = generate(&settings, &api, &manifest).expect("generates");
+    let code = generate(&Settings::default(), &api, &manifest).expect("generates");
     insta::assert_snapshot!("kitchen_sink", code);
 }
 
@@ -127,6 +125,28 @@ fn duplicate_and_invalid_tool_names_fail() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("must match"), "{err}");
+}
+
+#[test]
+fn a_schema_clients_would_reject_fails_the_build() {
+    let (api, manifest) = fixture();
+    let mut spec = serde_json::to_value(&api).unwrap();
+    // A body property nested deeper than clients take (arrays of arrays, 14 levels).
+    let mut deep = serde_json::json!({"type": "string"});
+    for _ in 0..14 {
+        deep = serde_json::json!({"type": "array", "items": deep});
+    }
+    spec["components"]["schemas"]["WidgetPatch"]["properties"]["in_stock"] = deep;
+    let api: openapiv3::OpenAPI = serde_json::from_value(spec).unwrap();
+    let Err(err) = generate(&Settings::default(), &api, &manifest) else {
+        panic!("a 15-deep schema was generated");
+    };
+    assert!(matches!(err, Error::ClientLint { .. }), "{err}");
+    let err = err.to_string();
+    assert!(
+        err.contains("tool `update_widget`") && err.contains("nested deeper than 12"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alpaca_mcp::runtime::Credentials;
+use alpaca_mcp::Credentials;
 use alpaca_mcp::{AlpacaServer, AlpacaTools, Config};
 use alpaca_mock::{MockConfig, MockServer};
 use rmcp::ServiceExt;

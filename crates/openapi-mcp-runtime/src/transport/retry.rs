@@ -4,10 +4,10 @@
 //!
 //! - **Only idempotent requests are retried**: GET, HEAD and OPTIONS ([`Method::is_safe`]).
 //!   POST, PUT, PATCH and DELETE are never sent twice by the transport: an order, a
-//!   cancellation or a watchlist change that may have reached Alpaca must be looked up, not
+//!   cancellation or a watchlist change that may have reached the API must be looked up, not
 //!   repeated (the order tools do exactly that).
 //! - **At most `max_attempts` tries in all** (3 by default).
-//! - **429**: waits `Retry-After` seconds when Alpaca sends it, as long as that is at most
+//! - **429**: waits `Retry-After` seconds when the API sends it, as long as that is at most
 //!   `max_retry_after` (10 s by default); a longer wait is not sat through: the 429 is
 //!   returned at once, and its hint tells the model how long to wait. Without `Retry-After`
 //!   the backoff below applies.

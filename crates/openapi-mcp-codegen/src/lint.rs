@@ -1,5 +1,6 @@
-//! A client-compatibility lint for MCP tool input schemas, shared by `tests/tool_schemas.rs` and
-//! the codegen fixture's tests (`crates/codegen-fixture/tests/fixture.rs` includes this file).
+//! A client-compatibility lint for MCP tool input schemas. The generator runs it on every
+//! schema it emits, so a schema that clients would reject fails the build; hand-written tools
+//! are checked with the same function ([`lint_text`]) by the crates that define them.
 //!
 //! MCP clients hand tool schemas to model providers that accept only a subset of JSON Schema,
 //! and some reject a whole `tools/list` for one schema they do not like. The rules:
@@ -22,20 +23,16 @@ use serde_json::{Map, Value};
 /// The deepest schema nesting allowed (the root schema is depth 1).
 pub const MAX_DEPTH: usize = 12;
 
-/// Checks a tool name: `^[a-z][a-z0-9_]*$`, at most 64 characters.
-pub fn valid_tool_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+/// Every rule the schema text `schema` breaks, as `<JSON pointer>: <problem>` lines.
+pub fn lint_text(schema: &str) -> Vec<String> {
+    match serde_json::from_str(schema) {
+        Ok(value) => lint(&value),
+        Err(e) => vec![format!("(root): not JSON: {e}")],
+    }
 }
 
-/// Every rule the schema text `schema` breaks, as `<JSON pointer>: <problem>` lines.
-pub fn lint(schema: &str) -> Vec<String> {
-    let value: Value = match serde_json::from_str(schema) {
-        Ok(v) => v,
-        Err(e) => return vec![format!("(root): not JSON: {e}")],
-    };
+/// Every rule the tool input schema `value` breaks, as `<JSON pointer>: <problem>` lines.
+pub fn lint(value: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(root) = value.as_object() else {
         return vec!["(root): not a JSON object".into()];
@@ -66,7 +63,7 @@ pub fn lint(schema: &str) -> Vec<String> {
             }
         }
     }
-    walk(&value, "", 1, &mut problems);
+    walk(value, "", 1, &mut problems);
     problems
 }
 
@@ -195,90 +192,96 @@ fn check_required(obj: &Map<String, Value>, here: &str, problems: &mut Vec<Strin
     }
 }
 
-/// The lint itself must catch what it claims to catch.
-pub fn self_test() {
-    let ok = r#"{"type":"object","properties":{"type":{"type":"string","description":"A property named type."},"nullable":{"type":["string","null"],"description":"x"},"v":{"anyOf":[{"type":"string"},{"type":"integer"}],"description":"x"}},"required":["type"]}"#;
-    assert_eq!(lint(ok), Vec::<String>::new(), "a good schema passes");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::valid_tool_name;
 
-    let cases: &[(&str, &str)] = &[
-        (r#"{"type":"string"}"#, "`type` must be \"object\""),
-        (
-            r#"{"type":"object","properties":{},"anyOf":[]}"#,
-            "`anyOf` at the root",
-        ),
-        (
-            r#"{"type":"object","properties":{},"additionalProperties":true}"#,
-            "`additionalProperties` is left out",
-        ),
-        (r#"{"type":"object"}"#, "no `properties`"),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
-            "/properties/a: no description",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"string","description":" "}}}"#,
-            "/properties/a: no description",
-        ),
-        (
-            r##"{"type":"object","properties":{"a":{"$ref":"#/$defs/A","description":"x"}},"$defs":{"A":{"type":"string"}}}"##,
-            "`$ref` is not allowed",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"string","nullable":true,"description":"x"}}}"#,
-            "/properties/a: `nullable`",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"array","items":{"oneOf":[{"type":"string"}]},"description":"x"}}}"#,
-            "/properties/a/items: `oneOf`",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"allOf":[{"type":"string"}],"description":"x"}}}"#,
-            "`allOf` is not allowed",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"string","anyOf":[{"type":"string"}],"description":"x"}}}"#,
-            "`type` beside `anyOf`",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"string","description":"x"}},"required":["b"]}"#,
-            "`required` names `b`",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"object","properties":{},"required":["z"],"description":"x"}}}"#,
-            "/properties/a: `required` names `z`",
-        ),
-        (
-            r#"{"type":"object","properties":{"a":{"type":"text","description":"x"}},"additionalProperties":false}"#,
-            "is not a JSON Schema type",
-        ),
-    ];
-    for (schema, expected) in cases {
-        let problems = lint(schema);
-        assert!(
-            problems.iter().any(|p| p.contains(expected)),
-            "lint of {schema} should report {expected:?}, got {problems:?}"
+    #[test]
+    fn the_lint_catches_what_it_claims_to() {
+        let ok = r#"{"type":"object","properties":{"type":{"type":"string","description":"A property named type."},"nullable":{"type":["string","null"],"description":"x"},"v":{"anyOf":[{"type":"string"},{"type":"integer"}],"description":"x"}},"required":["type"]}"#;
+        assert_eq!(lint_text(ok), Vec::<String>::new(), "a good schema passes");
+
+        let cases: &[(&str, &str)] = &[
+            (r#"{"type":"string"}"#, "`type` must be \"object\""),
+            (
+                r#"{"type":"object","properties":{},"anyOf":[]}"#,
+                "`anyOf` at the root",
+            ),
+            (
+                r#"{"type":"object","properties":{},"additionalProperties":true}"#,
+                "`additionalProperties` is left out",
+            ),
+            (r#"{"type":"object"}"#, "no `properties`"),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
+                "/properties/a: no description",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","description":" "}}}"#,
+                "/properties/a: no description",
+            ),
+            (
+                r##"{"type":"object","properties":{"a":{"$ref":"#/$defs/A","description":"x"}},"$defs":{"A":{"type":"string"}}}"##,
+                "`$ref` is not allowed",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","nullable":true,"description":"x"}}}"#,
+                "/properties/a: `nullable`",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"array","items":{"oneOf":[{"type":"string"}]},"description":"x"}}}"#,
+                "/properties/a/items: `oneOf`",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"allOf":[{"type":"string"}],"description":"x"}}}"#,
+                "`allOf` is not allowed",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","anyOf":[{"type":"string"}],"description":"x"}}}"#,
+                "`type` beside `anyOf`",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","description":"x"}},"required":["b"]}"#,
+                "`required` names `b`",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"object","properties":{},"required":["z"],"description":"x"}}}"#,
+                "/properties/a: `required` names `z`",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"text","description":"x"}},"additionalProperties":false}"#,
+                "is not a JSON Schema type",
+            ),
+        ];
+        for (schema, expected) in cases {
+            let problems = lint_text(schema);
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "lint of {schema} should report {expected:?}, got {problems:?}"
+            );
+        }
+
+        let mut deep = r#"{"type":"string"}"#.to_string();
+        for _ in 0..MAX_DEPTH {
+            deep = format!(r#"{{"type":"array","items":{deep}}}"#);
+        }
+        let deep = format!(
+            r#"{{"type":"object","properties":{{"a":{{"description":"x","type":"array","items":{deep}}}}},"additionalProperties":false}}"#
         );
-    }
+        assert!(
+            lint_text(&deep).iter().any(|p| p.contains("nested deeper")),
+            "{:?}",
+            lint_text(&deep)
+        );
 
-    let mut deep = r#"{"type":"string"}"#.to_string();
-    for _ in 0..MAX_DEPTH {
-        deep = format!(r#"{{"type":"array","items":{deep}}}"#);
+        assert!(valid_tool_name("get_stock_bars"));
+        assert!(valid_tool_name("a1"));
+        assert!(!valid_tool_name("Get_bars"));
+        assert!(!valid_tool_name("get-bars"));
+        assert!(!valid_tool_name("1get"));
+        assert!(!valid_tool_name(""));
+        assert!(!valid_tool_name(&"a".repeat(65)));
+        assert!(valid_tool_name(&"a".repeat(64)));
     }
-    let deep = format!(
-        r#"{{"type":"object","properties":{{"a":{{"description":"x","type":"array","items":{deep}}}}},"additionalProperties":false}}"#
-    );
-    assert!(
-        lint(&deep).iter().any(|p| p.contains("nested deeper")),
-        "{:?}",
-        lint(&deep)
-    );
-
-    assert!(valid_tool_name("get_stock_bars"));
-    assert!(valid_tool_name("a1"));
-    assert!(!valid_tool_name("Get_bars"));
-    assert!(!valid_tool_name("get-bars"));
-    assert!(!valid_tool_name("1get"));
-    assert!(!valid_tool_name(""));
-    assert!(!valid_tool_name(&"a".repeat(65)));
-    assert!(valid_tool_name(&"a".repeat(64)));
 }

@@ -2,20 +2,18 @@
 //! client-side rate limit (`rate_limit`) and retries of idempotent requests (`retry`, whose
 //! module doc gives the policy).
 //!
-//! Secrets: the key headers are marked sensitive (so neither reqwest, hyper nor `Debug` print
-//! them), [`Credentials`] and [`Transport`] redact them in `Debug`, and no error built here
-//! ever includes a header value.
+//! Secrets: the authentication headers are marked sensitive (so neither reqwest, hyper nor
+//! `Debug` print them), [`Auth`] and [`Transport`] redact them in `Debug`, and no error built
+//! here ever includes a header value.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
-// Declared here rather than in `runtime/mod.rs`: both are private details of the transport.
-#[path = "rate_limit.rs"]
 mod rate_limit;
-#[path = "retry.rs"]
 mod retry;
 
 use super::{ApiRequest, ApiResponse, Error, Method};
@@ -23,18 +21,54 @@ pub use rate_limit::RateLimit;
 use rate_limit::RateLimiter;
 use retry::RetryPolicy;
 
-/// API credentials, sent as headers on every request.
+/// How every request is authenticated; the values are secrets and never printed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Key id.
-    pub key_id: String,
-    /// Secret key.
-    pub secret_key: String,
+pub enum Auth {
+    /// Headers sent with every request (an API's key id and secret, say): name, value.
+    Headers(Vec<(String, String)>),
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credentials { key_id: <redacted>, secret_key: <redacted> }")
+        match self {
+            Auth::Headers(h) => {
+                let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+                write!(f, "Auth::Headers({names:?}, values <redacted>)")
+            }
+            Auth::Bearer(_) => f.write_str("Auth::Bearer(<redacted>)"),
+        }
+    }
+}
+
+impl Auth {
+    /// The headers to send, each value marked sensitive. An error names the header whose
+    /// value cannot be sent, never the value.
+    fn header_values(&self) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        let pairs: Vec<(String, &str)> = match self {
+            Auth::Headers(h) => h.iter().map(|(n, v)| (n.clone(), v.as_str())).collect(),
+            Auth::Bearer(t) => vec![("authorization".to_string(), t.as_str())],
+        };
+        pairs
+            .into_iter()
+            .map(|(name, value)| {
+                let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    Error::InvalidRequest(format!("`{name}` is not an HTTP header name"))
+                })?;
+                let text = match self {
+                    Auth::Bearer(_) => format!("Bearer {value}"),
+                    Auth::Headers(_) => value.to_string(),
+                };
+                let mut v = HeaderValue::from_str(&text).map_err(|_| {
+                    Error::InvalidRequest(format!(
+                        "the value for the {name} header has characters that cannot be sent in an HTTP header"
+                    ))
+                })?;
+                v.set_sensitive(true);
+                Ok((header, v))
+            })
+            .collect()
     }
 }
 
@@ -43,8 +77,8 @@ impl std::fmt::Debug for Credentials {
 pub struct TransportConfig {
     /// Base URL per API (manifest spec key -> URL).
     pub base_urls: BTreeMap<String, Url>,
-    /// Credentials; `None` sends no key headers.
-    pub credentials: Option<Credentials>,
+    /// How requests are authenticated; `None` sends no credentials.
+    pub auth: Option<Auth>,
     /// Connect timeout.
     pub connect_timeout: Duration,
     /// Whole-request timeout.
@@ -55,7 +89,7 @@ pub struct TransportConfig {
     pub user_agent: String,
     /// Client-side pacing per API (manifest spec key -> limit), shared by every clone of the
     /// transport; an API not listed is not paced (the default here; the server's
-    /// [`crate::Config`] paces both of Alpaca's). See `rate_limit` for the rules.
+    /// caller decides). See the `rate_limit` module for the rules.
     pub rate_limits: BTreeMap<String, RateLimit>,
     /// Tries in all for a request that may be retried (GET, HEAD, OPTIONS); 1 turns retries
     /// off. Writes are never retried.
@@ -70,11 +104,11 @@ impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
             base_urls: BTreeMap::new(),
-            credentials: None,
+            auth: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 32 * 1024 * 1024,
-            user_agent: concat!("alpaca-mcp/", env!("CARGO_PKG_VERSION")).to_string(),
+            user_agent: concat!("openapi-mcp-runtime/", env!("CARGO_PKG_VERSION")).to_string(),
             rate_limits: BTreeMap::new(),
             max_attempts: 3,
             retry_base: Duration::from_millis(250),
@@ -87,15 +121,12 @@ impl Default for TransportConfig {
 /// refusing here says why, and certainly sends nothing.
 pub const MAX_URL_BYTES: usize = 16 * 1024;
 
-const KEY_ID_HEADER: &str = "APCA-API-KEY-ID";
-const SECRET_HEADER: &str = "APCA-API-SECRET-KEY";
-
 struct Inner {
     http: reqwest::Client,
     base_urls: BTreeMap<String, Url>,
-    credentials: Option<Credentials>,
-    /// The key headers' values, built once and marked sensitive.
-    key_headers: Option<(reqwest::header::HeaderValue, reqwest::header::HeaderValue)>,
+    auth: Option<Auth>,
+    /// The authentication headers, built once and marked sensitive.
+    auth_headers: Vec<(HeaderName, HeaderValue)>,
     max_body_bytes: usize,
     /// One limiter per paced API.
     limiters: BTreeMap<String, RateLimiter>,
@@ -112,7 +143,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("base_urls", &self.inner.base_urls)
-            .field("credentials", &self.inner.credentials)
+            .field("auth", &self.inner.auth)
             .field(
                 "rate_limits",
                 &self
@@ -130,12 +161,9 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// Builds a transport.
     pub fn new(config: TransportConfig) -> Result<Self, Error> {
-        let key_headers = match &config.credentials {
-            Some(c) => Some((
-                sensitive_header(&c.key_id, "key id")?,
-                sensitive_header(&c.secret_key, "secret key")?,
-            )),
-            None => None,
+        let auth_headers = match &config.auth {
+            Some(a) => a.header_values()?,
+            None => Vec::new(),
         };
         let limiters = config
             .rate_limits
@@ -161,8 +189,8 @@ impl Transport {
             inner: Arc::new(Inner {
                 http,
                 base_urls: config.base_urls,
-                credentials: config.credentials,
-                key_headers,
+                auth: config.auth,
+                auth_headers,
                 max_body_bytes: config.max_body_bytes,
                 limiters,
                 retry,
@@ -270,10 +298,8 @@ impl Transport {
             .http
             .request(method, url)
             .header("Accept", "application/json");
-        if let Some((key_id, secret)) = &self.inner.key_headers {
-            builder = builder
-                .header(KEY_ID_HEADER, key_id.clone())
-                .header(SECRET_HEADER, secret.clone());
+        for (name, value) in &self.inner.auth_headers {
+            builder = builder.header(name.clone(), value.clone());
         }
         if let Some(body) = &request.body {
             builder = builder.json(body);
@@ -339,24 +365,12 @@ impl Transport {
     }
 }
 
-/// A header value for a credential, marked sensitive so it is never logged or printed. The
-/// error names which credential is malformed, never its value.
-fn sensitive_header(value: &str, what: &str) -> Result<reqwest::header::HeaderValue, Error> {
-    let mut v = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-        Error::InvalidRequest(format!(
-            "the API {what} has characters that cannot be sent in an HTTP header"
-        ))
-    })?;
-    v.set_sensitive(true);
-    Ok(v)
-}
-
 /// The body was larger than the limit; reading stopped there, so memory stays bounded.
 fn too_large(status: u16, limit: usize) -> Error {
     Error::BodyTooLarge { status, limit }
 }
 
-/// Alpaca's error body: `{"code": 40010001, "message": "..."}` (market data sends only a message).
+/// The usual JSON error body, `{"code": 40010001, "message": "..."}`; `code` is optional.
 fn error_fields(body: &[u8]) -> (Option<i64>, String) {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let code = v.get("code").and_then(serde_json::Value::as_i64);
@@ -465,43 +479,59 @@ mod tests {
 
     #[test]
     fn location_hosts_are_reported_without_path_or_query() {
-        let asked = Url::parse("https://paper-api.alpaca.markets/v2/orders").unwrap();
+        let asked = Url::parse("https://api.example.test/v2/orders").unwrap();
         assert_eq!(
             location_host(Some("https://evil.example:8443/x?key=1"), &asked).as_deref(),
             Some("evil.example:8443")
         );
         assert_eq!(
             location_host(Some("/v2/other"), &asked).as_deref(),
-            Some("paper-api.alpaca.markets")
+            Some("api.example.test")
         );
         assert_eq!(location_host(None, &asked), None);
     }
 
     #[test]
-    fn debug_never_shows_the_keys() {
-        let t = Transport::new(TransportConfig {
-            credentials: Some(Credentials {
-                key_id: "KEY-CANARY".into(),
-                secret_key: "SECRET-CANARY".into(),
-            }),
-            ..TransportConfig::default()
-        })
-        .unwrap();
-        let debug = format!("{t:?} {:?}", t.inner.key_headers);
-        assert!(!debug.contains("CANARY"), "{debug}");
+    fn debug_never_shows_the_secrets() {
+        for auth in [
+            Auth::Headers(vec![
+                ("X-Key-Id".into(), "KEY-CANARY".into()),
+                ("X-Secret".into(), "SECRET-CANARY".into()),
+            ]),
+            Auth::Bearer("TOKEN-CANARY".into()),
+        ] {
+            let t = Transport::new(TransportConfig {
+                auth: Some(auth),
+                ..TransportConfig::default()
+            })
+            .unwrap();
+            let debug = format!("{t:?} {:?}", t.inner.auth_headers);
+            assert!(!debug.contains("CANARY"), "{debug}");
+        }
     }
 
     #[test]
-    fn a_key_that_is_not_a_header_value_is_refused_without_echoing_it() {
+    fn a_secret_that_is_not_a_header_value_is_refused_without_echoing_it() {
         let err = Transport::new(TransportConfig {
-            credentials: Some(Credentials {
-                key_id: "ok".into(),
-                secret_key: "bad\nSECRET".into(),
-            }),
+            auth: Some(Auth::Headers(vec![(
+                "X-Secret".into(),
+                "bad\nSECRET".into(),
+            )])),
             ..TransportConfig::default()
         })
         .unwrap_err();
-        assert!(err.to_string().contains("secret key"), "{err}");
-        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(err.to_string().contains("X-Secret"), "{err}");
+        assert!(
+            !err.to_string().contains("SECRET\n") && !err.to_string().contains("bad"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bearer_token_is_sent_as_authorization() {
+        let h = Auth::Bearer("t0k".into()).header_values().unwrap();
+        assert_eq!(h[0].0, "authorization");
+        assert_eq!(h[0].1.to_str().unwrap(), "Bearer t0k");
+        assert!(h[0].1.is_sensitive());
     }
 }

@@ -71,16 +71,16 @@ pub struct ToolDef<C: 'static> {
     pub guard: Option<&'static str>,
 }
 
-/// How a list tool's pages are followed. The tool's `limit` counts items across pages and its
-/// `max_pages` bounds the pages read; both are read by the server, and `request` ignores
-/// `max_pages` (and, for a cursor, `limit`).
+/// How a list tool's pages are followed. The tool's `limit` counts items across pages (the
+/// server reads it, and for a cursor list `request` does not send it); the number of pages read
+/// is bounded by the server's configuration, not by an argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paginate {
     /// The query parameter that sets one page's size (`limit` or `page_size`).
     pub size_param: &'static str,
-    /// The largest page Alpaca allows (`u64::MAX` when the spec sets no bound).
+    /// The largest page the API allows (`u64::MAX` when the spec sets no bound).
     pub page_max: u64,
-    /// The page size Alpaca uses when none is sent, when the spec says.
+    /// The page size the API uses when none is sent, when the spec says.
     pub page_default: Option<u64>,
     /// `None`: the answer is an object whose `next_page_token` leads to the next page. `Some(f)`:
     /// the answer is an array and a full page's last item's field `f` is the next `page_token`.

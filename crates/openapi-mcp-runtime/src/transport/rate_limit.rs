@@ -1,7 +1,7 @@
 //! Client-side pacing, so the server slows down before the API answers 429.
 //!
-//! A [`super::Transport`] holds one limiter per API (Alpaca's Trading and Market Data APIs have
-//! separate budgets), shared by every clone of the transport, so by every MCP session of a run.
+//! A [`super::Transport`] holds one limiter per API (two APIs of one provider
+//! commonly have separate budgets), shared by every clone of the transport, so by every MCP session of a run.
 //! Each is a token bucket: it holds up to `burst` tokens and refills so that no 60-second
 //! window sees more than the limit; every request (and every retry) takes one. When the bucket
 //! is empty the caller *waits* (`tokio::time::sleep`, never blocking a runtime thread).
@@ -94,7 +94,7 @@ impl Bucket {
         self.tokens = self.tokens.min(self.burst);
     }
 
-    /// Tokens a read must leave behind for writes: a tenth of the bucket (5 of Alpaca's 50),
+    /// Tokens a read must leave behind for writes: a tenth of the bucket (5 of a bucket of 50),
     /// at least one when the bucket holds four or more.
     fn reserve(&self) -> f64 {
         if self.burst >= 4.0 {

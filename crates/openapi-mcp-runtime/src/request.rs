@@ -127,8 +127,8 @@ pub fn parse_args<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError>
     })
 }
 
-/// Removes an argument the server's pager reads and Alpaca is not sent (`max_pages`, a cursor
-/// tool's `limit`), checking that it is an integer from `min` to `max` when present.
+/// Removes an argument the server's pager reads and the API is not sent (a cursor list's
+/// `limit`), checking that it is an integer from `min` to `max` when present.
 pub fn take_pager_arg(
     args: &mut JsonObject,
     name: &str,
