@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::{ConfigError, parse_bool};
-use crate::runtime::{ApiRequest, ApiResponse, Method};
+use crate::runtime::{ApiRequest, ApiResponse, Error, Method};
+use crate::settings::{ConfigError, parse_bool};
 
 /// Cache settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +109,14 @@ pub struct ResponseCache {
     /// The time entries age by (the system's monotonic clock; tests move their own).
     clock: Mutex<CacheClock>,
     inner: Mutex<Inner>,
+}
+
+/// What sending a request through the cache gave.
+pub enum Sent {
+    /// Alpaca's answer, or a fresh cache hit.
+    Fresh(ApiResponse),
+    /// A cached answer served because Alpaca failed, and the failure.
+    Stale(Stale, Error),
 }
 
 /// A cache hit served because Alpaca failed.

@@ -34,7 +34,7 @@ use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
 use rmcp::handler::server::tool::ToolCallContext;
 
 use crate::config::Config;
-use crate::server::{AlpacaTools, BuildError};
+use crate::engine::{AlpacaTools, BuildError, next_session};
 
 impl AlpacaTools {
     /// One rmcp route per enabled tool, for a host server whose handler state is `S`.
@@ -45,7 +45,7 @@ impl AlpacaTools {
     /// Each router is one MCP session for order confirmations: build one per host session
     /// (as rmcp's `#[tool_router]` handlers usually are).
     pub fn tool_router<S: Send + Sync + 'static>(self: Arc<Self>) -> ToolRouter<S> {
-        let session = crate::server::next_session();
+        let session = next_session();
         let mut router = ToolRouter::new();
         for tool in self.tools() {
             let tools = Arc::clone(&self);

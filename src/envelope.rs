@@ -49,6 +49,14 @@ pub fn stale(
     result
 }
 
+/// The trust notice for data of `risk`.
+pub fn notice(risk: Risk) -> &'static str {
+    match risk {
+        Risk::ApiData => NOTICE_DATA,
+        Risk::ExternalText => NOTICE_TEXT,
+    }
+}
+
 /// Wraps a value in the envelope.
 pub fn envelope(data: Value, risk: Risk, mode: &'static str) -> CallToolResult {
     envelope_with(data, risk, mode, None, None)
@@ -73,12 +81,8 @@ pub fn envelope_with(
     summary: Option<String>,
     meta: Option<Value>,
 ) -> CallToolResult {
-    let notice = match risk {
-        Risk::ApiData => NOTICE_DATA,
-        Risk::ExternalText => NOTICE_TEXT,
-    };
     let mut value = Map::new();
-    value.insert("notice".into(), Value::String(notice.into()));
+    value.insert("notice".into(), Value::String(notice(risk).into()));
     value.insert("mode".into(), Value::String(mode.into()));
     if let Some(s) = summary {
         value.insert("summary".into(), Value::String(s));

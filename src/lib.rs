@@ -19,20 +19,24 @@
 pub mod cache;
 pub mod config;
 pub mod embed;
+mod engine;
 pub mod envelope;
-pub mod handwritten;
+mod handwritten;
 mod pagination;
 pub mod prompts;
 pub mod registry;
 pub mod resources;
 pub mod safety;
 pub mod server;
+mod settings;
 pub mod stdio;
 
 pub use config::{Config, ConfigError, Credentials};
+pub use engine::{AlpacaTools, BuildError};
+pub use handwritten::Clock;
 /// The runtime the generated code calls (the `openapi-mcp-runtime` crate).
 pub use openapi_mcp_runtime as runtime;
-pub use server::{AlpacaServer, AlpacaTools};
+pub use server::AlpacaServer;
 pub use stdio::stdio;
 
 // The generated code passes clippy as it is; only the fields of the spec's data types go

@@ -6,12 +6,12 @@
 //! corporate actions by kind) are concatenated per key, maps of objects (snapshots by symbol)
 //! gain the new keys, and scalars (`symbol`, `currency`) keep the first page's value.
 
+use std::future::Future;
+
 use serde_json::{Map, Value, json};
 
-use crate::Client;
-use crate::envelope;
-use crate::runtime::{JsonObject, Paginate, ToolDef};
-use crate::server::{AlpacaTools, Sent};
+use crate::cache::Sent;
+use crate::runtime::{JsonObject, Paginate, ToolError};
 
 /// The pages a call reads when no `limit` is given: one, as V2 does.
 const PAGES_WITHOUT_LIMIT: u64 = 1;
@@ -110,118 +110,140 @@ impl Walk {
     }
 }
 
-impl AlpacaTools {
-    /// Calls a paginated generated tool: its pages, merged.
-    pub(crate) async fn call_paginated(
-        &self,
-        def: &'static ToolDef<Client>,
-        p: &Paginate,
-        mut args: JsonObject,
-    ) -> rmcp::model::CallToolResult {
-        let mut walk = Walk::new(p, &mut args, self.max_pages);
-        let mut merged_object = Map::new();
-        let mut merged_array: Vec<Value> = Vec::new();
-        let mut collected = 0u64;
-        let mut pages = 0u64;
-        let mut stopped_by: Option<String> = None;
-        loop {
-            let mut page = args.clone();
-            let size = walk.page_size(p, collected);
-            if let Some(n) = size {
-                page.insert(p.size_param.into(), json!(n));
-            }
-            match &walk.token {
-                Some(t) => page.insert("page_token".into(), Value::String(t.clone())),
-                None => page.remove("page_token"),
-            };
-            let response = match self.send_generated(def, page).await {
-                Ok(Sent::Fresh(r)) => r,
-                // The first page decides alone: an error or a stale answer is the result.
-                first if pages == 0 => return self.generated_result(def, first),
-                Ok(Sent::Stale(_, e)) => {
-                    stopped_by = Some(e.to_string());
-                    break;
-                }
-                Err(e) => {
-                    stopped_by = Some(e.to_string());
-                    break;
-                }
-            };
-            let body = match response.json() {
-                Ok(v) => v,
-                Err(_) if pages == 0 => {
-                    return self.generated_result(def, Ok(Sent::Fresh(response)));
-                }
-                Err(e) => {
-                    stopped_by = Some(e.to_string());
-                    break;
-                }
-            };
-            pages += 1;
-            walk.token = match (p.cursor, body) {
-                (None, Value::Object(mut m)) => {
-                    let next = m
-                        .remove("next_page_token")
-                        .and_then(|t| t.as_str().map(str::to_string));
-                    collected += merge(&mut merged_object, m);
-                    next
-                }
-                (Some(field), Value::Array(items)) => {
-                    let full = size.or(p.page_default).unwrap_or(p.page_max);
-                    let next = if items.len() as u64 >= full {
-                        items.last().and_then(|i| match i.get(field) {
-                            Some(Value::String(s)) => Some(s.clone()),
-                            Some(other) if !other.is_null() => Some(other.to_string()),
-                            _ => None,
-                        })
-                    } else {
-                        None
-                    };
-                    collected += items.len() as u64;
-                    merged_array.extend(items);
-                    next
-                }
-                // Not the shape a list has: passed on as it is, like any other answer.
-                (_, other) if pages == 1 => {
-                    return envelope::envelope(other, def.risk, self.mode());
-                }
-                (_, _) => {
-                    stopped_by = Some("a page was not shaped like the first".into());
-                    break;
-                }
-            };
-            let done = walk.total.is_some_and(|t| collected >= t);
-            if walk.token.is_none() || done || pages >= walk.max_pages {
+/// What walking a list tool's pages gave.
+pub(crate) enum Walked {
+    /// The first page decided alone (an error, a stale answer, a body that is not JSON): the
+    /// call's result is that page's.
+    First(Result<Sent, ToolError>),
+    /// The first page's JSON was not shaped like a list: passed on as it is.
+    Unshaped(Value),
+    /// The pages read, merged, with a one-line summary and `meta` (pages, items, whether more
+    /// remains and the token to continue from).
+    Merged {
+        /// The merged pages, in the API's shape (with the remaining `next_page_token`).
+        data: Value,
+        /// What was read, why a later page was not, and how to continue.
+        summary: String,
+        /// `{pages, items, more_available, next_page_token}`.
+        meta: Value,
+    },
+}
+
+/// Reads a list tool's pages with `send_page` (one request per call: the arguments of one
+/// page) and merges them, bounded by the call's `limit` and `cap` pages.
+pub(crate) async fn walk<F, Fut>(
+    p: &Paginate,
+    mut args: JsonObject,
+    cap: u64,
+    mut send_page: F,
+) -> Walked
+where
+    F: FnMut(JsonObject) -> Fut,
+    Fut: Future<Output = Result<Sent, ToolError>>,
+{
+    let mut walk = Walk::new(p, &mut args, cap);
+    let mut merged_object = Map::new();
+    let mut merged_array: Vec<Value> = Vec::new();
+    let mut collected = 0u64;
+    let mut pages = 0u64;
+    let mut stopped_by: Option<String> = None;
+    loop {
+        let mut page = args.clone();
+        let size = walk.page_size(p, collected);
+        if let Some(n) = size {
+            page.insert(p.size_param.into(), json!(n));
+        }
+        match &walk.token {
+            Some(t) => page.insert("page_token".into(), Value::String(t.clone())),
+            None => page.remove("page_token"),
+        };
+        let response = match send_page(page).await {
+            Ok(Sent::Fresh(r)) => r,
+            // The first page decides alone: an error or a stale answer is the result.
+            first if pages == 0 => return Walked::First(first),
+            Ok(Sent::Stale(_, e)) => {
+                stopped_by = Some(e.to_string());
                 break;
             }
-        }
-        let more = walk.token.is_some();
-        let data = match p.cursor {
-            None => {
-                merged_object.insert(
-                    "next_page_token".into(),
-                    walk.token.clone().map_or(Value::Null, Value::String),
-                );
-                Value::Object(merged_object)
+            Err(e) => {
+                stopped_by = Some(e.to_string());
+                break;
             }
-            Some(_) => Value::Array(merged_array),
         };
-        let mut summary = format!("{collected} item(s) in {pages} page(s).");
-        if let Some(why) = &stopped_by {
-            summary.push_str(&format!(" Page {} could not be read: {why}.", pages + 1));
+        let body = match response.json() {
+            Ok(v) => v,
+            Err(_) if pages == 0 => return Walked::First(Ok(Sent::Fresh(response))),
+            Err(e) => {
+                stopped_by = Some(e.to_string());
+                break;
+            }
+        };
+        pages += 1;
+        walk.token = match (p.cursor, body) {
+            (None, Value::Object(mut m)) => {
+                let next = m
+                    .remove("next_page_token")
+                    .and_then(|t| t.as_str().map(str::to_string));
+                collected += merge(&mut merged_object, m);
+                next
+            }
+            (Some(field), Value::Array(items)) => {
+                let full = size.or(p.page_default).unwrap_or(p.page_max);
+                let next = if items.len() as u64 >= full {
+                    items.last().and_then(|i| match i.get(field) {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(other) if !other.is_null() => Some(other.to_string()),
+                        _ => None,
+                    })
+                } else {
+                    None
+                };
+                collected += items.len() as u64;
+                merged_array.extend(items);
+                next
+            }
+            // Not the shape a list has: passed on as it is, like any other answer.
+            (_, other) if pages == 1 => return Walked::Unshaped(other),
+            (_, _) => {
+                stopped_by = Some("a page was not shaped like the first".into());
+                break;
+            }
+        };
+        let done = walk.total.is_some_and(|t| collected >= t);
+        if walk.token.is_none() || done || pages >= walk.max_pages {
+            break;
         }
-        if let Some(t) = &walk.token {
-            summary.push_str(&format!(
-                " More remains: call again with the same arguments and page_token={t} to continue."
-            ));
+    }
+    let more = walk.token.is_some();
+    let data = match p.cursor {
+        None => {
+            merged_object.insert(
+                "next_page_token".into(),
+                walk.token.clone().map_or(Value::Null, Value::String),
+            );
+            Value::Object(merged_object)
         }
-        let meta = json!({
-            "pages": pages,
-            "items": collected,
-            "more_available": more,
-            "next_page_token": walk.token,
-        });
-        envelope::envelope_with(data, def.risk, self.mode(), Some(summary), Some(meta))
+        Some(_) => Value::Array(merged_array),
+    };
+    let mut summary = format!("{collected} item(s) in {pages} page(s).");
+    if let Some(why) = &stopped_by {
+        summary.push_str(&format!(" Page {} could not be read: {why}.", pages + 1));
+    }
+    if let Some(t) = &walk.token {
+        summary.push_str(&format!(
+            " More remains: call again with the same arguments and page_token={t} to continue."
+        ));
+    }
+    let meta = json!({
+        "pages": pages,
+        "items": collected,
+        "more_available": more,
+        "next_page_token": walk.token,
+    });
+    Walked::Merged {
+        data,
+        summary,
+        meta,
     }
 }
 

@@ -13,8 +13,8 @@ use rmcp::ErrorData;
 use rmcp::model::{GetPromptResult, Prompt, PromptArgument, PromptMessage, Role};
 use serde_json::Value;
 
+use crate::engine::AlpacaTools;
 use crate::runtime::JsonObject;
-use crate::server::AlpacaTools;
 
 /// Name of the portfolio review prompt.
 pub const PORTFOLIO_REVIEW: &str = "portfolio_review";

@@ -1,4 +1,9 @@
 //! The tool registry: which compiled tools a run exposes, and their MCP form.
+//!
+//! [`enabled`] is the one place that decides: the server's tool list, `alpaca-mcp-server
+//! tools` (and its `--json` and `--markdown` forms) and the README's tools table all come
+//! from it, with every filter a run has (toolsets, read-only mode, which a `read`-scoped HTTP
+//! token also gets, and the confirmation tools).
 
 use std::sync::Arc;
 
@@ -8,13 +13,49 @@ use crate::handwritten::{self, HandTool};
 use crate::runtime::{Annotations, HandwrittenDef, Risk, ToolDef};
 use crate::{Client, TOOLSETS};
 
+/// The tools that exist only when order confirmation is on: with it off they have nothing
+/// to confirm or cancel.
+pub const CONFIRMATION_TOOLS: &[&str] = &["confirm_order", "cancel_confirmation"];
+
 /// Which tools to expose, on top of what the build compiled in.
 #[derive(Debug, Clone, Default)]
 pub struct ToolFilter {
     /// Toolsets to enable; `None` means every compiled default toolset.
     pub toolsets: Option<Vec<String>>,
-    /// Expose only tools annotated read-only.
+    /// Expose only tools annotated read-only (read-only mode, and a `read`-scoped token).
     pub read_only: bool,
+    /// Leave out [`CONFIRMATION_TOOLS`] (a run without order confirmation).
+    pub without_confirmation_tools: bool,
+}
+
+impl ToolFilter {
+    /// The filter a run with `config` applies.
+    pub fn for_config(config: &crate::Config) -> Self {
+        ToolFilter {
+            toolsets: config.toolsets.clone(),
+            read_only: config.read_only,
+            without_confirmation_tools: !config.safety.confirm_orders,
+        }
+    }
+
+    /// Every compiled toolset, default or not, every tool in it.
+    pub fn every_compiled() -> Self {
+        ToolFilter {
+            toolsets: Some(
+                TOOLSETS
+                    .iter()
+                    .filter(|t| t.compiled)
+                    .map(|t| t.name.to_string())
+                    .collect(),
+            ),
+            ..ToolFilter::default()
+        }
+    }
+
+    fn keeps(&self, read_only: bool, name: &str) -> bool {
+        (!self.read_only || read_only)
+            && !(self.without_confirmation_tools && CONFIRMATION_TOOLS.contains(&name))
+    }
 }
 
 /// A toolset name that cannot be enabled.
@@ -123,12 +164,12 @@ pub fn enabled(filter: &ToolFilter) -> Result<Vec<ToolRef>, FilterError> {
         let generated = toolset
             .tools
             .iter()
-            .filter(|d| !filter.read_only || d.annotations.read_only);
+            .filter(|d| filter.keeps(d.annotations.read_only, d.name));
         out.extend(generated.map(ToolRef::Generated));
         for h in &hand {
             if let Some(meta) = handwritten::meta(h.name)
                 && meta.toolset == toolset.name
-                && (!filter.read_only || meta.annotations.read_only)
+                && filter.keeps(meta.annotations.read_only, meta.name)
             {
                 out.push(ToolRef::Handwritten(h, meta));
             }
@@ -144,7 +185,7 @@ pub fn enabled_tools(filter: &ToolFilter) -> Result<Vec<&'static ToolDef<Client>
         .iter()
         .filter(|t| toolsets.contains(&t.name))
         .flat_map(|t| t.tools.iter())
-        .filter(|d| !filter.read_only || d.annotations.read_only)
+        .filter(|d| filter.keeps(d.annotations.read_only, d.name))
         .collect())
 }
 

@@ -16,8 +16,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::{ConfigError, parse_bool, split_list};
 use crate::runtime::ApiRequest;
+use crate::settings::{ConfigError, parse_bool, split_list};
 
 /// Safety settings.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -69,11 +69,6 @@ impl Decimal {
     pub fn is_whole(&self) -> bool {
         !self.0.contains('.')
     }
-
-    /// The value as f64 (for estimates and guards, never for what is sent).
-    pub fn as_f64(&self) -> f64 {
-        self.0.parse().unwrap_or(f64::NAN)
-    }
 }
 
 impl<'de> Deserialize<'de> for Decimal {

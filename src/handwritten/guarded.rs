@@ -32,11 +32,11 @@ use rmcp::{Peer, RoleServer};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
+use crate::Client;
 use crate::envelope;
 use crate::runtime::{ApiRequest, ApiResponse, Error, JsonObject, Method, Risk, ToolDef};
 use crate::safety::Pending;
 use crate::trading::params::GetOrderByClientOrderId;
-use crate::{Client, TOOLSETS};
 
 /// The safety mechanism of a tool, by the manifest's `guard` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1136,10 +1136,11 @@ fn done(
     envelope::with_summary(data, Risk::ApiData, ctx.mode, summary)
 }
 
-/// Checks, when the server starts, that every enabled tool's guard is one this server knows:
-/// a tool with an unknown guard must never run unguarded.
-pub fn unknown_guards() -> Vec<(&'static str, &'static str)> {
-    let generated = TOOLSETS
+/// The tools whose guard this server does not know, with the guard (the engine refuses to
+/// build with one enabled: it must never run unguarded).
+#[cfg(test)]
+fn unknown_guards() -> Vec<(&'static str, &'static str)> {
+    let generated = crate::TOOLSETS
         .iter()
         .flat_map(|t| t.tools)
         .filter_map(|d| d.guard.map(|g| (d.name, g)));

@@ -20,14 +20,17 @@ use crate::{Client, GLOSSARY, HANDWRITTEN};
 #[cfg(any(feature = "trading", feature = "stock-data", feature = "crypto-data"))]
 #[cfg_attr(not(feature = "trading"), allow(dead_code))]
 mod args;
-pub mod decimal;
+#[cfg(any(feature = "trading", feature = "stock-data", feature = "crypto-data"))]
+#[cfg_attr(not(feature = "trading"), allow(dead_code))]
+mod decimal;
 #[cfg(feature = "trading")]
 pub mod guarded;
 #[cfg(any(feature = "stock-data", feature = "crypto-data"))]
 mod history;
 #[cfg(feature = "trading")]
 mod orders;
-pub mod time;
+#[cfg(any(feature = "stock-data", feature = "crypto-data"))]
+mod time;
 
 /// What a hand-written tool's call gets.
 pub struct Ctx<'a> {
@@ -47,9 +50,6 @@ pub struct Ctx<'a> {
     /// The most requests a list call makes ([`crate::Config::max_pages`]).
     pub max_pages: u64,
 }
-
-/// Tools that exist only when order confirmation is on.
-pub const CONFIRMATION_TOOLS: &[&str] = &["confirm_order", "cancel_confirmation"];
 
 /// A hand-written tool's call.
 pub type HandFn = for<'a> fn(Ctx<'a>, JsonObject) -> BoxFuture<'a, CallToolResult>;

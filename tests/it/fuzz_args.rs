@@ -358,6 +358,7 @@ fn schema_invalid_arguments_are_tool_errors_and_never_sent() {
     let filter = ToolFilter {
         toolsets: Some(all_toolsets()),
         read_only: false,
+        ..ToolFilter::default()
     };
     let tools = registry::enabled(&filter).unwrap();
     assert!(tools.len() > 50, "every compiled tool: {}", tools.len());

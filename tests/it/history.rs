@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use alpaca_mcp::AlpacaTools;
-use alpaca_mcp::handwritten::Clock;
+use alpaca_mcp::Clock;
 use alpaca_mock::{Fault, FaultKind, MockServer};
 use serde_json::{Value, json};
 use support::*;

@@ -18,6 +18,7 @@ fn filter(toolsets: &[&str], read_only: bool) -> ToolFilter {
     ToolFilter {
         toolsets: Some(toolsets.iter().map(|s| s.to_string()).collect()),
         read_only,
+        ..ToolFilter::default()
     }
 }
 
@@ -100,6 +101,7 @@ fn named_toolsets_give_exactly_their_tools_in_toolset_order() {
     let got = enabled_tools(&ToolFilter {
         toolsets: Some(reversed),
         read_only: false,
+        ..ToolFilter::default()
     })
     .unwrap();
     let in_order: Vec<&str> = TOOLSETS
@@ -134,6 +136,7 @@ fn read_only_filter_drops_every_tool_that_can_change_something() {
     let default_ro = names(&ToolFilter {
         toolsets: None,
         read_only: true,
+        ..ToolFilter::default()
     });
     let default_all = enabled_tools(&ToolFilter::default()).unwrap();
     assert_eq!(

@@ -37,18 +37,8 @@ fn every_compiled_tool_schema_passes_the_lint() {
 #[test]
 fn every_hand_written_tool_schema_passes_the_lint() {
     use alpaca_mcp::registry::{ToolFilter, ToolRef, enabled};
-    let every = ToolFilter {
-        toolsets: Some(
-            TOOLSETS
-                .iter()
-                .filter(|t| t.compiled)
-                .map(|t| t.name.to_string())
-                .collect(),
-        ),
-        ..ToolFilter::default()
-    };
     let mut linted = 0;
-    for tool in enabled(&every).unwrap() {
+    for tool in enabled(&ToolFilter::every_compiled()).unwrap() {
         if let ToolRef::Handwritten(..) = tool {
             let schema = serde_json::Value::Object((*tool.mcp_tool().input_schema).clone());
             let problems = lint::lint(&schema);

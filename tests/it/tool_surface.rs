@@ -102,20 +102,12 @@ fn all_toolsets() -> ToolFilter {
     ToolFilter {
         toolsets: Some(TOOLSETS.iter().map(|t| t.name.to_string()).collect()),
         read_only: false,
+        ..ToolFilter::default()
     }
 }
 
 fn compiled_toolsets() -> ToolFilter {
-    ToolFilter {
-        toolsets: Some(
-            TOOLSETS
-                .iter()
-                .filter(|t| t.compiled)
-                .map(|t| t.name.to_string())
-                .collect(),
-        ),
-        read_only: false,
-    }
+    ToolFilter::every_compiled()
 }
 
 /// A JSON value with every object's keys sorted, recursively.

@@ -129,11 +129,8 @@ fn config(cli: &Cli) -> Result<Config, SetupError> {
         config.paper = true;
     }
     // Validate toolset names now, so a typo is a setup error with the valid names.
-    alpaca_mcp::registry::enabled_tools(&alpaca_mcp::registry::ToolFilter {
-        toolsets: config.toolsets.clone(),
-        read_only: config.read_only,
-    })
-    .map_err(|e| SetupError(e.to_string()))?;
+    alpaca_mcp::registry::enabled_tools(&alpaca_mcp::registry::ToolFilter::for_config(&config))
+        .map_err(|e| SetupError(e.to_string()))?;
     let needs_keys = !config.sandbox && !matches!(cli.command, Some(Command::Tools { .. }));
     if needs_keys {
         config

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use alpaca_mcp::handwritten::Clock;
+use alpaca_mcp::Clock;
 
 use alpaca_mcp::{AlpacaServer, AlpacaTools, Config};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -40,7 +40,10 @@ pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<Exit
     };
     let tools = Arc::new(build_tools(&config, sandbox.as_ref())?);
     if !config.paper {
-        tracing::warn!("LIVE trading: orders placed through this server use real money");
+        tracing::warn!(
+            "LIVE trading: orders placed through this server use real money. Active guards: {}",
+            config.safety.describe()
+        );
     }
     tracing::info!(
         mode = config.mode(),

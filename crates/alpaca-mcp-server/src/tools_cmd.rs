@@ -7,17 +7,7 @@ use alpaca_mcp::registry::{self, ToolFilter};
 use serde_json::json;
 
 pub fn run(config: Config, json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
-    let tools = registry::enabled(&ToolFilter {
-        toolsets: config.toolsets.clone(),
-        read_only: config.read_only,
-    })?;
-    let tools: Vec<_> = tools
-        .into_iter()
-        .filter(|t| {
-            config.safety.confirm_orders
-                || !alpaca_mcp::handwritten::CONFIRMATION_TOOLS.contains(&t.name())
-        })
-        .collect();
+    let tools = registry::enabled(&ToolFilter::for_config(&config))?;
     if json {
         let list: Vec<_> = tools
             .iter()

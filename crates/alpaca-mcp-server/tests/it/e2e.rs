@@ -8,12 +8,14 @@ use common::*;
 use serde_json::json;
 
 fn expected_default_tools() -> Vec<String> {
-    let mut v: Vec<String> = enabled(&ToolFilter::default())
-        .unwrap()
-        .iter()
-        .map(|t| t.name().to_string())
-        .filter(|n| !alpaca_mcp::handwritten::CONFIRMATION_TOOLS.contains(&n.as_str()))
-        .collect();
+    let mut v: Vec<String> = enabled(&ToolFilter {
+        without_confirmation_tools: true,
+        ..ToolFilter::default()
+    })
+    .unwrap()
+    .iter()
+    .map(|t| t.name().to_string())
+    .collect();
     v.sort();
     v
 }

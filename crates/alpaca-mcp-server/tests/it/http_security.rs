@@ -205,11 +205,11 @@ async fn a_read_token_gets_a_read_only_session() {
     let mut expected: Vec<String> = enabled(&ToolFilter {
         toolsets: None,
         read_only: true,
+        without_confirmation_tools: true,
     })
     .unwrap()
     .iter()
     .map(|t| t.name().to_string())
-    .filter(|n| !alpaca_mcp::handwritten::CONFIRMATION_TOOLS.contains(&n.as_str()))
     .collect();
     expected.sort();
     assert_eq!(names, expected);
