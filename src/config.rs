@@ -192,6 +192,12 @@ impl Config {
         })
     }
 
+    /// Reads the configuration through a [`Lookup`](crate::settings::Lookup) (the process
+    /// environment, then an env file).
+    pub fn from_settings(lookup: &crate::settings::Lookup) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| lookup.get(name))
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())

@@ -28,7 +28,7 @@ pub mod registry;
 pub mod resources;
 pub mod safety;
 pub mod server;
-mod settings;
+pub mod settings;
 pub mod stdio;
 
 pub use config::{Config, ConfigError, Credentials};

@@ -1,8 +1,11 @@
-//! Reading settings: the values of environment variables, `--env-file` entries and flags, each
-//! checked with an error that names the setting and what it takes. [`crate::Config`], the
-//! cache's and the guards' settings all read through here, so one setting is spelled and
-//! checked one way.
+//! Reading settings: where a setting's value comes from ([`Lookup`]: the process environment,
+//! then an env file; flags are applied over it by the binary), and the checks of each value,
+//! with an error that names the setting and what it takes. [`crate::Config`], the cache's and
+//! the guards' settings and the server's HTTP settings all read through here, so a setting is
+//! looked up, spelled and checked one way, and the env file is read once.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use url::Url;
@@ -52,6 +55,14 @@ pub enum ConfigError {
         min: u64,
         /// Most allowed.
         max: u64,
+    },
+    /// An env file that cannot be read, or a line of it that is not `KEY=VALUE`.
+    #[error("--env-file {path}: {reason}")]
+    EnvFile {
+        /// The file.
+        path: String,
+        /// What is wrong (a line number, never a value).
+        reason: String,
     },
     /// A count that is not a whole number from 0 up.
     #[error("{name}={value:?} is not a whole number (0 or more)")]
@@ -135,4 +146,124 @@ pub fn split_list(value: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Where settings come from: a variable of the process environment, else the same variable in
+/// the env file (if one was given). A value that is blank counts as unset, in either place.
+#[derive(Clone, Default)]
+pub struct Lookup {
+    file: HashMap<String, String>,
+    /// Variables in place of the process environment (tests and embedders).
+    env: Option<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: values may be secrets.
+        let mut names: Vec<&String> = self.file.keys().collect();
+        names.sort();
+        f.debug_struct("Lookup")
+            .field("env_file_names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lookup {
+    /// The process environment, and `env_file` under it when given.
+    pub fn new(env_file: Option<&Path>) -> Result<Lookup, ConfigError> {
+        let file = match env_file {
+            Some(path) => read_env_file(path)?,
+            None => HashMap::new(),
+        };
+        Ok(Lookup { file, env: None })
+    }
+
+    /// Fixed variables in place of the process environment (no env file).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Lookup {
+        let env = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Lookup {
+            file: HashMap::new(),
+            env: Some(env),
+        }
+    }
+
+    /// The value of `name`: the environment's, else the env file's; `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let env = match &self.env {
+            Some(vars) => vars.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        env.filter(|v| !v.trim().is_empty()).or_else(|| {
+            self.file
+                .get(name)
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+        })
+    }
+}
+
+/// Reads a `KEY=VALUE` file: blank lines and `#` comments skipped, an optional `export `, and
+/// values optionally in single or double quotes. An error names the line, never its value.
+fn read_env_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let bad = |reason: String| ConfigError::EnvFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let mut map = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(bad(format!("line {}: expected KEY=VALUE", n + 1)));
+        };
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+            .unwrap_or(v);
+        map.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_wins_over_the_file_and_blank_is_unset() {
+        let dir = std::env::temp_dir().join(format!("lookup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("env");
+        std::fs::write(
+            &path,
+            "# comment\nexport A=\"from file\"\nB='b'\nC=\nD=file-d\n",
+        )
+        .unwrap();
+        let mut lookup = Lookup::new(Some(&path)).unwrap();
+        lookup.env = Some(HashMap::from([
+            ("A".to_string(), "from env".to_string()),
+            ("D".to_string(), "  ".to_string()),
+        ]));
+        assert_eq!(lookup.get("A").as_deref(), Some("from env"));
+        assert_eq!(lookup.get("B").as_deref(), Some("b"));
+        assert_eq!(lookup.get("C"), None);
+        assert_eq!(lookup.get("D").as_deref(), Some("file-d"));
+        assert_eq!(lookup.get("E"), None);
+        assert!(!format!("{lookup:?}").contains("file-d"));
+
+        std::fs::write(&path, "A=1\nSECRET-WITHOUT-EQUALS\n").unwrap();
+        let e = Lookup::new(Some(&path)).unwrap_err().to_string();
+        assert!(e.contains("line 2: expected KEY=VALUE"), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

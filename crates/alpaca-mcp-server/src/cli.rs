@@ -1,7 +1,6 @@
-//! Command line, and how flags, the environment and `--env-file` combine (flags win, then the
-//! process environment, then the env file).
+//! Command line. Flags win over settings read through `alpaca_mcp::settings::Lookup` (the
+//! process environment, then `--env-file`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -49,7 +48,7 @@ pub struct Settings {
 
 /// Security of the HTTP transport (see the README's "HTTP transport security"). Each is also
 /// read from its environment variable, then from `--env-file`; defaults are applied in
-/// `http_guard`.
+/// [`crate::http::settings`].
 #[derive(Debug, Args, Clone, Default)]
 pub struct HttpSettings {
     /// File of bearer tokens for the HTTP transport, one per line: `TOKEN [read|read,trade]`
@@ -153,34 +152,4 @@ pub enum Command {
     },
     /// Check the setup: keys, paper or live, market data feeds.
     Doctor,
-}
-
-/// Reads a `KEY=VALUE` file (blank lines and `#` comments skipped, optional `export `, quotes
-/// around values removed).
-pub fn read_env_file(path: &std::path::Path) -> anyhow::Result<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("--env-file {}: {e}", path.display()))?;
-    let mut map = HashMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            anyhow::bail!(
-                "--env-file {} line {}: expected KEY=VALUE",
-                path.display(),
-                n + 1
-            );
-        };
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
-            .unwrap_or(v);
-        map.insert(k.trim().to_string(), v.to_string());
-    }
-    Ok(map)
 }

@@ -1,23 +1,23 @@
 //! `alpaca-mcp-server`: serves Alpaca's APIs as MCP tools over stdio or streamable HTTP.
 
-mod cli;
 mod doctor;
 mod listener;
+#[cfg(not(feature = "sandbox"))]
+mod no_sandbox;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 #[cfg(not(feature = "sandbox"))]
-#[path = "no_sandbox.rs"]
-mod sandbox;
+use no_sandbox as sandbox;
 mod serve;
 mod tools_cmd;
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
+use alpaca_mcp::settings::Lookup;
 use alpaca_mcp::{Config, ConfigError};
+use alpaca_mcp_server::cli::{Cli, Command};
+use alpaca_mcp_server::{SetupError, cli};
 use clap::Parser;
-
-use crate::cli::{Cli, Command};
 
 /// The log filter: `ALPACA_MCP_LOG` as `level` or `target=level` entries separated by commas
 /// (`warn,alpaca_mcp=debug`), else warnings, and what this server and its tools say at info.
@@ -36,9 +36,6 @@ fn log_filter(value: Option<String>) -> tracing_subscriber::filter::Targets {
     }
 }
 
-/// A setup error: printed on stderr, exit code 2, before anything starts.
-pub struct SetupError(pub String);
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     use tracing_subscriber::layer::SubscriberExt;
@@ -51,7 +48,8 @@ fn main() -> ExitCode {
         )
         .with(log_filter(std::env::var("ALPACA_MCP_LOG").ok()))
         .init();
-    let config = match config(&cli) {
+    let setup = lookup(&cli).and_then(|lookup| Ok((config(&cli, &lookup)?, lookup)));
+    let (config, lookup) = match setup {
         Ok(c) => c,
         Err(SetupError(msg)) => {
             eprintln!("alpaca-mcp-server: {msg}");
@@ -74,7 +72,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve::run(config, &cli.settings).await,
+            Command::Serve => serve::run(config, &cli.settings, &lookup).await,
             Command::Tools { json, markdown } => tools_cmd::run(config, json, markdown),
             Command::Doctor => doctor::run(config, &cli.settings).await,
         }
@@ -92,29 +90,15 @@ fn main() -> ExitCode {
     }
 }
 
-impl std::fmt::Debug for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The one lookup of settings (the process environment over `--env-file`, read once).
+fn lookup(cli: &Cli) -> Result<Lookup, SetupError> {
+    Lookup::new(cli.settings.env_file.as_deref()).map_err(|e| SetupError(e.to_string()))
 }
 
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SetupError {}
-
-/// Flags over the process environment over `--env-file`.
-fn config(cli: &Cli) -> Result<Config, SetupError> {
+/// Flags over the lookup.
+fn config(cli: &Cli, lookup: &Lookup) -> Result<Config, SetupError> {
     let s = &cli.settings;
-    let file: HashMap<String, String> = match &s.env_file {
-        Some(path) => cli::read_env_file(path).map_err(|e| SetupError(e.to_string()))?,
-        None => HashMap::new(),
-    };
-    let lookup = |name: &str| std::env::var(name).ok().or_else(|| file.get(name).cloned());
-    let mut config = Config::from_lookup(lookup).map_err(|e| SetupError(e.to_string()))?;
+    let mut config = Config::from_settings(lookup).map_err(|e| SetupError(e.to_string()))?;
     if let Some(t) = &s.toolsets {
         config.toolsets = Some(alpaca_mcp::config::split_list(t));
     }

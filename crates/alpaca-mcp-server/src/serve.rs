@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use alpaca_mcp::Clock;
-
-use alpaca_mcp::{AlpacaServer, AlpacaTools, Config};
+use alpaca_mcp::settings::Lookup;
+use alpaca_mcp::{AlpacaServer, AlpacaTools, Clock, Config};
+use alpaca_mcp_server::http::{self, Endpoint, HttpSecurity};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -15,17 +15,15 @@ use crate::SetupError;
 use crate::cli::{Settings, Transport};
 use crate::sandbox::Sandbox;
 
-// Declared here rather than in main.rs; the file sits next to this one.
-#[path = "http_guard.rs"]
-mod http_guard;
-
-use http_guard::{Endpoint, Guard, HttpSecurity};
-
-pub async fn run(mut config: Config, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    mut config: Config,
+    settings: &Settings,
+    lookup: &Lookup,
+) -> anyhow::Result<ExitCode> {
     // HTTP security settings are checked before anything starts (setup errors exit 2).
     let http = match settings.transport {
         Transport::Http => {
-            let security = HttpSecurity::from_settings(settings)?;
+            let security = HttpSecurity::from_settings(settings, lookup)?;
             let addrs = security
                 .bind_addresses(&settings.host, settings.port)
                 .await?;
@@ -77,7 +75,7 @@ fn build_tools(config: &Config, sandbox: Option<&Sandbox>) -> anyhow::Result<Alp
     Ok(tools)
 }
 
-/// Serves streamable HTTP at `/mcp` behind [`http_guard`]: `read,trade` tokens (or everyone,
+/// Serves streamable HTTP at `/mcp` behind the [`http`] layers: `read,trade` tokens (or everyone,
 /// without tokens) reach `tools`; `read` tokens reach a second service whose tools are built
 /// with `read_only = true`, so their sessions list and call only read-only tools.
 async fn serve_http(
@@ -95,22 +93,22 @@ async fn serve_http(
     let ct = CancellationToken::new();
     let endpoint = |tools: Arc<AlpacaTools>| {
         let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = security.session_idle_timeout;
+        sessions.session_config.keep_alive = security.sessions.idle_timeout;
         let sessions = Arc::new(sessions);
         let service = StreamableHttpService::new(
             move || Ok(AlpacaServer::new(tools.clone())),
             sessions.clone(),
-            // Host and Origin are checked by the guard (421 / 403); rmcp's checks are off so
-            // there is one set of rules. The guard limits the body too; rmcp's limit matches.
+            // Host and Origin are checked by the layers (421 / 403); rmcp's checks are off so
+            // there is one set of rules. The layers limit the body too; rmcp's limit matches.
             StreamableHttpServerConfig::default()
                 .disable_allowed_hosts()
                 .disable_allowed_origins()
-                .with_max_request_body_bytes(security.max_body_bytes)
+                .with_max_request_body_bytes(security.body.max_bytes)
                 .with_cancellation_token(ct.child_token()),
         );
         Endpoint::new(service, sessions)
     };
-    let read = if security.has_read_tokens() && !config.read_only {
+    let read = if security.tokens.has_read() && !config.read_only {
         let mut read_config = config.clone();
         read_config.read_only = true;
         Some(endpoint(Arc::new(build_tools(&read_config, sandbox)?)))
@@ -123,10 +121,7 @@ async fn serve_http(
         header_timeout: security.header_timeout,
         max_per_peer: security.max_connections_per_peer,
     };
-    let guard = Arc::new(Guard::new(security, full, read));
-    let router = axum::Router::new()
-        .route("/mcp", axum::routing::any(http_guard::handle))
-        .with_state(guard);
+    let router = http::router(&security, full, read);
     // The address goes to stderr so scripts (and tests) can find an ephemeral port.
     eprintln!("alpaca-mcp-server: listening on http://{local}/mcp");
     let shutdown = ct.clone();

@@ -8,6 +8,7 @@ mod config_errors;
 mod e2e;
 mod every_tool;
 mod http_hostile;
+mod http_layers;
 mod http_security;
 mod install;
 mod jsonrpc_stdio;

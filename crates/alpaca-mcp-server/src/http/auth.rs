@@ -1,0 +1,410 @@
+//! Bearer tokens with scopes, as a layer: without configured tokens every request passes
+//! with the server's own scope; with them, a request without `Authorization: Bearer` or with a
+//! token that is not configured gets 401 (with `WWW-Authenticate: Bearer`), and one with a
+//! valid token passes with that token's [`Scope`] in its extensions, which the endpoint reads.
+//! Tokens are compared in constant time (`subtle`); refused requests are counted and logged
+//! once a minute.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::reply::plain;
+use crate::SetupError;
+
+/// The environment variable of the one `read,trade` token.
+pub const TOKEN_ENV: &str = "ALPACA_MCP_HTTP_TOKEN";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Read-only tools only (as with `--read-only`).
+    Read,
+    /// Every tool the server exposes.
+    ReadTrade,
+}
+
+impl Scope {
+    /// As written in a token file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::ReadTrade => "read,trade",
+        }
+    }
+}
+
+/// One accepted token. The value is never logged or printed (`Debug` hides it).
+struct Token {
+    value: Vec<u8>,
+    scope: Scope,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token(<redacted>, {})", self.scope.name())
+    }
+}
+
+/// The configured tokens, and the count of refusals.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    tokens: Vec<Token>,
+    failures: AuthFailures,
+}
+
+impl Tokens {
+    /// `env_token` (`ALPACA_MCP_HTTP_TOKEN`, one `read,trade` token) and the tokens of
+    /// `token_file`; each token once.
+    pub fn new(env_token: Option<&str>, token_file: Option<&Path>) -> Result<Tokens, SetupError> {
+        let mut tokens = Vec::new();
+        if let Some(value) = env_token {
+            let value = value.trim();
+            if value.chars().any(char::is_whitespace) {
+                return Err(SetupError(format!(
+                    "{TOKEN_ENV} must be a single token without spaces (put scoped tokens in \
+                     --http-token-file)"
+                )));
+            }
+            tokens.push(Token {
+                value: value.as_bytes().to_vec(),
+                scope: Scope::ReadTrade,
+            });
+        }
+        if let Some(path) = token_file {
+            tokens.extend(read_token_file(path)?);
+        }
+        for (i, a) in tokens.iter().enumerate() {
+            if tokens[..i].iter().any(|b| b.value == a.value) {
+                return Err(SetupError(
+                    "the same HTTP token is configured twice (in --http-token-file or also in \
+                     ALPACA_MCP_HTTP_TOKEN); give each token one line"
+                        .into(),
+                ));
+            }
+        }
+        if tokens.iter().any(|t| t.value.len() < 16) {
+            tracing::warn!(
+                "an HTTP bearer token is shorter than 16 characters; use a long random one \
+                 (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        Ok(Tokens {
+            tokens,
+            failures: AuthFailures::default(),
+        })
+    }
+
+    /// Whether any token is configured (then every request needs one).
+    pub fn required(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// Whether some token has only the `read` scope.
+    pub fn has_read(&self) -> bool {
+        self.tokens.iter().any(|t| t.scope == Scope::Read)
+    }
+
+    /// For the startup log (no token values).
+    pub fn describe(&self) -> String {
+        if !self.required() {
+            return "no bearer token (loopback only)".into();
+        }
+        let read = self
+            .tokens
+            .iter()
+            .filter(|t| t.scope == Scope::Read)
+            .count();
+        format!(
+            "bearer tokens: {} ({read} read, {} read,trade)",
+            self.tokens.len(),
+            self.tokens.len() - read
+        )
+    }
+
+    /// The scope of a request's bearer token; `Err` with the 401 to answer otherwise. Without
+    /// configured tokens every request has the server's own scope.
+    fn authorize(&self, headers: &HeaderMap) -> Result<Scope, Denied> {
+        if !self.required() {
+            return Ok(Scope::ReadTrade);
+        }
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| rest.trim())
+                    .filter(|t| !t.is_empty())
+            });
+        let Some(presented) = presented else {
+            return Err(Denied::Missing);
+        };
+        // Every token is compared, in constant time, whatever matches.
+        let mut found = None;
+        for t in &self.tokens {
+            if bool::from(presented.as_bytes().ct_eq(&t.value)) {
+                found = Some(t.scope);
+            }
+        }
+        found.ok_or(Denied::Invalid)
+    }
+}
+
+/// The token layer: 401 without a valid token; otherwise the request goes on with its
+/// [`Scope`] as an extension.
+pub async fn require_token(
+    State(tokens): State<Arc<Tokens>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match tokens.authorize(request.headers()) {
+        Ok(scope) => {
+            request.extensions_mut().insert(scope);
+            next.run(request).await
+        }
+        Err(denied) => {
+            tokens.failures.record(denied);
+            denied.into_response()
+        }
+    }
+}
+
+/// Counts refused authentications and logs them at most once a minute, so a flood of bad
+/// tokens cannot flood the log.
+#[derive(Debug, Default)]
+struct AuthFailures {
+    state: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl AuthFailures {
+    const INTERVAL: Duration = Duration::from_secs(60);
+
+    fn record(&self, reason: Denied) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, since) = &mut *s;
+        match since {
+            Some(t) if t.elapsed() < Self::INTERVAL => *count += 1,
+            _ => {
+                if *count > 0 {
+                    tracing::info!(
+                        refused = *count,
+                        "refused requests without a valid bearer token (401) in the last minute"
+                    );
+                }
+                tracing::info!(reason = ?reason, "refused a request without a valid bearer token (401); further ones are counted and summarized once a minute");
+                *count = 0;
+                *since = Some(std::time::Instant::now());
+            }
+        }
+    }
+}
+
+/// Why a request has no scope: 401 with `WWW-Authenticate: Bearer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Denied {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// A token that is not configured.
+    Invalid,
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        let (challenge, message) = match self {
+            Denied::Missing => (
+                "Bearer realm=\"alpaca-mcp\"",
+                "Unauthorized: this server requires `Authorization: Bearer <token>` (a token \
+                 from its ALPACA_MCP_HTTP_TOKEN or --http-token-file)",
+            ),
+            Denied::Invalid => (
+                "Bearer realm=\"alpaca-mcp\", error=\"invalid_token\"",
+                "Unauthorized: the bearer token is not valid for this server",
+            ),
+        };
+        let mut r = plain(StatusCode::UNAUTHORIZED, message);
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        r
+    }
+}
+
+fn read_token_file(path: &Path) -> Result<Vec<Token>, SetupError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SetupError(format!("--http-token-file {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                file = %path.display(),
+                "the HTTP token file is readable by other users; consider `chmod 600`"
+            );
+        }
+    }
+    let tokens = parse_tokens(&text)
+        .map_err(|e| SetupError(format!("--http-token-file {}: {e}", path.display())))?;
+    if tokens.is_empty() {
+        return Err(SetupError(format!(
+            "--http-token-file {}: no tokens in it (one per line: `TOKEN` or `TOKEN read` or \
+             `TOKEN read,trade`)",
+            path.display()
+        )));
+    }
+    Ok(tokens)
+}
+
+/// Parses a token file: one token per line, optionally followed by whitespace and its scopes
+/// (`read` or `read,trade`; a bare token is `read,trade`); blank lines and lines starting with
+/// `#` are skipped. Errors name the line, never the token.
+fn parse_tokens(text: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        let value = parts.next().unwrap_or_default();
+        let scopes: Vec<&str> = parts.collect();
+        // Nothing from a token file line is ever echoed: a line written the wrong way round
+        // would otherwise print its token as an "unknown scope".
+        if parse_scope(value).is_ok() {
+            return Err(format!(
+                "line {}: the token comes first, then its scopes (`TOKEN read` or `TOKEN read,trade`)",
+                n + 1
+            ));
+        }
+        let scope = match scopes.as_slice() {
+            [] => Scope::ReadTrade,
+            [s] => parse_scope(s).map_err(|e| format!("line {}: {e}", n + 1))?,
+            _ => {
+                return Err(format!(
+                    "line {}: expected `TOKEN` or `TOKEN SCOPES` with SCOPES `read` or \
+                     `read,trade` (no spaces inside SCOPES)",
+                    n + 1
+                ));
+            }
+        };
+        tokens.push(Token {
+            value: value.as_bytes().to_vec(),
+            scope,
+        });
+    }
+    Ok(tokens)
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    let mut read = false;
+    let mut trade = false;
+    for part in s.split(',').map(str::trim) {
+        match part.to_ascii_lowercase().as_str() {
+            "read" => read = true,
+            "trade" => trade = true,
+            _ => {
+                return Err(
+                    "unknown scope (the scopes are `read` and `read,trade`; the text is not repeated here in case it is a token)".into(),
+                );
+            }
+        }
+    }
+    match (read, trade) {
+        (true, false) => Ok(Scope::Read),
+        (true, true) => Ok(Scope::ReadTrade),
+        _ => Err("`trade` needs `read` too: write `read,trade`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens {
+            tokens: parse_tokens("# comment\n\nalpha-token-0123456789 read\nbravo-token-0123456789\ncharlie-token-012345 read,trade\n").unwrap(),
+            failures: AuthFailures::default(),
+        }
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn token_file_scopes() {
+        let s = tokens();
+        assert_eq!(s.tokens.len(), 3);
+        assert_eq!(
+            s.authorize(&bearer("alpha-token-0123456789")).unwrap(),
+            Scope::Read
+        );
+        assert_eq!(
+            s.authorize(&bearer("bravo-token-0123456789")).unwrap(),
+            Scope::ReadTrade
+        );
+        assert_eq!(
+            s.authorize(&bearer("charlie-token-012345")).unwrap(),
+            Scope::ReadTrade
+        );
+        let denied = s.authorize(&bearer("alpha-token-012345678")).unwrap_err();
+        assert_eq!(denied, Denied::Invalid);
+        assert_eq!(denied.into_response().status(), StatusCode::UNAUTHORIZED);
+        let none = s.authorize(&HeaderMap::new()).unwrap_err();
+        assert_eq!(none, Denied::Missing);
+        let none = none.into_response();
+        assert!(
+            none.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+    }
+
+    #[test]
+    fn token_file_errors_name_the_line_not_the_token() {
+        let e = parse_tokens("ok-token\nsecret-value write\n")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.contains("line 2") && e.contains("unknown scope"), "{e}");
+        assert!(!e.contains("secret-value"), "{e}");
+        // The scope is not echoed either: it may be a token on a line written backwards.
+        let e = parse_tokens("ok-token read,trade\nread secret-value\n")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("token comes first"),
+            "{e}"
+        );
+        assert!(!e.contains("secret-value"), "{e}");
+        let e = parse_tokens("ok-token secret-value")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(!e.contains("secret-value"), "{e}");
+        let e = parse_tokens("secret-value trade").map(|_| ()).unwrap_err();
+        assert!(
+            e.contains("read,trade") && !e.contains("secret-value"),
+            "{e}"
+        );
+        let e = parse_tokens("secret-value read trade")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(!e.contains("secret-value"), "{e}");
+        assert!(format!("{:?}", parse_tokens("secret-value").unwrap()).contains("redacted"));
+    }
+}

@@ -1,0 +1,170 @@
+//! Security of the streamable HTTP transport, as layers in front of rmcp's service. Each check
+//! is an axum middleware (a tower layer) with its own state, so a new check (OAuth, say) is
+//! one more layer:
+//!
+//! | Layer | Module | Refuses with |
+//! |---|---|---|
+//! | `Host` allowlist (DNS rebinding) | [`origin`] | 400 two or malformed, 421 not allowed |
+//! | `Origin` allowlist (browsers) | [`origin`] | 403 |
+//! | bearer token and its scope | [`auth`] | 401 with `WWW-Authenticate: Bearer` |
+//! | body size and time | [`limits`] | 413, 408 |
+//!
+//! then the endpoint ([`router`]): a `read` token's requests go to a read-only service,
+//! `DELETE` of an unknown session gets 404, and an `initialize` beyond the session limit 503.
+//! rmcp's own Host/Origin checks are turned off so that these are the only ones (and a foreign
+//! Host gets 421 rather than rmcp's 403). Settings are resolved once, in [`settings`].
+
+pub mod auth;
+pub mod limits;
+pub mod origin;
+mod reply;
+pub mod settings;
+
+use std::sync::Arc;
+
+use alpaca_mcp::AlpacaServer;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use tower::ServiceBuilder;
+
+pub use settings::HttpSecurity;
+
+use auth::Scope;
+use limits::{SESSION_HEADER, SessionLimit};
+use reply::plain;
+
+/// rmcp's streamable HTTP service for the tools.
+pub type Service = StreamableHttpService<AlpacaServer, LocalSessionManager>;
+
+/// One rmcp service with its own session manager: sessions made through it stay in it, so a
+/// session opened with a `read` token cannot be used through the other one (404).
+pub struct Endpoint {
+    service: Service,
+    sessions: Arc<LocalSessionManager>,
+}
+
+impl Endpoint {
+    /// The service and the session manager it was built with.
+    pub fn new(service: Service, sessions: Arc<LocalSessionManager>) -> Self {
+        Endpoint { service, sessions }
+    }
+}
+
+/// The endpoints behind the layers.
+struct Endpoints {
+    /// Serves `read,trade` tokens (and everyone when no token is configured).
+    full: Endpoint,
+    /// Serves `read` tokens with read-only tools; `None` when `full` is read-only already or
+    /// there are no `read` tokens.
+    read: Option<Endpoint>,
+    sessions: SessionLimit,
+    /// Serializes `initialize` requests so the session limit is exact.
+    initialize: tokio::sync::Mutex<()>,
+}
+
+impl Endpoints {
+    async fn session_count(&self) -> usize {
+        let mut n = self.full.sessions.sessions.read().await.len();
+        if let Some(read) = &self.read {
+            n += read.sessions.sessions.read().await.len();
+        }
+        n
+    }
+}
+
+/// The security layers around `inner`'s routes, outermost (first to run) first.
+pub fn layers(inner: Router, security: &HttpSecurity) -> Router {
+    inner.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(
+                security.hosts.clone(),
+                origin::check_host,
+            ))
+            .layer(from_fn_with_state(
+                security.origins.clone(),
+                origin::check_origin,
+            ))
+            .layer(from_fn_with_state(
+                security.tokens.clone(),
+                auth::require_token,
+            ))
+            .layer(from_fn_with_state(
+                Arc::new(security.body),
+                limits::read_body,
+            )),
+    )
+}
+
+/// `/mcp` behind the layers: `full` for `read,trade` tokens (or everyone without tokens),
+/// `read` for `read` tokens.
+pub fn router(security: &HttpSecurity, full: Endpoint, read: Option<Endpoint>) -> Router {
+    let endpoints = Arc::new(Endpoints {
+        full,
+        read,
+        sessions: security.sessions,
+        initialize: tokio::sync::Mutex::new(()),
+    });
+    let inner = Router::new()
+        .route("/mcp", axum::routing::any(serve_mcp))
+        .with_state(endpoints);
+    layers(inner, security)
+}
+
+/// The endpoint for a request that passed the layers.
+async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) -> Response {
+    // Set by the token layer; a request without it never reaches a service.
+    let Some(scope) = request.extensions().get::<Scope>().copied() else {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error: the request has no token scope",
+        );
+    };
+    let endpoint = match (scope, &endpoints.read) {
+        (Scope::Read, Some(read)) => read,
+        _ => &endpoints.full,
+    };
+
+    // Ending a session that does not exist (or belongs to the other endpoint): 404, as for
+    // any other request on an unknown session.
+    if request.method() == Method::DELETE
+        && let Some(id) = request.headers().get(SESSION_HEADER)
+    {
+        let known = match id.to_str() {
+            Ok(id) => endpoint.sessions.sessions.read().await.contains_key(id),
+            Err(_) => false,
+        };
+        if !known {
+            return plain(StatusCode::NOT_FOUND, "Not Found: no such MCP session");
+        }
+    }
+    if request.method() != Method::POST {
+        return forward(endpoint, request).await;
+    }
+
+    // The body layer has read the body into memory (within its limit): collecting it again is
+    // a copy, never a wait.
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return plain(StatusCode::BAD_REQUEST, "Bad Request: unreadable body");
+    };
+    let request = Request::from_parts(parts, bytes);
+    if !limits::opens_session(&request) {
+        return forward(endpoint, request.map(Body::from)).await;
+    }
+    // Session limit: 503 for an initialize (a new session) beyond it.
+    let _serial = endpoints.initialize.lock().await;
+    if let Some(refusal) = endpoints.sessions.refuse(endpoints.session_count().await) {
+        return refusal;
+    }
+    forward(endpoint, request.map(Body::from)).await
+}
+
+async fn forward(endpoint: &Endpoint, request: Request) -> Response {
+    endpoint.service.handle(request).await.map(Body::new)
+}
