@@ -246,7 +246,7 @@ fn resolve(uri: &str) -> Result<(&'static str, JsonObject), ErrorData> {
         // One path segment; a `%2F` inside it is decoded (and re-encoded on the way out).
         let symbol = Some(rest)
             .filter(|r| !r.contains(['/', '?', '#']))
-            .and_then(percent_decode)
+            .and_then(crate::runtime::decode_strict)
             .filter(|s| !s.trim().is_empty() && !s.chars().any(char::is_control));
         let Some(symbol) = symbol else {
             return Err(ErrorData::resource_not_found(
@@ -270,24 +270,6 @@ fn resolve(uri: &str) -> Result<(&'static str, JsonObject), ErrorData> {
         ),
         Some(json!({"uri": uri})),
     ))
-}
-
-/// `%XX` escapes decoded; `None` for a bad escape or bytes that are not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn read_error(uri: &str, tool: &str, error: &ToolError) -> ErrorData {

@@ -1304,8 +1304,8 @@ impl Normalizer<'_> {
                 target: target.clone(),
                 reason: reason.to_string(),
             };
-            let fragment =
-                percent_decode(&target[1..]).ok_or_else(|| dangling("bad percent-encoding"))?;
+            let fragment = openapi_mcp_runtime::decode_strict(&target[1..])
+                .ok_or_else(|| dangling("bad percent-encoding"))?;
             if fragment.is_empty() {
                 continue;
             }
@@ -1318,22 +1318,4 @@ impl Normalizer<'_> {
         }
         Ok(())
     }
-}
-
-/// Decodes `%XX` escapes of a URI fragment.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }

@@ -1,5 +1,6 @@
 //! Requests, responses and the helpers generated code uses to build them.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -85,18 +86,33 @@ impl ApiResponse {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes one path segment: everything but `A-Z a-z 0-9 - . _ ~`, so a value can
 /// never add path segments.
 pub fn encode_path(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// Decodes the `%XX` escapes of a URI part; `None` when a `%` does not start two hex digits or
+/// the bytes are not UTF-8 (a lenient decoder would pass `%zz` on as it is).
+pub fn decode_strict(s: &str) -> Option<String> {
+    let well_formed = s
+        .split('%')
+        .skip(1)
+        .all(|rest| rest.len() >= 2 && rest.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !well_formed {
+        return None;
     }
-    out
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// A value as JSON (`null` if it cannot be serialized, which generated types never do).
@@ -155,6 +171,17 @@ mod tests {
         assert_eq!(encode_path("AAPL"), "AAPL");
         assert_eq!(encode_path("a b?c#d"), "a%20b%3Fc%23d");
         assert_eq!(encode_path("é"), "%C3%A9");
+        assert_eq!(encode_path("a-b.c_d~e"), "a-b.c_d~e");
+    }
+
+    #[test]
+    fn strict_decoding_refuses_broken_escapes() {
+        assert_eq!(decode_strict("BTC%2FUSD").as_deref(), Some("BTC/USD"));
+        assert_eq!(decode_strict("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(decode_strict("plain").as_deref(), Some("plain"));
+        for bad in ["%zz", "%2", "a%", "%FF"] {
+            assert_eq!(decode_strict(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -59,27 +59,9 @@ pub fn operations(doc: &Value) -> BTreeMap<String, Op<'_>> {
     out
 }
 
-/// Decodes `%XX` escapes of a URI fragment.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The target of a local `$ref` (`#/components/...`), if it resolves.
 pub fn lookup<'a>(doc: &'a Value, target: &str) -> Option<&'a Value> {
-    let fragment = percent_decode(target.strip_prefix('#')?)?;
+    let fragment = openapi_mcp_runtime::decode_strict(target.strip_prefix('#')?)?;
     if fragment.is_empty() {
         return Some(doc);
     }
