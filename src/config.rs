@@ -85,6 +85,31 @@ pub struct Config {
     pub max_pages: u64,
 }
 
+/// Which account orders go to: results say it in their `mode` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The paper account (simulated money); the sandbox is paper too.
+    Paper,
+    /// The live account (real money).
+    Live,
+}
+
+impl Mode {
+    /// `paper` or `live`, as results spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Paper => "paper",
+            Mode::Live => "live",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Alpaca's limit for an account (and the free data plan's), in requests a minute.
 pub const DEFAULT_RATE_LIMIT: u32 = 200;
 
@@ -211,9 +236,9 @@ impl Config {
         Ok(())
     }
 
-    /// "paper" or "live".
-    pub fn mode(&self) -> &'static str {
-        if self.paper { "paper" } else { "live" }
+    /// Paper or live.
+    pub fn mode(&self) -> Mode {
+        if self.paper { Mode::Paper } else { Mode::Live }
     }
 
     /// Sets both APIs' pacing to `per_minute` (0: off) with `burst`, as the operator's choice.

@@ -12,7 +12,7 @@ use rmcp::{Peer, RoleServer};
 use serde_json::Value;
 
 use crate::cache::{self, ResponseCache, Sent};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::envelope;
 use crate::handwritten::{Clock, Ctx};
 use crate::pagination::{self, Walked};
@@ -46,7 +46,7 @@ struct Entry {
 /// The tools a run exposes, ready to list and call. Shared by every session.
 pub struct AlpacaTools {
     client: Client,
-    mode: &'static str,
+    mode: Mode,
     clock: Clock,
     safety: Arc<Safety>,
     cache: ResponseCache,

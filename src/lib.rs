@@ -31,7 +31,7 @@ pub mod server;
 pub mod settings;
 pub mod stdio;
 
-pub use config::{Config, ConfigError, Credentials};
+pub use config::{Config, ConfigError, Credentials, Mode};
 pub use engine::{AlpacaTools, BuildError};
 pub use handwritten::Clock;
 /// The runtime the generated code calls (the `openapi-mcp-runtime` crate).

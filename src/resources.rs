@@ -368,7 +368,7 @@ mod tests {
     /// A hand-written tool's result: its `data`, or its error text as the resource error.
     #[test]
     fn a_finished_result_becomes_data_or_a_resource_error() {
-        let ok = envelope::envelope(json!({"a": 1}), Risk::ApiData, "paper");
+        let ok = envelope::envelope(json!({"a": 1}), Risk::ApiData, crate::config::Mode::Paper);
         assert_eq!(done_data("alpaca://x", ok).unwrap(), json!({"a": 1}));
         let gone = envelope::error_text("x failed: Alpaca API error: HTTP 404: gone");
         let e = done_data("alpaca://x", gone).unwrap_err();

@@ -118,6 +118,37 @@ pub fn canonical_symbol(symbol: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The kind of instrument an order is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A stock or ETF.
+    Stock,
+    /// A crypto pair.
+    Crypto,
+    /// An option contract (or several, for a multi-leg order).
+    Option,
+}
+
+impl Kind {
+    /// The kind of an Alpaca `asset_class`.
+    pub fn of_class(class: Option<&str>) -> Kind {
+        match class.map(str::to_ascii_lowercase).as_deref() {
+            Some("crypto") => Kind::Crypto,
+            Some("us_option") => Kind::Option,
+            _ => Kind::Stock,
+        }
+    }
+
+    /// The tool that places an order of this kind.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Kind::Stock => "place_stock_order",
+            Kind::Crypto => "place_crypto_order",
+            Kind::Option => "place_option_order",
+        }
+    }
+}
+
 /// A call held for `confirm_order`: an order, or any other call that changes orders or
 /// positions.
 #[derive(Debug, Clone)]
@@ -128,6 +159,8 @@ pub struct Pending {
     pub tool: &'static str,
     /// The tool's guard (the manifest's name), checked again before sending.
     pub guard: &'static str,
+    /// What an order is for (`None` for a call that places no new order).
+    pub kind: Option<Kind>,
     /// The request, exactly as it will be sent.
     pub request: ApiRequest,
     /// One line saying what it does.
@@ -363,6 +396,7 @@ mod tests {
             session,
             tool: "place_stock_order",
             guard: "place_order",
+            kind: Some(Kind::Stock),
             request: ApiRequest {
                 api: "trading",
                 operation_id: "postOrder",

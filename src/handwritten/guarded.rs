@@ -35,7 +35,7 @@ use super::Ctx;
 use crate::Client;
 use crate::envelope;
 use crate::runtime::{ApiRequest, ApiResponse, Error, JsonObject, Method, Risk, ToolDef};
-use crate::safety::Pending;
+use crate::safety::{Kind, Pending};
 use crate::trading::params::GetOrderByClientOrderId;
 
 /// The safety mechanism of a tool, by the manifest's `guard` name.
@@ -106,45 +106,6 @@ impl Guard {
             Guard::DoNotExercise => "get_all_positions",
             _ => "get_orders",
         }
-    }
-}
-
-/// The kind of instrument an order is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A stock or ETF.
-    Stock,
-    /// A crypto pair.
-    Crypto,
-    /// An option contract (or several, for a multi-leg order).
-    Option,
-}
-
-impl Kind {
-    /// The kind of an Alpaca `asset_class`.
-    fn of_class(class: Option<&str>) -> Kind {
-        match class.map(str::to_ascii_lowercase).as_deref() {
-            Some("crypto") => Kind::Crypto,
-            Some("us_option") => Kind::Option,
-            _ => Kind::Stock,
-        }
-    }
-
-    /// The tool that places an order of this kind.
-    pub fn tool(self) -> &'static str {
-        match self {
-            Kind::Stock => "place_stock_order",
-            Kind::Crypto => "place_crypto_order",
-            Kind::Option => "place_option_order",
-        }
-    }
-
-    /// The kind a place tool places (a stock for any other name).
-    fn of_tool(tool: &str) -> Kind {
-        [Kind::Crypto, Kind::Option]
-            .into_iter()
-            .find(|k| k.tool() == tool)
-            .unwrap_or(Kind::Stock)
     }
 }
 
@@ -223,7 +184,7 @@ pub async fn run_generated(
             );
         }
     }
-    submit(ctx, def.name, guard, request).await
+    submit(ctx, def.name, guard, None, request).await
 }
 
 /// Judges a call, then holds it for confirmation or sends it.
@@ -231,6 +192,7 @@ pub async fn submit(
     ctx: Ctx<'_>,
     tool: &'static str,
     guard: Guard,
+    kind: Option<Kind>,
     request: ApiRequest,
 ) -> CallToolResult {
     let refuse = |why: String| {
@@ -238,7 +200,7 @@ pub async fn submit(
             "{tool} was not called: {why}. Nothing was sent to Alpaca."
         ))
     };
-    let assessment = match assess(&ctx, tool, guard, &request).await {
+    let assessment = match assess(&ctx, guard, kind, &request).await {
         Ok(a) => a,
         Err(why) => return refuse(why),
     };
@@ -246,7 +208,7 @@ pub async fn submit(
         return refuse(why);
     }
     if ctx.safety.config.confirm_orders {
-        return hold(ctx, tool, guard, request, assessment).await;
+        return hold(ctx, tool, guard, kind, request, assessment).await;
     }
     send(&ctx, tool, guard, request, &assessment).await
 }
@@ -272,8 +234,8 @@ fn enforce(ctx: &Ctx<'_>, a: &Assessment) -> Result<(), String> {
 /// being closed, quotes). Reads nothing when no check is configured.
 async fn assess(
     ctx: &Ctx<'_>,
-    tool: &str,
     guard: Guard,
+    kind: Option<Kind>,
     request: &ApiRequest,
 ) -> Result<Assessment, String> {
     let active = checks_active(ctx);
@@ -284,7 +246,9 @@ async fn assess(
     match guard {
         Guard::PlaceOrder => {
             let body = body_of(request);
-            let kind = Kind::of_tool(tool);
+            let Some(kind) = kind else {
+                return Err("a new order without the kind of instrument it is for".into());
+            };
             let mut a = Assessment {
                 symbols: order_symbols(kind, &body),
                 value: None,
@@ -733,7 +697,7 @@ fn describe_patch(patch: &Map<String, Value>) -> String {
 }
 
 fn account(ctx: &Ctx<'_>) -> &'static str {
-    if ctx.mode == "live" {
+    if ctx.mode == crate::config::Mode::Live {
         "LIVE (real money)"
     } else {
         "Paper"
@@ -746,6 +710,7 @@ async fn hold(
     ctx: Ctx<'_>,
     tool: &'static str,
     guard: Guard,
+    kind: Option<Kind>,
     request: ApiRequest,
     a: Assessment,
 ) -> CallToolResult {
@@ -754,6 +719,7 @@ async fn hold(
         session: ctx.session,
         tool,
         guard: guard.name(),
+        kind,
         request: request.clone(),
         what: a.what.clone(),
         expires: Instant::now() + ttl,
@@ -926,7 +892,7 @@ pub async fn confirm(ctx: Ctx<'_>, id: String) -> CallToolResult {
             "confirm_order: the held call has no known guard. Nothing was sent to Alpaca.",
         );
     };
-    let a = match assess(&ctx, pending.tool, guard, &pending.request).await {
+    let a = match assess(&ctx, guard, pending.kind, &pending.request).await {
         Ok(a) => a,
         Err(why) => {
             return envelope::error_text(format!(

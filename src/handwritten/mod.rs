@@ -36,8 +36,8 @@ mod time;
 pub struct Ctx<'a> {
     /// The typed client.
     pub client: &'a Client,
-    /// "paper" or "live".
-    pub mode: &'static str,
+    /// Paper or live.
+    pub mode: crate::config::Mode,
     /// The clock relative time ranges are computed from.
     pub clock: &'a Clock,
     /// Order confirmation and guards.

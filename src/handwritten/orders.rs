@@ -10,8 +10,9 @@ use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::decimal::Decimal;
-use super::guarded::{self, Guard, Kind};
+use super::guarded::{self, Guard};
 use super::{Ctx, HandTool};
+use crate::safety::Kind;
 
 use crate::envelope;
 use crate::runtime::JsonObject;
@@ -507,7 +508,7 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
             Err(e) => return refuse(e.to_string()),
         },
     };
-    guarded::submit(ctx, tool, Guard::PlaceOrder, request).await
+    guarded::submit(ctx, tool, Guard::PlaceOrder, Some(kind), request).await
 }
 
 fn confirm_schema() -> Value {

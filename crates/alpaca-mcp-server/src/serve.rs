@@ -44,7 +44,7 @@ pub async fn run(
         );
     }
     tracing::info!(
-        mode = config.mode(),
+        mode = %config.mode(),
         tools = tools.tools().len(),
         transport = ?settings.transport,
         "alpaca-mcp-server starting"
