@@ -9,23 +9,16 @@ use crate::assets::ok;
 use crate::errors::{ApiError, ApiResult};
 use crate::query::{Api, Query};
 use crate::state::MockState;
-use crate::time::{Date, Timestamp, eastern_offset_secs, eu_offset_secs};
+use crate::time::{Date, Timestamp, offset_secs};
 
+/// A market's time zone, by its IANA name (offsets and daylight rules from `jiff`'s bundled
+/// time-zone database).
 #[derive(Debug, Clone, Copy)]
-enum Zone {
-    NewYork,
-    /// Central European-style daylight rule with this winter offset.
-    Europe(i64),
-    Fixed(i64),
-}
+struct Zone(&'static str);
 
 impl Zone {
     fn offset(self, t: Timestamp) -> i64 {
-        match self {
-            Zone::NewYork => eastern_offset_secs(t),
-            Zone::Europe(base) => eu_offset_secs(t, base),
-            Zone::Fixed(o) => o,
-        }
+        offset_secs(self.0, t)
     }
 
     fn local_date(self, t: Timestamp) -> Date {
@@ -63,7 +56,6 @@ struct Market {
     name: &'static str,
     timezone: &'static str,
     mic: Option<&'static str>,
-    zone: Zone,
     pre: Option<(i64, i64)>,
     core: (i64, i64),
     lunch: Option<(i64, i64)>,
@@ -76,7 +68,6 @@ const US_EQUITY: Market = Market {
     name: "New York Stock Exchange",
     timezone: "America/New_York",
     mic: Some("XNYS"),
-    zone: Zone::NewYork,
     pre: Some((4 * H, 9 * H + 30 * M)),
     core: (9 * H + 30 * M, 16 * H),
     lunch: None,
@@ -89,7 +80,6 @@ const fn europe(
     name: &'static str,
     tz: &'static str,
     mic: &'static str,
-    base: i64,
     core: (i64, i64),
 ) -> Market {
     Market {
@@ -97,7 +87,6 @@ const fn europe(
         name,
         timezone: tz,
         mic: Some(mic),
-        zone: Zone::Europe(base),
         pre: None,
         core,
         lunch: None,
@@ -158,7 +147,6 @@ const MARKETS: &[Market] = &[
         "London Stock Exchange",
         "Europe/London",
         "XLON",
-        0,
         (8 * H, 16 * H + 30 * M),
     ),
     europe(
@@ -166,7 +154,6 @@ const MARKETS: &[Market] = &[
         "Cboe Europe (UK)",
         "Europe/London",
         "CHIX",
-        0,
         (8 * H, 16 * H + 30 * M),
     ),
     europe(
@@ -174,7 +161,6 @@ const MARKETS: &[Market] = &[
         "Euronext Dublin",
         "Europe/Dublin",
         "XDUB",
-        0,
         (8 * H, 16 * H + 30 * M),
     ),
     europe(
@@ -182,7 +168,6 @@ const MARKETS: &[Market] = &[
         "Euronext Lisbon",
         "Europe/Lisbon",
         "XLIS",
-        0,
         (8 * H, 16 * H + 30 * M),
     ),
     europe(
@@ -190,7 +175,6 @@ const MARKETS: &[Market] = &[
         "Xetra",
         "Europe/Berlin",
         "XETR",
-        3600,
         (9 * H, 17 * H + 30 * M),
     ),
     europe(
@@ -198,7 +182,6 @@ const MARKETS: &[Market] = &[
         "Euronext Amsterdam",
         "Europe/Amsterdam",
         "XAMS",
-        3600,
         (9 * H, 17 * H + 30 * M),
     ),
     europe(
@@ -206,7 +189,6 @@ const MARKETS: &[Market] = &[
         "Cboe Europe (NL)",
         "Europe/Amsterdam",
         "CEUX",
-        3600,
         (9 * H, 17 * H + 30 * M),
     ),
     europe(
@@ -214,7 +196,6 @@ const MARKETS: &[Market] = &[
         "Euronext Brussels",
         "Europe/Brussels",
         "XBRU",
-        3600,
         (9 * H, 17 * H + 30 * M),
     ),
     europe(
@@ -222,7 +203,6 @@ const MARKETS: &[Market] = &[
         "Euronext Paris",
         "Europe/Paris",
         "XPAR",
-        3600,
         (9 * H, 17 * H + 30 * M),
     ),
     europe(
@@ -230,7 +210,6 @@ const MARKETS: &[Market] = &[
         "Euronext Milan",
         "Europe/Rome",
         "MTAA",
-        3600,
         (9 * H, 17 * H + 30 * M),
     ),
     Market {
@@ -238,7 +217,6 @@ const MARKETS: &[Market] = &[
         name: "Hong Kong Stock Exchange",
         timezone: "Asia/Hong_Kong",
         mic: Some("XHKG"),
-        zone: Zone::Fixed(8 * H),
         pre: None,
         core: (9 * H + 30 * M, 16 * H),
         lunch: Some((12 * H, 13 * H)),
@@ -250,7 +228,6 @@ const MARKETS: &[Market] = &[
         name: "Japan Exchange Group",
         timezone: "Asia/Tokyo",
         mic: Some("XTKS"),
-        zone: Zone::Fixed(9 * H),
         pre: None,
         core: (9 * H, 15 * H + 30 * M),
         lunch: Some((11 * H + 30 * M, 12 * H + 30 * M)),
@@ -262,7 +239,6 @@ const MARKETS: &[Market] = &[
         name: "Saudi Exchange",
         timezone: "Asia/Riyadh",
         mic: Some("XSAU"),
-        zone: Zone::Fixed(3 * H),
         pre: None,
         core: (10 * H, 15 * H),
         lunch: None,
@@ -279,6 +255,10 @@ fn find_market(code: &str) -> Option<(&'static str, &'static Market)> {
 }
 
 impl Market {
+    fn zone(&self) -> Zone {
+        Zone(self.timezone)
+    }
+
     fn trades_on(&self, d: Date) -> bool {
         if self.sunday_to_thursday {
             d.weekday() == 6 || d.weekday() < 4
@@ -305,8 +285,8 @@ impl Market {
 
     /// (phase, until) at `t`.
     fn phase(&self, t: Timestamp) -> (&'static str, Timestamp) {
-        let d = self.zone.local_date(t);
-        let at = |secs| self.zone.at(d, secs);
+        let d = self.zone().local_date(t);
+        let at = |secs| self.zone().at(d, secs);
         if self.trades_on(d) {
             let mut edges: Vec<(&'static str, i64, i64)> = Vec::new();
             if let Some((a, b)) = self.pre {
@@ -336,26 +316,26 @@ impl Market {
         }
         let next = self.next_day(d);
         let first = self.pre.map(|p| p.0).unwrap_or(self.core.0);
-        ("closed", self.zone.at(next, first))
+        ("closed", self.zone().at(next, first))
     }
 
     fn next_open(&self, t: Timestamp) -> Timestamp {
-        let d = self.zone.local_date(t);
-        let today = self.zone.at(d, self.core.0);
+        let d = self.zone().local_date(t);
+        let today = self.zone().at(d, self.core.0);
         if self.trades_on(d) && t < today {
             today
         } else {
-            self.zone.at(self.next_day(d), self.core.0)
+            self.zone().at(self.next_day(d), self.core.0)
         }
     }
 
     fn next_close(&self, t: Timestamp) -> Timestamp {
-        let d = self.zone.local_date(t);
-        let today = self.zone.at(d, self.core.1);
+        let d = self.zone().local_date(t);
+        let today = self.zone().at(d, self.core.1);
         if self.trades_on(d) && t < today {
             today
         } else {
-            self.zone.at(self.next_day(d), self.core.1)
+            self.zone().at(self.next_day(d), self.core.1)
         }
     }
 
@@ -436,15 +416,15 @@ pub(crate) async fn clock(State(s): State<MockState>, RawQuery(q): RawQuery) -> 
         let (acr, m) = find_market(&code)
             .ok_or_else(|| ApiError::bad_request(format!("unknown market: {code}")))?;
         let (phase, until) = m.phase(t);
-        let d = m.zone.local_date(t);
+        let d = m.zone().local_date(t);
         clocks.push(json!({
             "market": m.json(acr),
-            "timestamp": m.zone.format(t, false),
+            "timestamp": m.zone().format(t, false),
             "is_market_day": m.trades_on(d),
-            "next_market_open": m.zone.format(m.next_open(t), false),
-            "next_market_close": m.zone.format(m.next_close(t), false),
+            "next_market_open": m.zone().format(m.next_open(t), false),
+            "next_market_close": m.zone().format(m.next_close(t), false),
             "phase": phase,
-            "phase_until": m.zone.format(until, false),
+            "phase_until": m.zone().format(until, false),
         }));
     }
     Ok(ok(json!({ "clocks": clocks })))
@@ -460,14 +440,14 @@ pub(crate) async fn calendar(
     let (acr, m) = find_market(&market)
         .ok_or_else(|| ApiError::bad_request(format!("unknown market: {market}")))?;
     let utc = q.one_of("timezone", &["UTC"])?.is_some();
-    let today = m.zone.local_date(s.now());
+    let today = m.zone().local_date(s.now());
     let start = q.date("start")?.unwrap_or(today);
     let end = q.date("end")?.unwrap_or(start.add_days(7));
     if end < start {
         return Err(ApiError::bad_request("end must not be before start"));
     }
     let end = end.min(start.add_days(3660));
-    let fmt = |d: Date, secs: i64| m.zone.format(m.zone.at(d, secs), utc);
+    let fmt = |d: Date, secs: i64| m.zone().format(m.zone().at(d, secs), utc);
     let mut out = Vec::new();
     let mut d = m.first_day_from(start);
     while d <= end {
@@ -510,6 +490,9 @@ mod tests {
             US_EQUITY.phase(sat),
             ("closed", Timestamp::parse("2025-01-20T09:00:00Z").unwrap())
         );
-        assert_eq!(Zone::NewYork.format(t, false), "2025-01-15T10:30:00-05:00");
+        assert_eq!(
+            Zone("America/New_York").format(t, false),
+            "2025-01-15T10:30:00-05:00"
+        );
     }
 }

@@ -1,7 +1,9 @@
-//! Instants, calendar dates and US Eastern time, without an external date crate.
+//! Instants, calendar dates and local time.
 //!
-//! The mock only needs a handful of operations: parse and print RFC 3339, turn an
-//! instant into a civil date in UTC or New York time, and step over weekdays.
+//! The mock only needs a handful of operations: parse and print RFC 3339 (in the forms the
+//! fake accepts, checked here), turn an instant into a civil date in UTC or a market's time
+//! zone, and step over weekdays. Time-zone offsets and daylight rules come from `jiff` and its
+//! bundled time-zone database (the same on every machine, whatever its system zone files).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -323,53 +325,17 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
-/// The `n`-th (1-based) Sunday of a month.
-fn nth_sunday(year: i32, month: u32, n: u32) -> Date {
-    let first = Date {
-        year,
-        month,
-        day: 1,
-    };
-    let to_sunday = (6 - first.weekday() + 7) % 7;
-    first.add_days(i64::from(to_sunday + 7 * (n - 1)))
-}
-
-/// The last Sunday of a month.
-pub(crate) fn last_sunday(year: i32, month: u32) -> Date {
-    let last = Date {
-        year,
-        month,
-        day: days_in_month(year, month),
-    };
-    let back = (last.weekday() + 1) % 7;
-    last.add_days(-i64::from(back))
+/// The offset from UTC of the IANA time zone `zone` at `t`, in seconds (UTC for a zone the
+/// bundled database does not have, which the fake never asks for).
+pub fn offset_secs(zone: &str, t: Timestamp) -> i64 {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let at = jiff::Timestamp::from_second(t.unix_secs()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    i64::from(tz.to_offset(at).seconds())
 }
 
 /// New York's offset from UTC at `t`, in seconds (-18000 or -14400).
 pub fn eastern_offset_secs(t: Timestamp) -> i64 {
-    let year = t.date_utc().year;
-    // Daylight time: from 2:00 local on the second Sunday of March (07:00 UTC)
-    // to 2:00 local on the first Sunday of November (06:00 UTC).
-    let start = Timestamp::from_date(nth_sunday(year, 3, 2)).add_secs(7 * 3600);
-    let end = Timestamp::from_date(nth_sunday(year, 11, 1)).add_secs(6 * 3600);
-    if t >= start && t < end {
-        -4 * 3600
-    } else {
-        -5 * 3600
-    }
-}
-
-/// Central European-style daylight rule (last Sunday of March to last Sunday of
-/// October, switching at 01:00 UTC): `base` seconds in winter, `base + 3600` in summer.
-pub(crate) fn eu_offset_secs(t: Timestamp, base: i64) -> i64 {
-    let year = t.date_utc().year;
-    let start = Timestamp::from_date(last_sunday(year, 3)).add_secs(3600);
-    let end = Timestamp::from_date(last_sunday(year, 10)).add_secs(3600);
-    if t >= start && t < end {
-        base + 3600
-    } else {
-        base
-    }
+    offset_secs("America/New_York", t)
 }
 
 #[cfg(test)]
@@ -395,6 +361,34 @@ mod tests {
         );
         assert!(Timestamp::parse("2024-13-01").is_none());
         assert!(Timestamp::parse("garbage").is_none());
-        assert_eq!(last_sunday(2024, 10).to_string(), "2024-10-27");
+    }
+
+    #[test]
+    fn daylight_time_switches_at_the_zones_own_instants() {
+        let at = |s: &str| Timestamp::parse(s).unwrap();
+        // New York: 2:00 local on the second Sunday of March and the first of November.
+        assert_eq!(eastern_offset_secs(at("2025-03-09T06:59:59Z")), -5 * 3600);
+        assert_eq!(eastern_offset_secs(at("2025-03-09T07:00:00Z")), -4 * 3600);
+        assert_eq!(eastern_offset_secs(at("2025-11-02T05:59:59Z")), -4 * 3600);
+        assert_eq!(eastern_offset_secs(at("2025-11-02T06:00:00Z")), -5 * 3600);
+        // Europe: 01:00 UTC on the last Sundays of March and October.
+        assert_eq!(
+            offset_secs("Europe/Berlin", at("2024-03-31T00:59:59Z")),
+            3600
+        );
+        assert_eq!(
+            offset_secs("Europe/Berlin", at("2024-03-31T01:00:00Z")),
+            7200
+        );
+        assert_eq!(
+            offset_secs("Europe/London", at("2024-10-27T00:59:59Z")),
+            3600
+        );
+        assert_eq!(offset_secs("Europe/London", at("2024-10-27T01:00:00Z")), 0);
+        // No daylight time.
+        assert_eq!(
+            offset_secs("Asia/Tokyo", at("2024-07-01T00:00:00Z")),
+            9 * 3600
+        );
     }
 }
