@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 use crate::assets::ok;
 use crate::errors::{ApiError, ApiResult, json_object};
+use crate::ids::ACCOUNT_ID;
 use crate::numbers::{money, round_to};
 use crate::query::{Api, Query};
-use crate::state::{ACCOUNT_ID, MockState};
+use crate::state::MockState;
 use crate::time::{Date, Timestamp};
 
 /// Long and short market value of all positions.
@@ -335,4 +336,11 @@ pub(crate) async fn portfolio_history(
         "timeframe": timeframe,
         "cashflow": {},
     })))
+}
+
+impl MockState {
+    /// The account object, as `GET /v2/account` prints it.
+    pub fn account(&self) -> Value {
+        account_json(self)
+    }
 }

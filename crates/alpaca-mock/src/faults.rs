@@ -15,7 +15,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::state::{MockState, lock};
+/// The faults to apply, in the order added (shared by the state and the middleware).
+pub(crate) type Faults = std::sync::Arc<std::sync::Mutex<Vec<Fault>>>;
 
 /// What a fault does.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,8 +149,8 @@ impl ConnKill {
 }
 
 /// Takes one use of the first fault matching the request.
-fn take(s: &MockState, method: &str, path: &str) -> Option<Fault> {
-    let mut faults = lock(&s.inner.faults);
+fn take(faults: &Faults, method: &str, path: &str) -> Option<Fault> {
+    let mut faults = faults.lock().unwrap_or_else(|e| e.into_inner());
     let i = faults.iter().position(|f| f.matches(method, path))?;
     let f = faults[i].clone();
     if let Some(n) = faults[i].times.as_mut() {
@@ -191,8 +192,8 @@ fn add_headers(resp: &mut Response, headers: &[(String, String)]) {
 }
 
 /// The middleware that applies faults.
-pub(crate) async fn apply(State(s): State<MockState>, req: Request, next: Next) -> Response {
-    let Some(fault) = take(&s, req.method().as_str(), req.uri().path()) else {
+pub(crate) async fn apply(State(faults): State<Faults>, req: Request, next: Next) -> Response {
+    let Some(fault) = take(&faults, req.method().as_str(), req.uri().path()) else {
         return next.run(req).await;
     };
     let kill = req.extensions().get::<ConnKill>().cloned();

@@ -30,6 +30,9 @@ pub(crate) fn sequence_uuid(seed: u64, n: u64) -> String {
 }
 
 /// Whether `s` looks like a UUID (8-4-4-4-12 hex digits).
+/// The account's id (stable across runs).
+pub(crate) const ACCOUNT_ID: &str = "8f2c7f1e-3b4a-4c6d-9e8f-0a1b2c3d4e5f";
+
 #[cfg(test)]
 pub(crate) fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();

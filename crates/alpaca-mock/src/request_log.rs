@@ -6,8 +6,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use std::sync::{Arc, Mutex};
+
 use crate::errors::ApiError;
-use crate::state::{MockState, lock};
+
+/// The requests received, oldest first (shared by the state and the middleware).
+pub(crate) type Log = Arc<Mutex<Vec<RecordedRequest>>>;
 
 /// Largest request body the mock reads.
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -41,7 +45,7 @@ impl RecordedRequest {
 }
 
 /// The middleware that records requests.
-pub(crate) async fn record(State(s): State<MockState>, req: Request, next: Next) -> Response {
+pub(crate) async fn record(State(log): State<Log>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -60,13 +64,14 @@ pub(crate) async fn record(State(s): State<MockState>, req: Request, next: Next)
             (name, value)
         })
         .collect();
-    lock(&s.inner.log).push(RecordedRequest {
+    let recorded = RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
         headers,
         body: serde_json::from_slice(&bytes).ok(),
-    });
+    };
+    log.lock().unwrap_or_else(|e| e.into_inner()).push(recorded);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }

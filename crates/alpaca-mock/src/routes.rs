@@ -53,17 +53,19 @@ fn trading() -> Router<MockState> {
         )
         .route(
             "/v2/orders",
-            get(orders::list)
-                .post(orders::post)
-                .delete(orders::cancel_all),
+            get(orders::routes::list)
+                .post(orders::routes::post)
+                .delete(orders::routes::cancel_all),
         )
         .route(
             "/v2/orders:by_client_order_id",
-            get(orders::get_by_client_id),
+            get(orders::routes::get_by_client_id),
         )
         .route(
             "/v2/orders/{order_id}",
-            get(orders::get).patch(orders::patch).delete(orders::cancel),
+            get(orders::routes::get)
+                .patch(orders::routes::patch)
+                .delete(orders::routes::cancel),
         )
         .route(
             "/v2/positions",
@@ -255,7 +257,13 @@ pub fn router(state: MockState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), auth::require_keys))
-        .layer(from_fn_with_state(state.clone(), faults::apply))
-        .layer(from_fn_with_state(state.clone(), request_log::record))
+        .layer(from_fn_with_state(
+            state.inner.faults.clone(),
+            faults::apply,
+        ))
+        .layer(from_fn_with_state(
+            state.inner.log.clone(),
+            request_log::record,
+        ))
         .with_state(state)
 }

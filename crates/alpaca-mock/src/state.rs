@@ -8,13 +8,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::config::MockConfig;
-use crate::errors::ApiError;
-use crate::faults::Fault;
-use crate::orders::Order;
-use crate::positions::Position;
-use crate::request_log::RecordedRequest;
+use crate::faults::{Fault, Faults};
+use crate::orders::model::Order;
+use crate::positions::model::Position;
+use crate::request_log::{Log, RecordedRequest};
 use crate::time::Timestamp;
-use crate::watchlists::Watchlist;
+use crate::watchlists::model::Watchlist;
 
 /// A cheap, clonable handle on one mock's state: its account, orders, positions,
 /// watchlists, clock, faults and request log.
@@ -30,8 +29,8 @@ pub(crate) struct Inner {
     pub(crate) book: Mutex<Book>,
     pub(crate) now: Mutex<Option<Timestamp>>,
     pub(crate) sip_entitled: AtomicBool,
-    pub(crate) faults: Mutex<Vec<Fault>>,
-    pub(crate) log: Mutex<Vec<RecordedRequest>>,
+    pub(crate) faults: Faults,
+    pub(crate) log: Log,
 }
 
 /// Everything a user's actions change.
@@ -53,9 +52,6 @@ pub(crate) struct Book {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
-
-/// The account's id (stable across runs).
-pub(crate) const ACCOUNT_ID: &str = "8f2c7f1e-3b4a-4c6d-9e8f-0a1b2c3d4e5f";
 
 impl MockState {
     /// A fresh state from `config`.
@@ -100,8 +96,8 @@ impl MockState {
                 now: Mutex::new(config.now),
                 config,
                 book: Mutex::new(book),
-                faults: Mutex::new(Vec::new()),
-                log: Mutex::new(Vec::new()),
+                faults: Faults::default(),
+                log: Log::default(),
             }),
         }
     }
@@ -181,16 +177,6 @@ impl MockState {
             .unwrap_or_else(|| self.model_last_price(symbol))
     }
 
-    /// Places an order as `POST /v2/orders` would, and returns the order object.
-    pub fn place_order(&self, body: Value) -> Result<Value, ApiError> {
-        crate::orders::place(self, &body, None)
-    }
-
-    /// Fills a resting order at `price` (or the last price) and returns it.
-    pub fn fill_order(&self, order_id: &str, price: Option<f64>) -> Result<Value, ApiError> {
-        crate::orders::fill_resting(self, order_id, price)
-    }
-
     /// Every order (oldest first), as the API prints them.
     pub fn orders(&self) -> Vec<Value> {
         let now = self.now();
@@ -209,20 +195,6 @@ impl MockState {
             .iter()
             .find(|o| o.id == order_id)
             .map(|o| o.to_json(true, now))
-    }
-
-    /// Open positions, as the API prints them.
-    pub fn positions(&self) -> Vec<Value> {
-        let book = self.book();
-        book.positions
-            .values()
-            .map(|p| p.to_json(self, &book))
-            .collect()
-    }
-
-    /// The account object, as `GET /v2/account` prints it.
-    pub fn account(&self) -> Value {
-        crate::account::account_json(self)
     }
 
     /// Cash in dollars.

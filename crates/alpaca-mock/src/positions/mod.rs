@@ -7,105 +7,69 @@ use serde_json::{Value, json};
 
 use crate::assets::ok;
 use crate::errors::{ApiError, ApiResult};
-use crate::market::model::{self, Occ};
+use crate::market::model::{self as market, Occ};
 use crate::numbers::{money, price, qty as fmt_qty, round_to};
+use crate::orders::apply_fill;
 use crate::query::{Api, Query};
 use crate::state::{Book, MockState};
 
-/// One open position.
-#[derive(Debug, Clone)]
-pub(crate) struct Position {
-    pub(crate) symbol: String,
-    pub(crate) asset_id: String,
-    pub(crate) asset_class: String,
-    pub(crate) exchange: String,
-    /// Signed: negative for a short.
-    pub(crate) qty: f64,
-    pub(crate) avg_entry_price: f64,
-    /// 100 for option contracts, 1 otherwise.
-    pub(crate) multiplier: f64,
-}
+pub(crate) mod model;
 
-impl Position {
-    pub(crate) fn to_json(&self, state: &MockState, book: &Book) -> Value {
-        let current = state.price_in(book, &self.symbol);
-        let lastday = round_to(
-            model::any_price(state.seed(), &self.symbol, state.now().add_secs(-86_400)),
-            model::price_places(&self.symbol).max(2),
-        );
-        let q = self.qty;
-        let market_value = q * current * self.multiplier;
-        let cost_basis = q * self.avg_entry_price * self.multiplier;
-        let unrealized = market_value - cost_basis;
-        let plpc = if cost_basis.abs() > f64::EPSILON {
-            unrealized / cost_basis.abs()
-        } else {
-            0.0
-        };
-        let intraday = q * (current - lastday) * self.multiplier;
-        let intraday_pc = if lastday > 0.0 {
-            (current - lastday) / lastday * q.signum()
-        } else {
-            0.0
-        };
-        let change_today = if lastday > 0.0 {
-            (current - lastday) / lastday
-        } else {
-            0.0
-        };
-        let reserved: f64 = book
-            .orders
-            .iter()
-            .filter(|o| o.is_open() && o.symbol == self.symbol && (o.side == "sell") == (q > 0.0))
-            .map(|o| o.qty.unwrap_or(0.0) - o.filled_qty)
-            .sum();
-        json!({
-            "asset_id": self.asset_id,
-            "symbol": self.symbol,
-            "exchange": self.exchange,
-            "asset_class": self.asset_class,
-            "asset_marginable": self.asset_class == "us_equity",
-            "qty": fmt_qty(q),
-            "qty_available": fmt_qty(if q >= 0.0 { (q - reserved).max(0.0) } else { (q + reserved).min(0.0) }),
-            "avg_entry_price": price(self.avg_entry_price),
-            "side": if q >= 0.0 { "long" } else { "short" },
-            "market_value": money(market_value),
-            "cost_basis": money(cost_basis),
-            "unrealized_pl": money(unrealized),
-            "unrealized_plpc": crate::numbers::dec(plpc, 6),
-            "unrealized_intraday_pl": money(intraday),
-            "unrealized_intraday_plpc": crate::numbers::dec(intraday_pc, 6),
-            "current_price": price(current),
-            "lastday_price": price(lastday),
-            "change_today": crate::numbers::dec(change_today, 6),
-        })
-    }
-}
+pub(crate) use model::Position;
 
-/// Applies a fill of `signed_qty` (positive buys) at `fill_price` to the book:
-/// moves cash and opens, grows, shrinks, flips or closes the position.
-pub(crate) fn apply_fill(book: &mut Book, p: &Position, signed_qty: f64, fill_price: f64) {
-    book.cash -= signed_qty * fill_price * p.multiplier;
-    let entry = book
-        .positions
-        .entry(p.symbol.clone())
-        .or_insert_with(|| Position {
-            qty: 0.0,
-            avg_entry_price: fill_price,
-            ..p.clone()
-        });
-    let old = entry.qty;
-    let new = round_to(old + signed_qty, 9);
-    if new.abs() < 1e-9 {
-        book.positions.remove(&p.symbol);
-        return;
-    }
-    if old == 0.0 || old.signum() != new.signum() {
-        entry.avg_entry_price = fill_price;
-    } else if new.abs() > old.abs() {
-        entry.avg_entry_price = (old * entry.avg_entry_price + signed_qty * fill_price) / new;
-    }
-    entry.qty = new;
+/// A position as the API prints it (prices from the state).
+pub(crate) fn position_json(p: &Position, state: &MockState, book: &Book) -> Value {
+    let current = state.price_in(book, &p.symbol);
+    let lastday = round_to(
+        market::any_price(state.seed(), &p.symbol, state.now().add_secs(-86_400)),
+        market::price_places(&p.symbol).max(2),
+    );
+    let q = p.qty;
+    let market_value = q * current * p.multiplier;
+    let cost_basis = q * p.avg_entry_price * p.multiplier;
+    let unrealized = market_value - cost_basis;
+    let plpc = if cost_basis.abs() > f64::EPSILON {
+        unrealized / cost_basis.abs()
+    } else {
+        0.0
+    };
+    let intraday = q * (current - lastday) * p.multiplier;
+    let intraday_pc = if lastday > 0.0 {
+        (current - lastday) / lastday * q.signum()
+    } else {
+        0.0
+    };
+    let change_today = if lastday > 0.0 {
+        (current - lastday) / lastday
+    } else {
+        0.0
+    };
+    let reserved: f64 = book
+        .orders
+        .iter()
+        .filter(|o| o.is_open() && o.symbol == p.symbol && (o.side == "sell") == (q > 0.0))
+        .map(|o| o.qty.unwrap_or(0.0) - o.filled_qty)
+        .sum();
+    json!({
+        "asset_id": p.asset_id,
+        "symbol": p.symbol,
+        "exchange": p.exchange,
+        "asset_class": p.asset_class,
+        "asset_marginable": p.asset_class == "us_equity",
+        "qty": fmt_qty(q),
+        "qty_available": fmt_qty(if q >= 0.0 { (q - reserved).max(0.0) } else { (q + reserved).min(0.0) }),
+        "avg_entry_price": price(p.avg_entry_price),
+        "side": if q >= 0.0 { "long" } else { "short" },
+        "market_value": money(market_value),
+        "cost_basis": money(cost_basis),
+        "unrealized_pl": money(unrealized),
+        "unrealized_plpc": crate::numbers::dec(plpc, 6),
+        "unrealized_intraday_pl": money(intraday),
+        "unrealized_intraday_plpc": crate::numbers::dec(intraday_pc, 6),
+        "current_price": price(current),
+        "lastday_price": price(lastday),
+        "change_today": crate::numbers::dec(change_today, 6),
+    })
 }
 
 /// Finds a position by symbol (`BTCUSD` finds `BTC/USD`) or asset id.
@@ -132,7 +96,7 @@ pub(crate) async fn list(State(s): State<MockState>) -> ApiResult {
 pub(crate) async fn get(State(s): State<MockState>, Path(symbol): Path<String>) -> ApiResult {
     let book = s.book();
     let key = find_key(&book, &symbol).ok_or_else(|| no_position(&symbol))?;
-    let v = book.positions[&key].to_json(&s, &book);
+    let v = position_json(&book.positions[&key], &s, &book);
     Ok(ok(v))
 }
 
@@ -264,4 +228,15 @@ pub(crate) async fn do_not_exercise(
     let (key, _, _) = option_position(&s, &id)?;
     s.book().do_not_exercise.insert(key);
     Ok(StatusCode::OK.into_response())
+}
+
+impl MockState {
+    /// Open positions, as the API prints them.
+    pub fn positions(&self) -> Vec<Value> {
+        let book = self.book();
+        book.positions
+            .values()
+            .map(|p| position_json(p, self, &book))
+            .collect()
+    }
 }

@@ -4,45 +4,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::assets::{self, ok};
 use crate::errors::{ApiError, ApiResult, json_object};
 use crate::query::{Api, Query};
-use crate::state::{ACCOUNT_ID, Book, MockState};
-use crate::time::Timestamp;
+use crate::state::{Book, MockState};
 
-/// One watchlist.
-#[derive(Debug, Clone)]
-pub(crate) struct Watchlist {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) symbols: Vec<String>,
-    pub(crate) created_at: Timestamp,
-    pub(crate) updated_at: Timestamp,
-}
+pub(crate) mod model;
 
-impl Watchlist {
-    fn to_json(&self, with_assets: bool) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "account_id": ACCOUNT_ID,
-            "name": self.name,
-            "created_at": self.created_at.rfc3339_micros(),
-            "updated_at": self.updated_at.rfc3339_micros(),
-        });
-        if with_assets {
-            v["assets"] = Value::Array(
-                self.symbols
-                    .iter()
-                    .filter_map(|s| assets::find(s))
-                    .map(|a| a.to_json())
-                    .collect(),
-            );
-        }
-        v
-    }
-}
+pub(crate) use model::Watchlist;
 
 /// How a route names its watchlist.
 enum Key {
