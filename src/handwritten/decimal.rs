@@ -1,5 +1,11 @@
 //! Prices and quantities: positive finite decimals, sent to Alpaca as strings. A JSON number
 //! is accepted and written without float noise (`0.1` stays `0.1`).
+//!
+//! Why by hand: nothing here does arithmetic. The check reads the notation (digits, at most
+//! one point, no exponent: `1e3` is refused) and writes the same digits back without leading
+//! or trailing zeros, so what Alpaca gets is what the user typed, digit for digit. A decimal
+//! crate (`rust_decimal`) would parse into a fixed-precision value, accept the exponent and
+//! sign forms this must refuse, and add a dependency for a twenty-line check.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;

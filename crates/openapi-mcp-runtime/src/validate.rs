@@ -2,6 +2,13 @@
 //! patterns and shapes the schema states (and serde does not check: `maximum`, `pattern`,
 //! integer enums, an array where an object belongs) are refused with the argument's name and
 //! nothing is sent. Covers the subset of JSON Schema the generator emits.
+//!
+//! Why by hand: the checks run on every call, against the schemas the generator emits and its
+//! client-compatibility lint keeps to a small subset (no `$ref`, no `oneOf`, bounded depth),
+//! and each refusal must name the argument and say what it takes, in words a model acts on.
+//! The `jsonschema` crate validates the full language and reports schema paths; the project
+//! uses it in tests instead, as the referee: the argument fuzzer (`tests/it/fuzz_args.rs`)
+//! checks that what this module and the parsers accept is what `jsonschema` accepts.
 
 use serde_json::{Map, Value};
 

@@ -16,6 +16,12 @@
 //!   plan's 10,000 a minute, say) unless the operator set a limit, which the API can then only
 //!   lower.
 //! - A caller that gives up while waiting (its call was cancelled) leaves the queue.
+//!
+//! Why by hand: the rate-limit crates (`governor`'s GCRA, tower's `RateLimit`) decide whether
+//! one caller may go now; none keeps a queue with two priority classes, none takes the
+//! server's `X-RateLimit-*` answers as the bucket's truth at run time, and tower's applies to
+//! a whole service rather than to one API of several. Those two rules are what keep an order
+//! from waiting behind reads, and they are most of this file.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -26,6 +26,12 @@
 //!
 //! The client-side rate limiter (see `rate_limit`) is consulted before every try, retries
 //! included.
+//!
+//! Why by hand: the policy is one pure function of the method, the status or error (with
+//! whether the request went out) and `Retry-After`, tested case by case here. The backoff
+//! crates (`backoff`, `tokio-retry`) supply the delay schedule, the smallest part; what
+//! matters here (never resend a write, trust `sent`, cap `Retry-After`) they leave to the
+//! caller.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -1,0 +1,234 @@
+//! Holding a call for confirmation: asking the user directly where the client supports
+//! elicitation, else a `confirmation_id` for `confirm_order`; and `confirm_order` and
+//! `cancel_confirmation` themselves (a held call is judged again before it is sent).
+
+use std::time::{Duration, Instant};
+
+use rmcp::model::{CallToolResult, ElicitRequestParams, ElicitationAction, ElicitationSchema};
+use rmcp::service::ElicitationMode;
+use rmcp::{Peer, RoleServer};
+use serde_json::{Map, Value, json};
+
+use crate::envelope;
+use crate::handwritten::Ctx;
+use crate::runtime::{ApiRequest, Risk};
+use crate::safety::{Kind, Pending};
+
+use super::assess::{Assessment, Value_, account, assess, enforce};
+use super::guard::Guard;
+use super::send::send;
+
+/// Holds a call for confirmation: asks the user directly where the client supports
+/// elicitation, else returns a `confirmation_id` for `confirm_order`.
+pub(super) async fn hold(
+    ctx: Ctx<'_>,
+    tool: &'static str,
+    guard: Guard,
+    kind: Option<Kind>,
+    request: ApiRequest,
+    a: Assessment,
+) -> CallToolResult {
+    let ttl = ctx.safety.config.confirm_ttl;
+    let id = ctx.safety.hold(Pending {
+        session: ctx.session,
+        tool,
+        guard: guard.name(),
+        kind,
+        request: request.clone(),
+        what: a.what.clone(),
+        expires: Instant::now() + ttl,
+    });
+    let cost = match &a.value {
+        Some(Value_::Usd(v)) => format!(
+            "Estimated value about {v:.2} USD from the latest quotes and the call's prices."
+        ),
+        Some(Value_::Unbounded(why)) => format!("No estimate of its value: {why}."),
+        None => String::new(),
+    };
+    let account = account(&ctx);
+    let question = format!(
+        "{} {account} account: {}. {cost}",
+        question_for(guard),
+        a.what
+    )
+    .trim_end()
+    .to_string();
+    let asked = match ctx.peer {
+        Some(peer) => ask_user(peer, question, ttl).await,
+        None => Asked::CannotAsk(None),
+    };
+    match asked {
+        Asked::Approved => match ctx.safety.take(&id, ctx.session) {
+            Ok(pending) => send(&ctx, tool, guard, pending.request, &a).await,
+            Err(e) => envelope::error_text(format!("{tool}: {e}. Nothing was sent to Alpaca.")),
+        },
+        Asked::Refused(action) => {
+            let _ = ctx.safety.take(&id, ctx.session);
+            envelope::with_summary(
+                json!({"placed": false, "sent": false, "user_answer": action, "request": held_view(&request)}),
+                Risk::ApiData,
+                ctx.mode,
+                format!(
+                    "{}: the user was asked and answered {action}. Nothing was sent to Alpaca ({}).",
+                    if guard.makes_order() {
+                        "NOT PLACED"
+                    } else {
+                        "NOT SENT"
+                    },
+                    a.what
+                ),
+            )
+        }
+        Asked::CannotAsk(why) => {
+            let mut data = json!({
+                "confirmation_id": id,
+                "expires_in_seconds": ttl.as_secs(),
+                "tool": tool,
+                "estimated_value": a.usd(),
+            });
+            if guard == Guard::PlaceOrder {
+                data["order"] = request.body.clone().unwrap_or(Value::Null);
+            } else {
+                data["request"] = held_view(&request);
+            }
+            let mut summary = format!(
+                "NOT SENT YET. {account} account: {}. {cost} To send exactly this call use confirm_order with confirmation_id {id} within {} seconds; to drop it call cancel_confirmation. Ask the user before confirming.",
+                a.what,
+                ttl.as_secs()
+            );
+            if let Some(why) = why {
+                summary.push_str(&format!(" (Asking the user directly failed: {why}.)"));
+                data["asking_failed"] = Value::String(why);
+            }
+            envelope::with_summary(data, Risk::ApiData, ctx.mode, summary)
+        }
+    }
+}
+
+pub(super) fn question_for(guard: Guard) -> &'static str {
+    match guard {
+        Guard::PlaceOrder => "Place this order?",
+        Guard::ReplaceOrder => "Replace this order?",
+        Guard::ClosePosition | Guard::CloseAllPositions => "Close this?",
+        Guard::Exercise => "Exercise this option?",
+        Guard::CancelOrder | Guard::CancelAllOrders => "Cancel this?",
+        _ => "Go ahead?",
+    }
+}
+
+/// A held request as the model sees it: method, path, query and body.
+pub(super) fn held_view(request: &ApiRequest) -> Value {
+    let query: Map<String, Value> = request
+        .query
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "method": request.method.as_str(),
+        "path": request.path,
+        "query": query,
+        "body": request.body,
+    })
+}
+
+/// What came of asking the user to approve a held call.
+pub(super) enum Asked {
+    Approved,
+    /// The user declined, cancelled or said no (the answer, for the result).
+    Refused(&'static str),
+    /// The client cannot ask (no elicitation support), or asking failed (why).
+    CannotAsk(Option<String>),
+}
+
+/// Puts a held call to the user through MCP elicitation, when the client supports it; the
+/// question expires with the confirmation.
+pub(super) async fn ask_user(peer: &Peer<RoleServer>, question: String, ttl: Duration) -> Asked {
+    if !peer
+        .supported_elicitation_modes()
+        .contains(&ElicitationMode::Form)
+    {
+        return Asked::CannotAsk(None);
+    }
+    let schema = json!({
+        "type": "object",
+        "properties": {"confirm": {
+            "type": "boolean",
+            "title": "Go ahead",
+            "description": "Yes sends exactly this to Alpaca; no drops it."
+        }},
+        "required": ["confirm"]
+    });
+    let Ok(requested_schema) =
+        ElicitationSchema::from_json_schema(schema.as_object().cloned().unwrap_or_default())
+    else {
+        return Asked::CannotAsk(Some("the question could not be built".into()));
+    };
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: question,
+        requested_schema,
+    };
+    match peer
+        .create_elicitation_with_timeout(params, Some(ttl))
+        .await
+    {
+        Ok(answer) => match answer.action {
+            ElicitationAction::Accept
+                if answer.content.as_ref().and_then(|c| c.get("confirm"))
+                    == Some(&Value::Bool(true)) =>
+            {
+                Asked::Approved
+            }
+            ElicitationAction::Accept => Asked::Refused("no"),
+            ElicitationAction::Decline => Asked::Refused("decline"),
+            // Cancel, and any answer a later protocol adds: not a yes.
+            _ => Asked::Refused("cancel"),
+        },
+        // Unanswered until the confirmation expired: it can no longer be confirmed either.
+        Err(rmcp::service::ServiceError::Timeout { .. }) => Asked::Refused("nothing in time"),
+        Err(e) => Asked::CannotAsk(Some(e.to_string())),
+    }
+}
+
+/// `confirm_order`: sends a held call once, after its guards once more (prices and limits may
+/// have moved since it was held).
+pub async fn confirm(ctx: Ctx<'_>, id: String) -> CallToolResult {
+    let pending = match ctx.safety.take(&id, ctx.session) {
+        Ok(p) => p,
+        Err(e) => {
+            return envelope::error_text(format!(
+                "confirm_order: {e}. Nothing was sent to Alpaca."
+            ));
+        }
+    };
+    let Some(guard) = Guard::parse(pending.guard) else {
+        return envelope::error_text(
+            "confirm_order: the held call has no known guard. Nothing was sent to Alpaca.",
+        );
+    };
+    let a = match assess(&ctx, guard, pending.kind, &pending.request).await {
+        Ok(a) => a,
+        Err(why) => {
+            return envelope::error_text(format!(
+                "confirm_order: {why}. Nothing was sent to Alpaca."
+            ));
+        }
+    };
+    if let Err(why) = enforce(&ctx, &a) {
+        return envelope::error_text(format!("confirm_order: {why}. Nothing was sent to Alpaca."));
+    }
+    send(&ctx, pending.tool, guard, pending.request, &a).await
+}
+
+/// `cancel_confirmation`: drops a held call.
+pub fn drop_confirmation(ctx: &Ctx<'_>, id: String) -> CallToolResult {
+    match ctx.safety.take(&id, ctx.session) {
+        Ok(p) => envelope::with_summary(
+            json!({"confirmation_id": id, "cancelled": true}),
+            Risk::ApiData,
+            ctx.mode,
+            format!("Dropped the held call ({}); nothing was sent.", p.what),
+        ),
+        Err(e) => envelope::error_text(format!("cancel_confirmation: {e}")),
+    }
+}
