@@ -7,8 +7,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use alpaca_mcp::settings::Lookup;
 use alpaca_mcp::{AlpacaServer, AlpacaTools, Clock, Config};
 use alpaca_mcp_server::http::{self, Endpoint, HttpSecurity};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use crate::SetupError;
@@ -91,23 +89,7 @@ async fn serve_http(
     })?;
     let local = listener.local_addr()?;
     let ct = CancellationToken::new();
-    let endpoint = |tools: Arc<AlpacaTools>| {
-        let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = security.sessions.idle_timeout;
-        let sessions = Arc::new(sessions);
-        let service = StreamableHttpService::new(
-            move || Ok(AlpacaServer::new(tools.clone())),
-            sessions.clone(),
-            // Host and Origin are checked by the layers (421 / 403); rmcp's checks are off so
-            // there is one set of rules. The layers limit the body too; rmcp's limit matches.
-            StreamableHttpServerConfig::default()
-                .disable_allowed_hosts()
-                .disable_allowed_origins()
-                .with_max_request_body_bytes(security.body.max_bytes)
-                .with_cancellation_token(ct.child_token()),
-        );
-        Endpoint::new(service, sessions)
-    };
+    let endpoint = |tools: Arc<AlpacaTools>| Endpoint::for_tools(tools, &security, &ct);
     let read = if security.tokens.has_read() && !config.read_only {
         let mut read_config = config.clone();
         read_config.read_only = true;

@@ -22,15 +22,16 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use alpaca_mcp::AlpacaServer;
+use alpaca_mcp::{AlpacaServer, AlpacaTools};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
-use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 
 pub use settings::HttpSecurity;
@@ -53,6 +54,30 @@ impl Endpoint {
     /// The service and the session manager it was built with.
     pub fn new(service: Service, sessions: Arc<LocalSessionManager>) -> Self {
         Endpoint { service, sessions }
+    }
+
+    /// rmcp's streamable HTTP service for `tools`, with its own sessions (idle ones closed
+    /// after the configured time), stopped by `ct`. rmcp's own Host and Origin checks are off:
+    /// the layers check them (421 / 403), so there is one set of rules; its body limit matches
+    /// the layers'.
+    pub fn for_tools(
+        tools: Arc<AlpacaTools>,
+        security: &HttpSecurity,
+        ct: &CancellationToken,
+    ) -> Self {
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = security.sessions.idle_timeout;
+        let sessions = Arc::new(sessions);
+        let service = StreamableHttpService::new(
+            move || Ok(AlpacaServer::new(tools.clone())),
+            sessions.clone(),
+            StreamableHttpServerConfig::default()
+                .disable_allowed_hosts()
+                .disable_allowed_origins()
+                .with_max_request_body_bytes(security.body.max_bytes)
+                .with_cancellation_token(ct.child_token()),
+        );
+        Endpoint::new(service, sessions)
     }
 }
 

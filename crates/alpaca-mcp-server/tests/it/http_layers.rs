@@ -245,3 +245,186 @@ async fn a_body_that_does_not_arrive_in_time_is_408_and_closes() {
     assert_eq!(started.elapsed().as_secs(), 3);
     assert_eq!(reached.load(Ordering::SeqCst), 0);
 }
+
+// The real stack in-process: the layers in front of rmcp's service for the fake's tools, as
+// `serve` builds it, driven with `oneshot` (no binary, no socket).
+
+use alpaca_mcp::AlpacaTools;
+use alpaca_mcp_server::http::{self, Endpoint};
+use tokio_util::sync::CancellationToken;
+
+struct RealApp {
+    router: Router,
+    ct: CancellationToken,
+    _mock: alpaca_mock::MockServer,
+}
+
+impl Drop for RealApp {
+    fn drop(&mut self) {
+        self.ct.cancel();
+    }
+}
+
+async fn real_app(flags: &[&str], vars: &[(&str, &str)]) -> RealApp {
+    let cli = Cli::parse_from(std::iter::once("alpaca-mcp-server").chain(flags.iter().copied()));
+    let security =
+        HttpSecurity::from_settings(&cli.settings, &Lookup::from_pairs(vars.iter().copied()))
+            .unwrap_or_else(|e| panic!("settings: {e}"));
+    let mock = crate::common::mock().await;
+    let tools = Arc::new(AlpacaTools::new(&crate::common::config_for(&mock)).unwrap());
+    let ct = CancellationToken::new();
+    let full = Endpoint::for_tools(tools, &security, &ct);
+    RealApp {
+        router: http::router(&security, full, None),
+        ct,
+        _mock: mock,
+    }
+}
+
+fn initialize_body() -> String {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "http-layers-test", "version": "0"}
+        }
+    })
+    .to_string()
+}
+
+/// A POST of `body` to `/mcp` as a streamable HTTP client sends it (Host 127.0.0.1:8000
+/// unless `headers` name another).
+async fn post(app: &RealApp, body: String, headers: &[(&str, &str)]) -> Response {
+    let mut r = Request::builder()
+        .method("POST")
+        .uri("/mcp")
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        r = r.header("host", "127.0.0.1:8000");
+    }
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    app.router
+        .clone()
+        .oneshot(r.body(Body::from(body)).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn initialize(app: &RealApp, headers: &[(&str, &str)]) -> Response {
+    post(app, initialize_body(), headers).await
+}
+
+#[tokio::test]
+async fn foreign_origin_is_403_and_foreign_host_is_421() {
+    let app = real_app(&[], &[]).await;
+    let port = "8000";
+
+    let evil = initialize(&app, &[("origin", "http://evil.example")]).await;
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
+    assert!(evil.headers().get("mcp-session-id").is_none());
+    let tool = post(
+        &app,
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "cancel_all_orders", "arguments": {}}})
+        .to_string(),
+        &[("origin", "http://evil.example")],
+    )
+    .await;
+    assert_eq!(tool.status(), 403);
+
+    let rebound = initialize(&app, &[("host", &format!("evil.example:{port}"))]).await;
+    assert_eq!(rebound.status(), 421);
+    let body = text(rebound).await;
+    assert!(body.contains("--allowed-hosts"), "{body}");
+
+    // Localhost origins and no origin at all are fine.
+    for origin in [
+        Some("http://localhost:5173"),
+        Some("http://127.0.0.1:3000"),
+        None,
+    ] {
+        let headers: Vec<(&str, &str)> = origin.iter().map(|o| ("origin", *o)).collect();
+        let ok = initialize(&app, &headers).await;
+        assert_eq!(ok.status(), 200, "{origin:?}");
+    }
+    let localhost = initialize(&app, &[("host", &format!("localhost:{port}"))]).await;
+    assert_eq!(localhost.status(), 200);
+}
+
+#[tokio::test]
+async fn allowed_hosts_and_origins_are_configurable() {
+    let app = real_app(
+        &[
+            "--allowed-hosts",
+            "mcp.example.com",
+            "--allowed-origins",
+            "https://app.example.com",
+        ],
+        &[],
+    )
+    .await;
+    let ok = initialize(&app, &[("host", "mcp.example.com")]).await;
+    assert_eq!(ok.status(), 200);
+    let with_origin = initialize(
+        &app,
+        &[
+            ("host", "mcp.example.com"),
+            ("origin", "https://app.example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(with_origin.status(), 200);
+    let other_origin = initialize(
+        &app,
+        &[
+            ("host", "mcp.example.com"),
+            ("origin", "http://localhost:3000"),
+        ],
+    )
+    .await;
+    assert_eq!(other_origin.status(), 403);
+    // The list replaces the localhost defaults.
+    assert_eq!(initialize(&app, &[]).await.status(), 421);
+}
+
+#[tokio::test]
+async fn allowed_hosts_from_the_environment() {
+    let app = real_app(&[], &[("ALPACA_MCP_ALLOWED_HOSTS", "mcp.example.com")]).await;
+    assert_eq!(
+        initialize(&app, &[("host", "mcp.example.com")])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(initialize(&app, &[]).await.status(), 421);
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let app = real_app(&["--max-body-bytes", "2048"], &[]).await;
+    let padding = "x".repeat(4096);
+    let big = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": padding, "version": "0"}
+        }
+    })
+    .to_string();
+    let r = post(&app, big, &[]).await;
+    assert_eq!(r.status(), 413);
+    assert!(r.headers().get("mcp-session-id").is_none());
+    assert_eq!(initialize(&app, &[]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn default_body_limit_is_one_mebibyte() {
+    let app = real_app(&[], &[]).await;
+    // Declared by Content-Length: refused before the body is read.
+    let r = post(&app, "x".repeat(1024 * 1024 + 1), &[]).await;
+    assert_eq!(r.status(), 413);
+}
