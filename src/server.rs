@@ -1,6 +1,6 @@
 //! The MCP handler: an rmcp `ServerHandler` that serves the engine's tools, resources and
 //! prompts to one MCP session. It holds no tool logic: every call goes to
-//! [`AlpacaTools`](crate::AlpacaTools), the engine.
+//! [`AlpacaTools`], the engine.
 
 use std::sync::Arc;
 
