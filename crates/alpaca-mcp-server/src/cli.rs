@@ -62,7 +62,7 @@ pub struct HttpSettings {
     )]
     pub http_token_file: Option<PathBuf>,
     /// Host names (optionally `host:port`) accepted in the HTTP `Host` header, comma-separated;
-    /// replaces the default localhost, 127.0.0.1, [::1]. `*` accepts any (not recommended).
+    /// replaces the default localhost, 127.0.0.1, `[::1]`. `*` accepts any (not recommended).
     #[arg(
         long,
         global = true,
@@ -71,7 +71,7 @@ pub struct HttpSettings {
     )]
     pub allowed_hosts: Option<String>,
     /// Browser origins (`scheme://host[:port|:*]`) allowed to call the HTTP transport,
-    /// comma-separated; replaces the default http(s)://localhost, 127.0.0.1, [::1] on any port.
+    /// comma-separated; replaces the default http(s)://localhost, 127.0.0.1, `[::1]` on any port.
     /// Requests without `Origin` are always allowed.
     #[arg(
         long,

@@ -45,7 +45,7 @@ pub struct Hosts(Option<Vec<HostRule>>);
 pub struct Origins(Option<Vec<OriginRule>>);
 
 impl Hosts {
-    /// `--allowed-hosts` when given, else localhost, 127.0.0.1 and [::1], plus the bound
+    /// `--allowed-hosts` when given, else localhost, 127.0.0.1 and `[::1]`, plus the bound
     /// address `bind` when it is a specific, non-loopback IP (an IP literal cannot be rebound).
     pub fn new(list: Option<&str>, bind: &str) -> Result<Hosts, SetupError> {
         match list {
@@ -96,7 +96,7 @@ impl Hosts {
 }
 
 impl Origins {
-    /// `--allowed-origins` when given, else http(s) on localhost, 127.0.0.1 and [::1], any port.
+    /// `--allowed-origins` when given, else http(s) on localhost, 127.0.0.1 and `[::1]`, any port.
     pub fn new(list: Option<&str>) -> Result<Origins, SetupError> {
         match list {
             Some(list) => Ok(Origins(parse_origin_list(list)?)),
