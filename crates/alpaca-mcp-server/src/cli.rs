@@ -30,7 +30,8 @@ pub struct Settings {
     /// Toolsets to enable, comma-separated (overrides ALPACA_TOOLSETS).
     #[arg(long, global = true)]
     pub toolsets: Option<String>,
-    /// Serve every tool against a built-in fake Alpaca: no keys, nothing real.
+    /// Serve every tool against a built-in fake Alpaca: no keys, nothing real (also
+    /// ALPACA_MCP_SANDBOX=true).
     #[arg(long, global = true)]
     pub sandbox: bool,
     /// Expose only read-only tools (also ALPACA_READ_ONLY=true).
@@ -54,76 +55,45 @@ pub struct HttpSettings {
     /// File of bearer tokens for the HTTP transport, one per line: `TOKEN [read|read,trade]`
     /// (`#` comments; a bare token is `read,trade`). ALPACA_MCP_HTTP_TOKEN adds one
     /// `read,trade` token.
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_HTTP_TOKEN_FILE",
-        value_name = "FILE"
-    )]
+    /// [env: ALPACA_MCP_HTTP_TOKEN_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
     pub http_token_file: Option<PathBuf>,
     /// Host names (optionally `host:port`) accepted in the HTTP `Host` header, comma-separated;
     /// replaces the default localhost, 127.0.0.1, `[::1]`. `*` accepts any (not recommended).
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_ALLOWED_HOSTS",
-        value_name = "HOSTS"
-    )]
+    /// [env: ALPACA_MCP_ALLOWED_HOSTS]
+    #[arg(long, global = true, value_name = "HOSTS")]
     pub allowed_hosts: Option<String>,
     /// Browser origins (`scheme://host[:port|:*]`) allowed to call the HTTP transport,
     /// comma-separated; replaces the default http(s)://localhost, 127.0.0.1, `[::1]` on any port.
     /// Requests without `Origin` are always allowed.
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_ALLOWED_ORIGINS",
-        value_name = "ORIGINS"
-    )]
+    /// [env: ALPACA_MCP_ALLOWED_ORIGINS]
+    #[arg(long, global = true, value_name = "ORIGINS")]
     pub allowed_origins: Option<String>,
     /// Largest HTTP request body accepted, in bytes [default: 1048576].
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_MAX_BODY_BYTES",
-        value_name = "BYTES"
-    )]
+    /// [env: ALPACA_MCP_MAX_BODY_BYTES]
+    #[arg(long, global = true, value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Most concurrent MCP sessions over HTTP; more initializes get 503 [default: 64].
-    #[arg(long, global = true, env = "ALPACA_MCP_MAX_SESSIONS", value_name = "N")]
+    /// [env: ALPACA_MCP_MAX_SESSIONS]
+    #[arg(long, global = true, value_name = "N")]
     pub max_sessions: Option<usize>,
     /// Seconds after which an idle HTTP session is closed; 0 never [default: 1800].
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_SESSION_IDLE_TIMEOUT",
-        value_name = "SECONDS"
-    )]
+    /// [env: ALPACA_MCP_SESSION_IDLE_TIMEOUT]
+    #[arg(long, global = true, value_name = "SECONDS")]
     pub session_idle_timeout: Option<u64>,
     /// Seconds a client has to send a request's headers, and the longest a kept-alive
     /// connection may stay idle [default: 10].
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_HEADER_TIMEOUT",
-        value_name = "SECONDS"
-    )]
+    /// [env: ALPACA_MCP_HEADER_TIMEOUT]
+    #[arg(long, global = true, value_name = "SECONDS")]
     pub header_timeout: Option<u64>,
     /// Seconds a client has to send a request's body [default: 10].
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_BODY_TIMEOUT",
-        value_name = "SECONDS"
-    )]
+    /// [env: ALPACA_MCP_BODY_TIMEOUT]
+    #[arg(long, global = true, value_name = "SECONDS")]
     pub body_timeout: Option<u64>,
     /// HTTP connections one client address may hold at once; more are answered 503 [default:
     /// 64]. Behind a reverse proxy every connection comes from the proxy: raise it there.
-    #[arg(
-        long,
-        global = true,
-        env = "ALPACA_MCP_MAX_CONNECTIONS_PER_PEER",
-        value_name = "N"
-    )]
+    /// [env: ALPACA_MCP_MAX_CONNECTIONS_PER_PEER]
+    #[arg(long, global = true, value_name = "N")]
     pub max_connections_per_peer: Option<usize>,
 }
 

@@ -13,6 +13,7 @@ mod tools_cmd;
 
 use std::process::ExitCode;
 
+use alpaca_mcp::config::parse_bool;
 use alpaca_mcp::settings::Lookup;
 use alpaca_mcp::{Config, ConfigError};
 use alpaca_mcp_server::cli::{Cli, Command};
@@ -108,7 +109,12 @@ fn config(cli: &Cli, lookup: &Lookup) -> Result<Config, SetupError> {
     if s.confirm_orders {
         config.safety.confirm_orders = true;
     }
-    if s.sandbox {
+    // The flag, or ALPACA_MCP_SANDBOX (a boolean like every other; the MCP bundle sets it).
+    let sandbox_env = match lookup.get("ALPACA_MCP_SANDBOX") {
+        Some(v) => parse_bool("ALPACA_MCP_SANDBOX", &v).map_err(|e| SetupError(e.to_string()))?,
+        None => false,
+    };
+    if s.sandbox || sandbox_env {
         config.sandbox = true;
         config.paper = true;
     }

@@ -34,6 +34,29 @@ fn missing_keys_say_how_to_set_them_or_use_the_sandbox() {
 }
 
 #[test]
+fn the_sandbox_switch_from_the_environment_is_a_checked_boolean() {
+    // `tools` needs no keys either way; `doctor` does unless the sandbox is on.
+    let on = run(&["doctor"], &[("ALPACA_MCP_SANDBOX", "yes")]);
+    assert!(stderr(&on).contains("SANDBOX mode"), "{}", stderr(&on));
+    for off in ["false", "0", " "] {
+        let o = run(&["doctor"], &[("ALPACA_MCP_SANDBOX", off)]);
+        assert_eq!(o.status.code(), Some(2), "{off:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("ALPACA_API_KEY"),
+            "{off:?}: {}",
+            stderr(&o)
+        );
+    }
+    let bad = run(&["doctor"], &[("ALPACA_MCP_SANDBOX", "maybe")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("ALPACA_MCP_SANDBOX=\"maybe\" is not a boolean"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn unknown_toolset_lists_the_valid_ones() {
     let o = run(&["--sandbox", "--toolsets", "stock-data,stonks"], &[]);
     assert_eq!(o.status.code(), Some(2));
