@@ -1,6 +1,7 @@
 //! The project's automation, run as `cargo xtask <command>`. Each command lives in its own
 //! module; `main.rs` only parses arguments and dispatches.
 
+pub mod bundle;
 pub mod drift;
 pub mod import;
 pub mod source;

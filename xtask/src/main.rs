@@ -93,6 +93,17 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
     },
+    /// Build an MCP Bundle (.mcpb) of the release binary for this platform, for Claude
+    /// Desktop: target/bundle/alpaca-mcp-<version>-<platform>.mcpb, and the staged folder
+    /// beside it (target/bundle/stage).
+    Bundle {
+        /// The server binary to bundle [default: build target/release/alpaca-mcp-server].
+        #[arg(long, value_name = "FILE")]
+        binary: Option<PathBuf>,
+        /// Output folder [default: <workspace root>/target/bundle].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Benchmark against V2 (alpaca-mcp-server 2.4.0 from PyPI) on a local alpaca-mock; prints
     /// a table and writes target/bench/latest.json (targets are reported, never asserted).
     Bench {
@@ -125,6 +136,16 @@ fn main() -> ExitCode {
             specs,
             manifest,
         } => drift_command(&upstream, format, specs, manifest),
+        Command::Bundle { binary, out } => match bundle_command(binary, out) {
+            Ok(path) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("bundle: {e:#}");
+                ExitCode::from(EXIT_OTHER)
+            }
+        },
         Command::Bench { quick } => match bench::run(quick) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -133,6 +154,26 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn bundle_command(binary: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let root = xtask::workspace_root();
+    let binary = match binary {
+        Some(b) => b,
+        None => {
+            eprintln!("== building the release binary");
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--release", "-p", "alpaca-mcp-server"])
+                .current_dir(&root)
+                .status()?;
+            anyhow::ensure!(status.success(), "cargo build --release failed");
+            root.join("target/release/alpaca-mcp-server")
+                .with_extension(std::env::consts::EXE_EXTENSION)
+        }
+    };
+    let out = out.unwrap_or_else(|| root.join("target/bundle"));
+    std::fs::create_dir_all(&out)?;
+    xtask::bundle::write(&binary, env!("CARGO_PKG_VERSION"), &out)
 }
 
 fn sync_specs_command(from: &str, out: Option<PathBuf>, manifest: Option<PathBuf>) -> ExitCode {

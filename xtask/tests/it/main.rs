@@ -1,5 +1,6 @@
-//! xtask's integration tests (import, normalization, drift), in one binary.
+//! xtask's integration tests (import, normalization, drift, the MCP bundle), in one binary.
 
+mod bundle;
 mod drift;
 mod normalize;
 mod sync_specs;
