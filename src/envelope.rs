@@ -36,9 +36,7 @@ pub fn stale(
 ) -> CallToolResult {
     let mut result = success(response, risk, mode, "stale");
     if let Some(Value::Object(m)) = result.structured_content.as_mut() {
-        m.insert("stale".into(), Value::Bool(true));
-        m.insert("stale_age_seconds".into(), json!(age_secs));
-        m.insert("stale_because".into(), Value::String(error.to_string()));
+        mark_stale(m, age_secs, error);
         let text = Value::Object(m.clone()).to_string();
         result.content = vec![ContentBlock::text(text)];
     }
@@ -51,6 +49,14 @@ pub fn notice(risk: Risk) -> &'static str {
         Risk::ApiData => NOTICE_DATA,
         Risk::ExternalText => NOTICE_TEXT,
     }
+}
+
+/// Marks an answer as served from the cache because Alpaca failed: `stale`, its age and why
+/// (tool results and resource contents alike).
+pub fn mark_stale(m: &mut Map<String, Value>, age_secs: u64, error: &Error) {
+    m.insert("stale".into(), Value::Bool(true));
+    m.insert("stale_age_seconds".into(), json!(age_secs));
+    m.insert("stale_because".into(), Value::String(error.to_string()));
 }
 
 /// Wraps a value in the envelope.

@@ -186,9 +186,7 @@ fn sent_data(contents: &mut serde_json::Map<String, Value>, sent: Sent) -> Value
     let response = match sent {
         Sent::Fresh(response) => response,
         Sent::Stale(stale, error) => {
-            contents.insert("stale".into(), json!(true));
-            contents.insert("stale_age_seconds".into(), json!(stale.age.as_secs()));
-            contents.insert("stale_because".into(), json!(error.to_string()));
+            envelope::mark_stale(contents, stale.age.as_secs(), &error);
             stale.response
         }
     };

@@ -168,12 +168,13 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
             return plain(StatusCode::NOT_FOUND, "Not Found: no such MCP session");
         }
     }
-    if request.method() != Method::POST {
+    // Only a POST without a session opens one; everything else goes straight on.
+    if request.method() != Method::POST || request.headers().contains_key(SESSION_HEADER) {
         return forward(endpoint, request).await;
     }
 
-    // The body layer has read the body into memory (within its limit): collecting it again is
-    // a copy, never a wait.
+    // The body layer has read the body into memory (within its limit): collecting it again
+    // takes what is there, never a wait.
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return plain(StatusCode::BAD_REQUEST, "Bad Request: unreadable body");
