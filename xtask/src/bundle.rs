@@ -246,7 +246,8 @@ pub fn write(binary: &Path, version: &str, out_dir: &Path) -> anyhow::Result<Pat
     }
     std::fs::create_dir_all(stage.join("server"))?;
     std::fs::write(stage.join("manifest.json"), &manifest)?;
-    std::fs::write(stage.join("icon.png"), icon_png()?)?;
+    let icon = icon_png()?;
+    std::fs::write(stage.join("icon.png"), &icon)?;
     let staged_binary = stage.join("server").join(binary_name(os));
     std::fs::copy(binary, &staged_binary)?;
 
@@ -259,7 +260,7 @@ pub fn write(binary: &Path, version: &str, out_dir: &Path) -> anyhow::Result<Pat
     zip.start_file("manifest.json", text)?;
     zip.write_all(manifest.as_bytes())?;
     zip.start_file("icon.png", text)?;
-    zip.write_all(&std::fs::read(stage.join("icon.png"))?)?;
+    zip.write_all(&icon)?;
     zip.start_file(
         format!("server/{}", binary_name(os)),
         text.unix_permissions(0o755),
