@@ -47,11 +47,61 @@ pub struct Settings {
     pub http: HttpSettings,
 }
 
+/// How HTTP clients authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AuthMode {
+    /// Static bearer tokens (ALPACA_MCP_HTTP_TOKEN, --http-token-file); none configured is
+    /// no authentication, accepted on loopback only.
+    #[default]
+    Token,
+    /// This server is its own OAuth 2.1 authorization server: clients register, the owner
+    /// approves each on a consent page with the owner passphrase. Static tokens still work.
+    Owner,
+    /// No authentication (loopback only, unless --allow-public-without-auth).
+    None,
+}
+
 /// Security of the HTTP transport (see the README's "HTTP transport security"). Each is also
 /// read from its environment variable, then from `--env-file`; defaults are applied in
 /// [`crate::http::settings`].
 #[derive(Debug, Args, Clone, Default)]
 pub struct HttpSettings {
+    /// How HTTP clients authenticate [default: token].
+    /// [env: ALPACA_MCP_AUTH]
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    pub auth: Option<AuthMode>,
+    /// The server's public origin (`https://mcp.example.com`; http only on loopback), where
+    /// OAuth clients reach it; required with --auth owner.
+    /// [env: ALPACA_MCP_PUBLIC_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Directory of the OAuth state (clients, grants, token digests) [default: the user's
+    /// data directory, alpaca-mcp].
+    /// [env: ALPACA_MCP_STATE_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// File holding the owner passphrase (or its argon2 hash from `auth hash-passphrase`);
+    /// else ALPACA_MCP_OWNER_SECRET.
+    /// [env: ALPACA_MCP_OWNER_SECRET_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub owner_secret_file: Option<PathBuf>,
+    /// Seconds an OAuth access token lasts [default: 3600].
+    /// [env: ALPACA_MCP_OAUTH_ACCESS_TTL]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub oauth_access_ttl: Option<u64>,
+    /// Days an OAuth grant may go unused before it ends [default: 30].
+    /// [env: ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS]
+    #[arg(long, global = true, value_name = "DAYS")]
+    pub oauth_grant_idle_days: Option<u64>,
+    /// Fetch OAuth client metadata documents over http and from loopback or private
+    /// addresses too. For local testing only: it lets a client id make this server fetch
+    /// from your network.
+    #[arg(long, global = true)]
+    pub oauth_allow_local_client_metadata: bool,
+    /// Serve without authentication on a non-loopback address or public URL anyway (with
+    /// --auth none). Anyone who reaches it can use the Alpaca account.
+    #[arg(long, global = true)]
+    pub allow_public_without_auth: bool,
     /// File of bearer tokens for the HTTP transport, one per line: `TOKEN [read|read,trade]`
     /// (`#` comments; a bare token is `read,trade`). ALPACA_MCP_HTTP_TOKEN adds one
     /// `read,trade` token.
@@ -122,4 +172,32 @@ pub enum Command {
     },
     /// Check the setup: keys, paper or live, market data feeds.
     Doctor,
+    /// OAuth clients connected in `--auth owner` mode: list them, revoke them.
+    Auth {
+        #[command(subcommand)]
+        action: AuthCommand,
+    },
+}
+
+/// `auth` commands (on the state in --state-dir).
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Connected clients: grant id, client name, redirect host, scopes, last use.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one grant by id, or every grant; takes effect on the client's next request.
+    Revoke {
+        /// The grant id (from `auth list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Revoke every grant.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Read a passphrase on standard input and print its argon2 hash, to put in
+    /// ALPACA_MCP_OWNER_SECRET or --owner-secret-file instead of the passphrase.
+    HashPassphrase,
 }

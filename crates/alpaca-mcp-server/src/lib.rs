@@ -1,8 +1,10 @@
-//! The server's library side: its command line ([`cli`]) and the security layers of its
-//! HTTP transport ([`http`]), usable (and tested) without starting the binary.
+//! The server's library side: its command line ([`cli`]), the security layers of its HTTP
+//! transport ([`http`]) and its OAuth authorization server ([`oauth`]), usable (and tested)
+//! without starting the binary.
 
 pub mod cli;
 pub mod http;
+pub mod oauth;
 
 /// A setup error: printed on stderr, exit code 2, before anything starts.
 pub struct SetupError(pub String);

@@ -123,7 +123,18 @@ pub async fn serve(
         // Without TCP_NODELAY every answer on a kept-alive connection waits ~40 ms for the
         // client's delayed ACK (Nagle), capping throughput at ~25 calls/s per connection.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Each request carries its connection's peer address (the OAuth pages rate-limit by it).
+        let service = TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .map_request(
+                    move |mut r: axum::extract::Request<hyper::body::Incoming>| {
+                        r.extensions_mut()
+                            .insert(alpaca_mcp_server::http::PeerAddr(peer));
+                        r
+                    },
+                )
+                .service(router.clone()),
+        );
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;

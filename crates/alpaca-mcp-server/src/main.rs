@@ -1,5 +1,6 @@
 //! `alpaca-mcp-server`: serves Alpaca's APIs as MCP tools over stdio or streamable HTTP.
 
+mod auth_cmd;
 mod doctor;
 mod listener;
 #[cfg(not(feature = "sandbox"))]
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
             Command::Serve => serve::run(config, &cli.settings, &lookup).await,
             Command::Tools { json, markdown } => tools_cmd::run(config, json, markdown),
             Command::Doctor => doctor::run(config, &cli.settings).await,
+            Command::Auth { action } => auth_cmd::run(action, &cli.settings, &lookup).await,
         }
     });
     match result {
@@ -121,7 +123,11 @@ fn config(cli: &Cli, lookup: &Lookup) -> Result<Config, SetupError> {
     // Validate toolset names now, so a typo is a setup error with the valid names.
     alpaca_mcp::registry::enabled_tools(&alpaca_mcp::registry::ToolFilter::for_config(&config))
         .map_err(|e| SetupError(e.to_string()))?;
-    let needs_keys = !config.sandbox && !matches!(cli.command, Some(Command::Tools { .. }));
+    let needs_keys = !config.sandbox
+        && !matches!(
+            cli.command,
+            Some(Command::Tools { .. } | Command::Auth { .. })
+        );
     if needs_keys {
         config
             .require_keys()

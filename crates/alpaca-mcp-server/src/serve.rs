@@ -21,7 +21,7 @@ pub async fn run(
     // HTTP security settings are checked before anything starts (setup errors exit 2).
     let http = match settings.transport {
         Transport::Http => {
-            let security = HttpSecurity::from_settings(settings, lookup)?;
+            let security = HttpSecurity::from_settings(settings, lookup, config.paper)?;
             let addrs = security
                 .bind_addresses(&settings.host, settings.port)
                 .await?;
@@ -90,7 +90,7 @@ async fn serve_http(
     let local = listener.local_addr()?;
     let ct = CancellationToken::new();
     let endpoint = |tools: Arc<AlpacaTools>| Endpoint::for_tools(tools, &security, &ct);
-    let read = if security.tokens.has_read() && !config.read_only {
+    let read = if (security.tokens.has_read() || security.oauth.is_some()) && !config.read_only {
         let mut read_config = config.clone();
         read_config.read_only = true;
         Some(endpoint(Arc::new(build_tools(&read_config, sandbox)?)))

@@ -59,8 +59,9 @@ pub async fn server_with_log(
     spawn_http(bin, &all, env).await
 }
 
-/// The binary with the HTTP transport on an ephemeral port, `args` and `env` added; the child,
-/// its URL and its stderr so far (kept being read, so it never blocks on a full pipe).
+/// The binary with the HTTP transport on an ephemeral port (unless `args` name a `--port`),
+/// `args` and `env` added; the child, its URL and its stderr so far (kept being read, so it
+/// never blocks on a full pipe).
 pub async fn spawn_http(
     bin: &str,
     args: &[&str],
@@ -70,7 +71,10 @@ pub async fn spawn_http(
     String,
     std::sync::Arc<std::sync::Mutex<String>>,
 ) {
-    let mut all = vec!["--transport", "http", "--port", "0"];
+    let mut all = vec!["--transport", "http"];
+    if !args.contains(&"--port") {
+        all.extend(["--port", "0"]);
+    }
     all.extend_from_slice(args);
     let mut cmd = command(bin, &all);
     cmd.envs(env.iter().copied());

@@ -12,11 +12,12 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use subtle::ConstantTimeEq;
 
 use super::reply::plain;
 use crate::SetupError;
+use crate::oauth::{Access, OAuth, Rejected};
 
 /// The environment variable of the one `read,trade` token.
 pub const TOKEN_ENV: &str = "ALPACA_MCP_HTTP_TOKEN";
@@ -128,53 +129,122 @@ impl Tokens {
         )
     }
 
-    /// The scope of a request's bearer token; `Err` with the 401 to answer otherwise. Without
-    /// configured tokens every request has the server's own scope.
-    fn authorize(&self, headers: &HeaderMap) -> Result<Scope, Denied> {
-        if !self.required() {
-            return Ok(Scope::ReadTrade);
-        }
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.trim().split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| rest.trim())
-                    .filter(|t| !t.is_empty())
-            });
-        let Some(presented) = presented else {
-            return Err(Denied::Missing);
-        };
-        // Every token is compared, in constant time, whatever matches.
+    /// The scope of a configured token equal to `presented`. Every token is compared, in
+    /// constant time, whatever matches.
+    fn find(&self, presented: &str) -> Option<Scope> {
         let mut found = None;
         for t in &self.tokens {
             if bool::from(presented.as_bytes().ct_eq(&t.value)) {
                 found = Some(t.scope);
             }
         }
-        found.ok_or(Denied::Invalid)
+        found
     }
 }
 
+/// What the token layer accepts: the static tokens, and OAuth access tokens when the server
+/// is its own authorization server (`--auth owner`).
+#[derive(Debug)]
+pub struct Gate {
+    /// Static bearer tokens.
+    pub tokens: Arc<Tokens>,
+    /// The authorization server, in `--auth owner` mode.
+    pub oauth: Option<Arc<OAuth>>,
+}
+
+impl Gate {
+    /// Whether every request needs a token.
+    pub fn required(&self) -> bool {
+        self.tokens.required() || self.oauth.is_some()
+    }
+
+    /// The scope of a request's bearer token (and its OAuth grant, for an OAuth token).
+    async fn authorize(&self, headers: &HeaderMap) -> Result<(Scope, Option<Access>), Denied> {
+        if !self.required() {
+            return Ok((Scope::ReadTrade, None));
+        }
+        let presented = bearer(headers).ok_or(Denied::Missing)?;
+        if let Some(scope) = self.tokens.find(presented) {
+            return Ok((scope, None));
+        }
+        let Some(oauth) = &self.oauth else {
+            return Err(Denied::Invalid);
+        };
+        match oauth.verify(presented).await {
+            Ok(access) => {
+                let scope = if access.trade {
+                    Scope::ReadTrade
+                } else {
+                    Scope::Read
+                };
+                Ok((scope, Some(access)))
+            }
+            Err(Rejected::Invalid) => Err(Denied::Invalid),
+            Err(Rejected::Unavailable) => Err(Denied::Unavailable),
+        }
+    }
+
+    /// The `resource_metadata` parameter of challenges, in OAuth mode.
+    pub fn resource_metadata(&self) -> Option<String> {
+        self.oauth.as_ref().map(|o| o.resource_metadata_url())
+    }
+}
+
+/// The bearer token of `Authorization`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim())
+                .filter(|t| !t.is_empty())
+        })
+}
+
 /// The token layer: 401 without a valid token; otherwise the request goes on with its
-/// [`Scope`] as an extension.
+/// [`Scope`] (and, for an OAuth token, its [`Access`]) as extensions.
 pub async fn require_token(
-    State(tokens): State<Arc<Tokens>>,
+    State(gate): State<Arc<Gate>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match tokens.authorize(request.headers()) {
-        Ok(scope) => {
+    match gate.authorize(request.headers()).await {
+        Ok((scope, access)) => {
             request.extensions_mut().insert(scope);
+            if let Some(access) = access {
+                request.extensions_mut().insert(access);
+            }
             next.run(request).await
         }
         Err(denied) => {
-            tokens.failures.record(denied);
-            denied.into_response()
+            gate.tokens.failures.record(denied);
+            denied.reply(gate.resource_metadata().as_deref())
         }
     }
+}
+
+/// 403 for a request its token's scope does not cover, naming the scope that would
+/// (`insufficient_scope`, so that OAuth clients can ask for it).
+pub fn insufficient_scope(resource_metadata: Option<&str>, what: &str) -> Response {
+    let mut challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{} {}\"",
+        crate::oauth::SCOPE_READ,
+        crate::oauth::SCOPE_TRADE
+    );
+    if let Some(url) = resource_metadata {
+        challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+    }
+    let mut r = plain(
+        StatusCode::FORBIDDEN,
+        format!("Forbidden: {what} needs the `trade` scope; this token has `read` only"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
 }
 
 /// Counts refused authentications and logs them at most once a minute, so a flood of bad
@@ -207,33 +277,51 @@ impl AuthFailures {
     }
 }
 
-/// Why a request has no scope: 401 with `WWW-Authenticate: Bearer`.
+/// Why a request has no scope: 401 with `WWW-Authenticate: Bearer` (503 when the OAuth
+/// store cannot be read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Denied {
     /// No `Authorization: Bearer` header.
     Missing,
-    /// A token that is not configured.
+    /// A token that is not configured (or not a live OAuth token for this server).
     Invalid,
+    /// The OAuth store failed.
+    Unavailable,
 }
 
-impl IntoResponse for Denied {
-    fn into_response(self) -> Response {
-        let (challenge, message) = match self {
-            Denied::Missing => (
-                "Bearer realm=\"alpaca-mcp\"",
+impl Denied {
+    fn reply(self, resource_metadata: Option<&str>) -> Response {
+        if self == Denied::Unavailable {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: the server cannot check tokens now",
+            );
+        }
+        let mut challenge = String::from("Bearer realm=\"alpaca-mcp\"");
+        if self == Denied::Invalid {
+            challenge.push_str(", error=\"invalid_token\"");
+        }
+        if let Some(url) = resource_metadata {
+            challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+        }
+        let message = match (self, resource_metadata.is_some()) {
+            (Denied::Missing, false) => {
                 "Unauthorized: this server requires `Authorization: Bearer <token>` (a token \
-                 from its ALPACA_MCP_HTTP_TOKEN or --http-token-file)",
-            ),
-            Denied::Invalid => (
-                "Bearer realm=\"alpaca-mcp\", error=\"invalid_token\"",
-                "Unauthorized: the bearer token is not valid for this server",
-            ),
+                 from its ALPACA_MCP_HTTP_TOKEN or --http-token-file)"
+            }
+            (Denied::Missing, true) => {
+                "Unauthorized: this server requires `Authorization: Bearer <token>`: connect \
+                 through OAuth (see the resource metadata in WWW-Authenticate) or send a \
+                 configured token"
+            }
+            _ => {
+                "Unauthorized: the bearer token is not valid for this server (expired, revoked or unknown)"
+            }
         };
         let mut r = plain(StatusCode::UNAUTHORIZED, message);
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
         r
     }
 }
@@ -337,7 +425,7 @@ mod tests {
         }
     }
 
-    fn bearer(token: &str) -> HeaderMap {
+    fn with_bearer(token: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(
             header::AUTHORIZATION,
@@ -346,33 +434,42 @@ mod tests {
         h
     }
 
-    #[test]
-    fn token_file_scopes() {
-        let s = tokens();
-        assert_eq!(s.tokens.len(), 3);
+    #[tokio::test]
+    async fn token_file_scopes() {
+        let gate = Gate {
+            tokens: Arc::new(tokens()),
+            oauth: None,
+        };
+        assert_eq!(gate.tokens.tokens.len(), 3);
+        let scope = |t: &str| {
+            let h = with_bearer(t);
+            let gate = &gate;
+            async move { gate.authorize(&h).await.map(|(s, _)| s) }
+        };
+        assert_eq!(scope("alpha-token-0123456789").await.unwrap(), Scope::Read);
         assert_eq!(
-            s.authorize(&bearer("alpha-token-0123456789")).unwrap(),
-            Scope::Read
-        );
-        assert_eq!(
-            s.authorize(&bearer("bravo-token-0123456789")).unwrap(),
+            scope("bravo-token-0123456789").await.unwrap(),
             Scope::ReadTrade
         );
         assert_eq!(
-            s.authorize(&bearer("charlie-token-012345")).unwrap(),
+            scope("charlie-token-012345").await.unwrap(),
             Scope::ReadTrade
         );
-        let denied = s.authorize(&bearer("alpha-token-012345678")).unwrap_err();
+        let denied = scope("alpha-token-012345678").await.unwrap_err();
         assert_eq!(denied, Denied::Invalid);
-        assert_eq!(denied.into_response().status(), StatusCode::UNAUTHORIZED);
-        let none = s.authorize(&HeaderMap::new()).unwrap_err();
+        assert_eq!(denied.reply(None).status(), StatusCode::UNAUTHORIZED);
+        let none = gate.authorize(&HeaderMap::new()).await.unwrap_err();
         assert_eq!(none, Denied::Missing);
-        let none = none.into_response();
+        let none = none.reply(Some(
+            "https://mcp.example/.well-known/oauth-protected-resource/mcp",
+        ));
+        let challenge = none.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
         assert!(
-            none.headers()[header::WWW_AUTHENTICATE]
-                .to_str()
-                .unwrap()
-                .starts_with("Bearer")
+            challenge.contains(
+                "resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\""
+            ),
+            "{challenge}"
         );
     }
 

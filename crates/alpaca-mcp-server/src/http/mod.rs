@@ -6,11 +6,14 @@
 //! |---|---|---|
 //! | `Host` allowlist (DNS rebinding) | [`origin`] | 400 two or malformed, 421 not allowed |
 //! | `Origin` allowlist (browsers) | [`origin`] | 403 |
-//! | bearer token and its scope | [`auth`] | 401 with `WWW-Authenticate: Bearer` |
+//! | bearer token (static or OAuth) and its scope | [`auth`] | 401 with `WWW-Authenticate: Bearer` |
 //! | body size and time | [`limits`] | 413, 408 |
 //!
-//! then the endpoint ([`router`]): a `read` token's requests go to a read-only service,
-//! `DELETE` of an unknown session gets 404, and an `initialize` beyond the session limit 503.
+//! then the endpoint ([`router`]): a `read` token's requests go to a read-only service (and a
+//! call of a trading tool by name gets 403 `insufficient_scope`), `DELETE` of an unknown
+//! session gets 404, and an `initialize` beyond the session limit 503. With `--auth owner`
+//! the authorization server's routes ([`crate::oauth::router`]) sit beside `/mcp`, behind the
+//! `Host` and body layers only: they answer anyone, and carry no ambient credentials.
 //! rmcp's own Host/Origin checks are turned off so that these are the only ones (and a foreign
 //! Host gets 421 rather than rmcp's 403). Settings are resolved once, in [`settings`].
 
@@ -20,6 +23,8 @@ pub mod origin;
 mod reply;
 pub mod settings;
 
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use alpaca_mcp::{AlpacaServer, AlpacaTools};
@@ -36,7 +41,7 @@ use tower::ServiceBuilder;
 
 pub use settings::HttpSecurity;
 
-use auth::Scope;
+use auth::{Gate, Scope};
 use limits::{SESSION_HEADER, SessionLimit};
 use reply::plain;
 
@@ -81,13 +86,21 @@ impl Endpoint {
     }
 }
 
+/// The address of the peer of a connection, set by the accept loop on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// The endpoints behind the layers.
 struct Endpoints {
+    /// Tools a `read` token may not call (every compiled tool that is not read-only).
+    trade_tools: HashSet<&'static str>,
     /// Serves `read,trade` tokens (and everyone when no token is configured).
     full: Endpoint,
     /// Serves `read` tokens with read-only tools; `None` when `full` is read-only already or
     /// there are no `read` tokens.
     read: Option<Endpoint>,
+    /// The `resource_metadata` of challenges, in OAuth mode.
+    resource_metadata: Option<String>,
     sessions: SessionLimit,
     /// Serializes `initialize` requests so the session limit is exact.
     initialize: tokio::sync::Mutex<()>,
@@ -105,6 +118,10 @@ impl Endpoints {
 
 /// The security layers around `inner`'s routes, outermost (first to run) first.
 pub fn layers(inner: Router, security: &HttpSecurity) -> Router {
+    let gate = Arc::new(Gate {
+        tokens: security.tokens.clone(),
+        oauth: security.oauth.clone(),
+    });
     inner.route_layer(
         ServiceBuilder::new()
             .layer(from_fn_with_state(
@@ -115,9 +132,21 @@ pub fn layers(inner: Router, security: &HttpSecurity) -> Router {
                 security.origins.clone(),
                 origin::check_origin,
             ))
+            .layer(from_fn_with_state(gate, auth::require_token))
             .layer(from_fn_with_state(
-                security.tokens.clone(),
-                auth::require_token,
+                Arc::new(security.body),
+                limits::read_body,
+            )),
+    )
+}
+
+/// The layers of routes open to anyone (the authorization server's): `Host` and body only.
+pub fn open_layers(inner: Router, security: &HttpSecurity) -> Router {
+    inner.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(
+                security.hosts.clone(),
+                origin::check_host,
             ))
             .layer(from_fn_with_state(
                 Arc::new(security.body),
@@ -127,9 +156,21 @@ pub fn layers(inner: Router, security: &HttpSecurity) -> Router {
 }
 
 /// `/mcp` behind the layers: `full` for `read,trade` tokens (or everyone without tokens),
-/// `read` for `read` tokens.
+/// `read` for `read` tokens; and the authorization server's routes in OAuth mode.
 pub fn router(security: &HttpSecurity, full: Endpoint, read: Option<Endpoint>) -> Router {
+    let trade_tools =
+        alpaca_mcp::registry::enabled(&alpaca_mcp::registry::ToolFilter::every_compiled())
+            .map(|tools| {
+                tools
+                    .iter()
+                    .filter(|t| !t.annotations().read_only)
+                    .map(|t| t.name())
+                    .collect()
+            })
+            .unwrap_or_default();
     let endpoints = Arc::new(Endpoints {
+        trade_tools,
+        resource_metadata: security.oauth.as_ref().map(|o| o.resource_metadata_url()),
         full,
         read,
         sessions: security.sessions,
@@ -138,7 +179,27 @@ pub fn router(security: &HttpSecurity, full: Endpoint, read: Option<Endpoint>) -
     let inner = Router::new()
         .route("/mcp", axum::routing::any(serve_mcp))
         .with_state(endpoints);
-    layers(inner, security)
+    let app = layers(inner, security);
+    match &security.oauth {
+        Some(oauth) => app.merge(open_layers(crate::oauth::router(oauth.clone()), security)),
+        None => app,
+    }
+}
+
+/// The name of a tool in `trade` that a JSON-RPC message (or batch) calls, if any.
+fn calls_trade_tool(body: &[u8], trade: &HashSet<&'static str>) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let messages: Vec<&serde_json::Value> = match &value {
+        serde_json::Value::Array(batch) => batch.iter().collect(),
+        one => vec![one],
+    };
+    messages.into_iter().find_map(|m| {
+        if m.get("method")?.as_str()? != "tools/call" {
+            return None;
+        }
+        let name = m.get("params")?.get("name")?.as_str()?;
+        trade.contains(name).then(|| name.to_string())
+    })
 }
 
 /// The endpoint for a request that passed the layers.
@@ -168,8 +229,10 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
             return plain(StatusCode::NOT_FOUND, "Not Found: no such MCP session");
         }
     }
-    // Only a POST without a session opens one; everything else goes straight on.
-    if request.method() != Method::POST || request.headers().contains_key(SESSION_HEADER) {
+    // Only a POST without a session opens one, and only a POST calls tools; everything else
+    // goes straight on, as does a session's POST under a token that may call anything.
+    let in_session = request.headers().contains_key(SESSION_HEADER);
+    if request.method() != Method::POST || (in_session && scope != Scope::Read) {
         return forward(endpoint, request).await;
     }
 
@@ -179,7 +242,19 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return plain(StatusCode::BAD_REQUEST, "Bad Request: unreadable body");
     };
+    // A `read` token calling a trading tool by name: 403 naming the scope it lacks.
+    if scope == Scope::Read
+        && let Some(name) = calls_trade_tool(&bytes, &endpoints.trade_tools)
+    {
+        return auth::insufficient_scope(
+            endpoints.resource_metadata.as_deref(),
+            &format!("the tool `{name}`"),
+        );
+    }
     let request = Request::from_parts(parts, bytes);
+    if in_session {
+        return forward(endpoint, request.map(Body::from)).await;
+    }
     if !limits::opens_session(&request) {
         return forward(endpoint, request.map(Body::from)).await;
     }

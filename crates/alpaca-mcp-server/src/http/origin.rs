@@ -66,6 +66,16 @@ impl Hosts {
         }
     }
 
+    /// Also allows `host` on any port (the host of `--public-url`), unless any host is.
+    pub fn add(&mut self, host: &str) {
+        if let Some(rules) = &mut self.0 {
+            let host = normalize_host(host);
+            if !rules.iter().any(|r| r.host == host && r.port.is_none()) {
+                rules.push(HostRule { host, port: None });
+            }
+        }
+    }
+
     /// Whether `host` (with `port`) is allowed.
     pub fn allows(&self, host: &str, port: Option<u16>) -> bool {
         let Some(rules) = &self.0 else {
@@ -101,6 +111,15 @@ impl Origins {
         match list {
             Some(list) => Ok(Origins(parse_origin_list(list)?)),
             None => Ok(Origins(Some(default_origins()))),
+        }
+    }
+
+    /// Also allows the origin `scheme://host[:port]` (that of `--public-url`).
+    pub fn add(&mut self, origin: &str) {
+        if let (Some(rules), Some(rule)) = (&mut self.0, parse_origin(origin))
+            && !rules.contains(&rule)
+        {
+            rules.push(rule);
         }
     }
 

@@ -11,7 +11,9 @@ use super::auth::{TOKEN_ENV, Tokens};
 use super::limits::{BodyLimits, SessionLimit};
 use super::origin::{Hosts, Origins};
 use crate::SetupError;
+use crate::cli::AuthMode;
 use crate::cli::Settings;
+use crate::oauth::{self, OAuth, OAuthSettings, OwnerSecret};
 
 /// Default largest request body (1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -31,6 +33,14 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 64;
 pub struct HttpSecurity {
     /// Bearer tokens ([`super::auth`]).
     pub tokens: Arc<Tokens>,
+    /// How clients authenticate.
+    pub auth: AuthMode,
+    /// The authorization server, with `--auth owner`.
+    pub oauth: Option<Arc<OAuth>>,
+    /// `--public-url`.
+    pub public_url: Option<url::Url>,
+    /// `--allow-public-without-auth`.
+    pub allow_public_without_auth: bool,
     /// Allowed `Host` values ([`super::origin`]).
     pub hosts: Arc<Hosts>,
     /// Allowed `Origin` values ([`super::origin`]).
@@ -46,8 +56,13 @@ pub struct HttpSecurity {
 }
 
 impl HttpSecurity {
-    /// Resolves the settings: each flag, else `lookup`, else the default.
-    pub fn from_settings(settings: &Settings, lookup: &Lookup) -> Result<Self, SetupError> {
+    /// Resolves the settings: each flag, else `lookup`, else the default. `paper` is the
+    /// account mode the consent page shows.
+    pub fn from_settings(
+        settings: &Settings,
+        lookup: &Lookup,
+        paper: bool,
+    ) -> Result<Self, SetupError> {
         let h = &settings.http;
         let tokens = Tokens::new(
             lookup.get(TOKEN_ENV).as_deref(),
@@ -60,12 +75,53 @@ impl HttpSecurity {
             .allowed_hosts
             .clone()
             .or_else(|| lookup.get("ALPACA_MCP_ALLOWED_HOSTS"));
-        let hosts = Hosts::new(hosts.as_deref(), &settings.host)?;
+        let explicit_hosts = hosts.is_some();
+        let mut hosts = Hosts::new(hosts.as_deref(), &settings.host)?;
         let origins = h
             .allowed_origins
             .clone()
             .or_else(|| lookup.get("ALPACA_MCP_ALLOWED_ORIGINS"));
-        let origins = Origins::new(origins.as_deref())?;
+        let explicit_origins = origins.is_some();
+        let mut origins = Origins::new(origins.as_deref())?;
+
+        let auth = match h.auth {
+            Some(mode) => mode,
+            None => match lookup.get("ALPACA_MCP_AUTH") {
+                None => AuthMode::Token,
+                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "token" => AuthMode::Token,
+                    "owner" => AuthMode::Owner,
+                    "none" => AuthMode::None,
+                    _ => {
+                        return Err(SetupError(format!(
+                            "ALPACA_MCP_AUTH: expected token, owner or none, got `{v}`"
+                        )));
+                    }
+                },
+            },
+        };
+        let public_url = h
+            .public_url
+            .clone()
+            .or_else(|| lookup.get("ALPACA_MCP_PUBLIC_URL"))
+            .map(|v| oauth::parse_public_url(&v).map_err(SetupError))
+            .transpose()?;
+        // The public host and origin are this server's own: allowed unless lists were given.
+        if let Some(url) = &public_url {
+            if !explicit_hosts && let Some(host) = url.host_str() {
+                hosts.add(host);
+            }
+            if !explicit_origins {
+                origins.add(url.origin().ascii_serialization().as_str());
+            }
+        }
+        if auth == AuthMode::None && tokens.required() {
+            return Err(SetupError(
+                "--auth none, but bearer tokens are configured (ALPACA_MCP_HTTP_TOKEN or \
+                 --http-token-file): drop one or the other"
+                    .into(),
+            ));
+        }
 
         let number = |flag: Option<u64>, name: &str| -> Result<Option<u64>, SetupError> {
             match flag {
@@ -132,8 +188,22 @@ impl HttpSecurity {
             max_connections_per_peer,
             "--max-connections-per-peer (ALPACA_MCP_MAX_CONNECTIONS_PER_PEER)",
         )?;
+        let oauth = match auth {
+            AuthMode::Owner => Some(Arc::new(owner_mode(
+                settings,
+                lookup,
+                public_url.clone(),
+                paper,
+                &number,
+            )?)),
+            _ => None,
+        };
         Ok(HttpSecurity {
             tokens: Arc::new(tokens),
+            auth,
+            oauth,
+            public_url,
+            allow_public_without_auth: h.allow_public_without_auth,
             hosts: Arc::new(hosts),
             origins: Arc::new(origins),
             body: BodyLimits {
@@ -155,8 +225,12 @@ impl HttpSecurity {
             .sessions
             .idle_timeout
             .map_or("never".into(), |d| format!("{}s", d.as_secs()));
+        let oauth = match &self.oauth {
+            Some(o) => format!("OAuth (owner) at {}, ", o.issuer()),
+            None => String::new(),
+        };
         format!(
-            "{}; allowed hosts: {}; max body {} bytes; max sessions {}; idle sessions close after {idle}",
+            "{oauth}{}; allowed hosts: {}; max body {} bytes; max sessions {}; idle sessions close after {idle}",
             self.tokens.describe(),
             self.hosts.describe(),
             self.body.max_bytes,
@@ -178,7 +252,24 @@ impl HttpSecurity {
             return Err(SetupError(format!("--host {host} resolves to no address")));
         }
         let public = addrs.iter().any(|a| !a.ip().is_loopback());
-        if public && !self.tokens.required() {
+        let public_url = self
+            .public_url
+            .as_ref()
+            .is_some_and(|u| !oauth::is_loopback_host(u.host_str().unwrap_or_default()));
+        let authenticated = self.tokens.required() || self.oauth.is_some();
+        if self.auth == AuthMode::None && (public || public_url) {
+            if !self.allow_public_without_auth {
+                return Err(SetupError(
+                    "refusing --auth none on a non-loopback address or public URL: anyone who \
+                     can reach it could use your Alpaca account. Use --auth owner (OAuth, for \
+                     Claude and ChatGPT) or bearer tokens; --allow-public-without-auth forces it"
+                        .into(),
+                ));
+            }
+            tracing::warn!(
+                "serving without authentication on a public address (--allow-public-without-auth)"
+            );
+        } else if public && !authenticated {
             return Err(SetupError(format!(
                 "refusing to serve HTTP on {host}, which is not a loopback address, without a \
                  bearer token: anyone who can reach it could use your Alpaca account. Set \
@@ -197,4 +288,92 @@ impl HttpSecurity {
         }
         Ok(addrs)
     }
+}
+
+/// The default state directory: the user's data directory's `alpaca-mcp`.
+pub fn default_state_dir() -> Option<std::path::PathBuf> {
+    dirs::data_dir().map(|d| d.join("alpaca-mcp"))
+}
+
+/// `--state-dir`, else ALPACA_MCP_STATE_DIR, else [`default_state_dir`].
+pub fn state_dir(settings: &Settings, lookup: &Lookup) -> Result<std::path::PathBuf, SetupError> {
+    settings
+        .http
+        .state_dir
+        .clone()
+        .or_else(|| lookup.get("ALPACA_MCP_STATE_DIR").map(Into::into))
+        .or_else(default_state_dir)
+        .ok_or_else(|| {
+            SetupError("no data directory is known for this user: pass --state-dir DIR".into())
+        })
+}
+
+/// The owner passphrase: `--owner-secret-file` (or its variable), else ALPACA_MCP_OWNER_SECRET.
+fn owner_secret(settings: &Settings, lookup: &Lookup) -> Result<OwnerSecret, SetupError> {
+    let file = settings
+        .http
+        .owner_secret_file
+        .clone()
+        .or_else(|| lookup.get("ALPACA_MCP_OWNER_SECRET_FILE").map(Into::into));
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| SetupError(format!("--owner-secret-file {}: {e}", path.display())))?;
+        let first = text.lines().next().unwrap_or_default();
+        return OwnerSecret::new(first, &format!("--owner-secret-file {}", path.display()));
+    }
+    match lookup.get("ALPACA_MCP_OWNER_SECRET") {
+        Some(v) => OwnerSecret::new(&v, "ALPACA_MCP_OWNER_SECRET"),
+        None => Err(SetupError(
+            "--auth owner needs the owner passphrase, which approves each client on the consent \
+             page: set ALPACA_MCP_OWNER_SECRET or --owner-secret-file FILE (at least 12 \
+             characters; `alpaca-mcp-server auth hash-passphrase` makes a hash to store instead)"
+                .into(),
+        )),
+    }
+}
+
+type Number<'a> = dyn Fn(Option<u64>, &str) -> Result<Option<u64>, SetupError> + 'a;
+
+fn owner_mode(
+    settings: &Settings,
+    lookup: &Lookup,
+    public_url: Option<url::Url>,
+    paper: bool,
+    number: &Number<'_>,
+) -> Result<OAuth, SetupError> {
+    let Some(public_url) = public_url else {
+        return Err(SetupError(
+            "--auth owner needs --public-url (ALPACA_MCP_PUBLIC_URL): the https origin clients \
+             reach this server at, e.g. https://mcp.example.com (http://127.0.0.1:PORT for local \
+             use)"
+                .into(),
+        ));
+    };
+    let owner = owner_secret(settings, lookup)?;
+    let h = &settings.http;
+    let mut o = OAuthSettings::new(public_url, if paper { "paper" } else { "LIVE" });
+    if let Some(secs) = number(h.oauth_access_ttl, "ALPACA_MCP_OAUTH_ACCESS_TTL")? {
+        if secs == 0 {
+            return Err(SetupError(
+                "ALPACA_MCP_OAUTH_ACCESS_TTL must be at least 1 second".into(),
+            ));
+        }
+        o.access_ttl = Duration::from_secs(secs);
+    }
+    if let Some(days) = number(h.oauth_grant_idle_days, "ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS")? {
+        if days == 0 {
+            return Err(SetupError(
+                "ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS must be at least 1".into(),
+            ));
+        }
+        o.grant_idle = Duration::from_secs(days * 24 * 3600);
+    }
+    // Codes live a minute; tests shorten it (0 makes every code expired on arrival).
+    if let Some(secs) = number(None, "ALPACA_MCP_OAUTH_CODE_TTL")? {
+        o.code_ttl = Duration::from_secs(secs);
+    }
+    o.allow_local_client_metadata = h.oauth_allow_local_client_metadata;
+    let dir = state_dir(settings, lookup)?;
+    let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+    Ok(OAuth::new(o, Arc::new(store), owner))
 }

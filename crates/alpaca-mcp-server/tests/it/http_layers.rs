@@ -23,9 +23,12 @@ const TOKEN: &str = "layer-test-token-0123456789";
 /// The layers for these flags and variables, around a counting inner route.
 fn app(flags: &[&str], vars: &[(&str, &str)]) -> (Router, Arc<AtomicUsize>) {
     let cli = Cli::parse_from(std::iter::once("alpaca-mcp-server").chain(flags.iter().copied()));
-    let security =
-        HttpSecurity::from_settings(&cli.settings, &Lookup::from_pairs(vars.iter().copied()))
-            .unwrap_or_else(|e| panic!("settings: {e}"));
+    let security = HttpSecurity::from_settings(
+        &cli.settings,
+        &Lookup::from_pairs(vars.iter().copied()),
+        true,
+    )
+    .unwrap_or_else(|e| panic!("settings: {e}"));
     let reached = Arc::new(AtomicUsize::new(0));
     let count = reached.clone();
     let inner = Router::new().route(
@@ -267,9 +270,12 @@ impl Drop for RealApp {
 
 async fn real_app(flags: &[&str], vars: &[(&str, &str)]) -> RealApp {
     let cli = Cli::parse_from(std::iter::once("alpaca-mcp-server").chain(flags.iter().copied()));
-    let security =
-        HttpSecurity::from_settings(&cli.settings, &Lookup::from_pairs(vars.iter().copied()))
-            .unwrap_or_else(|e| panic!("settings: {e}"));
+    let security = HttpSecurity::from_settings(
+        &cli.settings,
+        &Lookup::from_pairs(vars.iter().copied()),
+        true,
+    )
+    .unwrap_or_else(|e| panic!("settings: {e}"));
     let mock = crate::common::mock().await;
     let tools = Arc::new(AlpacaTools::new(&crate::common::config_for(&mock)).unwrap());
     let ct = CancellationToken::new();

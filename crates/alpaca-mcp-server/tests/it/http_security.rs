@@ -231,7 +231,12 @@ async fn a_read_token_gets_a_read_only_session() {
             )
             .await
             .expect_err("a read token cannot call a trading tool");
-        assert!(err.to_string().contains("unknown tool"), "{name}: {err}");
+        // Refused at the HTTP layer with 403 `insufficient_scope` (which rmcp's client
+        // reports as such), before any tool runs.
+        assert!(
+            err.to_string().contains("Insufficient scope"),
+            "{name}: {err}"
+        );
     }
     // Reading works.
     assert!(data(&call_tool(&reader, "get_account_info").await).is_object());

@@ -13,4 +13,6 @@ mod http_security;
 mod install;
 mod jsonrpc_stdio;
 mod load;
+mod oauth;
+mod oauth_python;
 mod stdio_kinds;

@@ -1,0 +1,131 @@
+//! `alpaca-mcp-server auth list|revoke|hash-passphrase`: the owner's view of connected OAuth
+//! clients, on the state in `--state-dir` (the running server sees a revocation on the
+//! client's next request, since it checks the store on every request).
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use alpaca_mcp::settings::Lookup;
+use alpaca_mcp_server::cli::{AuthCommand, Settings};
+use alpaca_mcp_server::http::settings::state_dir;
+use alpaca_mcp_server::oauth::secret::hash_passphrase;
+use alpaca_mcp_server::oauth::sqlite::{FILE_NAME, Sqlite};
+use alpaca_mcp_server::oauth::{self, Store};
+use serde_json::json;
+
+use crate::SetupError;
+
+pub async fn run(
+    action: AuthCommand,
+    settings: &Settings,
+    lookup: &Lookup,
+) -> anyhow::Result<ExitCode> {
+    if let AuthCommand::HashPassphrase = action {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        let passphrase = text.lines().next().unwrap_or_default();
+        let phc = hash_passphrase(passphrase).map_err(SetupError)?;
+        println!("{phc}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = state_dir(settings, lookup)?;
+    if !dir.join(FILE_NAME).exists() {
+        return Err(SetupError(format!(
+            "no OAuth state in {} (the server creates it when it runs with --auth owner; pass the same --state-dir)",
+            dir.display()
+        ))
+        .into());
+    }
+    let store = Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+    let idle = settings
+        .http
+        .oauth_grant_idle_days
+        .map_or(oauth::DEFAULT_GRANT_IDLE.as_secs() as i64, |d| {
+            (d * 24 * 3600) as i64
+        });
+    match action {
+        AuthCommand::List { json } => {
+            let grants = store.grants(oauth::now(), idle).await?;
+            if json {
+                let rows: Vec<_> = grants
+                    .iter()
+                    .map(|g| {
+                        json!({
+                            "id": g.grant.id,
+                            "client_id": g.grant.client_id,
+                            "client_name": g.client_name,
+                            "redirect_hosts": redirect_hosts(&g.redirect_uris),
+                            "scope": g.grant.scope,
+                            "toolsets": g.grant.toolsets,
+                            "created_at": g.grant.created_at,
+                            "last_used": g.grant.last_used,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if grants.is_empty() {
+                println!("No connected clients.");
+            } else {
+                println!(
+                    "{:<16}  {:<28}  {:<24}  {:<10}  LAST USED (UTC)",
+                    "ID", "CLIENT", "REDIRECT HOST", "SCOPE"
+                );
+                for g in &grants {
+                    let name: String = g
+                        .client_name
+                        .as_deref()
+                        .unwrap_or("(unnamed)")
+                        .chars()
+                        .take(28)
+                        .collect();
+                    println!(
+                        "{:<16}  {:<28}  {:<24}  {:<10}  {}",
+                        g.grant.id,
+                        name,
+                        redirect_hosts(&g.redirect_uris).join(","),
+                        g.grant.scope,
+                        timestamp(g.grant.last_used)
+                    );
+                }
+            }
+        }
+        AuthCommand::Revoke { id, all } => {
+            if all {
+                let n = store.revoke_all().await?;
+                println!("Revoked {n} grant(s).");
+            } else if let Some(id) = id {
+                if !store.revoke_grant(&id).await? {
+                    return Err(
+                        SetupError(format!("no live grant {id:?} (see `auth list`)")).into(),
+                    );
+                }
+                println!("Revoked grant {id}.");
+            }
+        }
+        AuthCommand::HashPassphrase => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn redirect_hosts(uris: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = uris
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| {
+            u.host_str()
+                .map_or_else(|| u.scheme().to_string(), str::to_string)
+        })
+        .collect();
+    hosts.dedup();
+    hosts
+}
+
+fn timestamp(unix: i64) -> String {
+    let (days, rem) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    let (y, m, d) = alpaca_mcp::runtime::checks::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}

@@ -1,0 +1,444 @@
+//! `/authorize`: the consent page and its answer. Plain HTML, no JavaScript, one form: it
+//! names the client, where approval returns to, what it asks, and whether the account is
+//! paper or LIVE; the owner types the passphrase and picks read only or read and trade.
+//!
+//! Before anything is shown, the client and its redirect URI are checked; a bad one gets an
+//! error page and never a redirect (an open redirector otherwise). The form carries the id
+//! of a request held here (ten minutes) and a CSRF value that must equal a cookie set with
+//! the page (`HttpOnly; SameSite=Strict`); wrong passphrases are counted per address.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::register::redirect_matches;
+use super::secret::{digest, random_id, random_token, same};
+use super::store::Code;
+use super::{CONSENT_TTL, OAuth, SCOPE_READ, SCOPE_TRADE, has_scope, now};
+use crate::http::PeerAddr;
+
+/// Most consent forms open at once.
+const MAX_PENDING: usize = 1000;
+
+/// A consent form in flight.
+pub(crate) struct Pending {
+    client_id: String,
+    client_name: Option<String>,
+    redirect_uri: String,
+    state: Option<String>,
+    challenge: String,
+    /// Whether `trade` was asked for (else only `read` is offered).
+    offers_trade: bool,
+    resource: String,
+    cookie: String,
+    csrf_digest: String,
+    created: Instant,
+}
+
+/// HTML-escapes text for element content and quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",
+        title = escape(title)
+    );
+    let mut r = (status, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    r
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.45}\
+.mode{padding:.6rem .8rem;border-radius:.4rem;font-weight:bold}.paper{background:#e6f4ea}.live{background:#fde2e1;border:2px solid #c00;color:#900}\
+.error{color:#900;font-weight:bold}fieldset{border:1px solid #ccc;border-radius:.4rem}button{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}\
+code{word-break:break-all}";
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        "Authorization failed",
+        &format!(
+            "<h1>Cannot authorize this client</h1><p class=\"error\">{}</p>",
+            escape(message)
+        ),
+    )
+}
+
+/// Where the client's redirect goes, with `params` added to its query.
+fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(uri) else {
+        return error_page(StatusCode::BAD_REQUEST, "the redirect URI is not a URL");
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// An error sent back to the client (the redirect URI is known good by then).
+fn redirect_error(
+    oauth: &OAuth,
+    uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let issuer = oauth.issuer();
+    let mut params = vec![
+        ("error", error),
+        ("error_description", description),
+        ("iss", issuer.as_str()),
+    ];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    redirect_to(uri, &params)
+}
+
+/// `GET /authorize`: checks the request and shows the consent page.
+pub(crate) async fn authorize(
+    State(oauth): State<Arc<OAuth>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
+        return error_page(StatusCode::BAD_REQUEST, "client_id is missing");
+    };
+    let client = match oauth.find_client(client_id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+    };
+    let redirect_uri = match q.get("redirect_uri") {
+        Some(uri)
+            if client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect_matches(r, uri)) =>
+        {
+            uri.clone()
+        }
+        Some(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "redirect_uri is not one this client registered (they must match exactly)",
+            );
+        }
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return error_page(StatusCode::BAD_REQUEST, "redirect_uri is missing"),
+    };
+    let state = q.get("state").cloned();
+    let fail = |error: &str, description: &str| {
+        redirect_error(&oauth, &redirect_uri, state.as_deref(), error, description)
+    };
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return fail("unsupported_response_type", "response_type must be code");
+    }
+    let Some(challenge) = q.get("code_challenge").filter(|c| !c.is_empty()) else {
+        return fail(
+            "invalid_request",
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        );
+    };
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return fail(
+            "invalid_request",
+            "code_challenge_method must be S256 (plain is not accepted)",
+        );
+    }
+    if !(43..=128).contains(&challenge.len()) {
+        return fail(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 (43 characters)",
+        );
+    }
+    let resource = match q.get("resource") {
+        Some(r) if !oauth.is_our_resource(r) => {
+            return fail(
+                "invalid_target",
+                "resource must be this server's MCP endpoint",
+            );
+        }
+        _ => oauth.resource(),
+    };
+    // Unknown scopes are left out; `trade` is offered only when asked for (or nothing was).
+    let scope = q.get("scope").map(String::as_str).unwrap_or("");
+    let offers_trade = has_scope(scope, SCOPE_TRADE) || !has_scope(scope, SCOPE_READ);
+
+    let id = random_token("");
+    let csrf = random_token("");
+    let cookie = format!("amcp_consent_{}", random_id());
+    let pending = Pending {
+        client_id: client.id.clone(),
+        client_name: client.name.clone(),
+        redirect_uri: redirect_uri.clone(),
+        state,
+        challenge: challenge.clone(),
+        offers_trade,
+        resource,
+        cookie: cookie.clone(),
+        csrf_digest: digest(&csrf),
+        created: Instant::now(),
+    };
+    let mut response = {
+        let mut map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, p| p.created.elapsed() < CONSENT_TTL);
+        if map.len() >= MAX_PENDING {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many authorizations in progress; try again in a few minutes",
+            );
+        }
+        let r = consent_page(&oauth, &pending, &id, &csrf, None, StatusCode::OK);
+        map.insert(id, pending);
+        r
+    };
+    let secure = if oauth.settings.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{cookie}={csrf}; Path=/authorize; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        CONSENT_TTL.as_secs()
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn consent_page(
+    oauth: &OAuth,
+    p: &Pending,
+    id: &str,
+    csrf: &str,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let name = p.client_name.as_deref().unwrap_or("An unnamed client");
+    let host = url::Url::parse(&p.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| p.redirect_uri.clone());
+    let live = oauth.settings.account_mode.eq_ignore_ascii_case("live");
+    let mode = if live {
+        "<p class=\"mode live\">LIVE account: orders use real money.</p>"
+    } else {
+        "<p class=\"mode paper\">Paper account: simulated money.</p>"
+    };
+    let problem = problem
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m)))
+        .unwrap_or_default();
+    let trade = if p.offers_trade {
+        "<label><input type=\"radio\" name=\"access\" value=\"trade\"> Read and trade: also place, \
+         replace and cancel orders and close positions</label>"
+    } else {
+        "<p>This client asked for read access only.</p>"
+    };
+    let body = format!(
+        "<h1>Connect {name} to this Alpaca MCP server?</h1>\
+         {mode}\
+         <p><strong>{name}</strong> (client <code>{id_shown}</code>) asks for access. After you \
+         answer, you return to <strong>{host}</strong>.</p>\
+         {problem}\
+         <form method=\"post\" action=\"/authorize\">\
+         <input type=\"hidden\" name=\"request\" value=\"{id}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <fieldset><legend>Access</legend>\
+         <label><input type=\"radio\" name=\"access\" value=\"read\" checked> Read only: account, \
+         positions, orders and market data</label><br>{trade}</fieldset>\
+         <p><label for=\"passphrase\">Owner passphrase</label><br>\
+         <input type=\"password\" id=\"passphrase\" name=\"passphrase\" autocomplete=\"current-password\" size=\"32\"></p>\
+         <p><button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></p>\
+         </form>\
+         <p>You can revoke access at any time with <code>alpaca-mcp-server auth revoke</code>.</p>",
+        name = escape(name),
+        id_shown = escape(&p.client_id),
+        host = escape(&host),
+        id = escape(id),
+        csrf = escape(csrf),
+    );
+    page(status, "Authorize access to your Alpaca account", &body)
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `POST /authorize`: the owner's answer.
+pub(crate) async fn decide(
+    State(oauth): State<Arc<OAuth>>,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let id = field("request");
+    let csrf = field("csrf");
+    // The request must be one we showed, with the CSRF value of the page's cookie.
+    let valid = {
+        let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(id).is_some_and(|p| {
+            p.created.elapsed() < CONSENT_TTL
+                && !csrf.is_empty()
+                && same(&digest(csrf), &p.csrf_digest)
+                && cookie_value(&headers, &p.cookie).is_some_and(|c| same(c, csrf))
+        })
+    };
+    if !valid {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "this form has expired or did not come from this server's consent page; start the connection again from your client",
+        );
+    }
+    if field("decision") == "deny" {
+        let p = take(&oauth, id);
+        return match p {
+            Some(p) => redirect_error(
+                &oauth,
+                &p.redirect_uri,
+                p.state.as_deref(),
+                "access_denied",
+                "the owner denied access",
+            ),
+            None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
+        };
+    }
+    let ip = super::client_ip(&headers, peer.as_ref().map(|p| &p.0));
+    if oauth.attempts.exceeded(ip) {
+        tracing::warn!(%ip, "too many wrong owner passphrases; refusing attempts for a while");
+        return error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong passphrases; wait 15 minutes and try again",
+        );
+    }
+    // argon2 is slow on purpose: off the async thread.
+    let passphrase = field("passphrase").to_string();
+    let oauth2 = oauth.clone();
+    let right = tokio::task::spawn_blocking(move || oauth2.owner.verify(&passphrase))
+        .await
+        .unwrap_or(false);
+    if !right {
+        oauth.attempts.record(ip);
+        tracing::warn!(%ip, "a wrong owner passphrase on the consent page");
+        let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
+        return match map.get(id) {
+            Some(p) => consent_page(
+                &oauth,
+                p,
+                id,
+                csrf,
+                Some("Wrong passphrase."),
+                StatusCode::FORBIDDEN,
+            ),
+            None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
+        };
+    }
+    let Some(p) = take(&oauth, id) else {
+        return error_page(StatusCode::FORBIDDEN, "this form has already been answered");
+    };
+    let scope = match field("access") {
+        "trade" if p.offers_trade => format!("{SCOPE_READ} {SCOPE_TRADE}"),
+        "read" | "" => SCOPE_READ.to_string(),
+        _ => return error_page(StatusCode::BAD_REQUEST, "access must be read or trade"),
+    };
+    let code = random_token("amcp_code_");
+    let record = Code {
+        digest: digest(&code),
+        client_id: p.client_id.clone(),
+        redirect_uri: p.redirect_uri.clone(),
+        challenge: p.challenge.clone(),
+        scope: scope.clone(),
+        resource: p.resource.clone(),
+        toolsets: None,
+        expires_at: now() + oauth.settings.code_ttl.as_secs() as i64,
+    };
+    if let Err(e) = oauth.store.put_code(&record).await {
+        tracing::error!(error = %e, "cannot store an authorization code");
+        return redirect_error(
+            &oauth,
+            &p.redirect_uri,
+            p.state.as_deref(),
+            "server_error",
+            "the server cannot store the authorization now",
+        );
+    }
+    tracing::info!(client = %p.client_id, %scope, "the owner approved an OAuth client");
+    let issuer = oauth.issuer();
+    let mut params = vec![("code", code.as_str()), ("iss", issuer.as_str())];
+    if let Some(s) = p.state.as_deref() {
+        params.push(("state", s));
+    }
+    redirect_to(&p.redirect_uri, &params)
+}
+
+fn take(oauth: &OAuth, id: &str) -> Option<Pending> {
+    oauth
+        .pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+}

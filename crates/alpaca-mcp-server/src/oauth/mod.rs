@@ -1,0 +1,413 @@
+//! The server as its own OAuth 2.1 authorization server (`--auth owner`), so that clients
+//! which only speak OAuth (Claude's connectors, ChatGPT) can add it by URL: the owner approves
+//! each client once on a consent page with their passphrase, and the client gets tokens for
+//! this server's MCP endpoint only.
+//!
+//! | Endpoint | Module | Standard |
+//! |---|---|---|
+//! | `/.well-known/oauth-protected-resource[/mcp]` | here | RFC 9728 |
+//! | `/.well-known/oauth-authorization-server` | here | RFC 8414 |
+//! | `/register` | [`register`] | RFC 7591 (and Client ID Metadata Documents, [`cimd`]) |
+//! | `/authorize` (consent page) | [`consent`] | OAuth 2.1 code flow, PKCE S256 only |
+//! | `/token`, `/revoke` | [`token`] | OAuth 2.1, RFC 8707, RFC 7009 |
+//!
+//! The MCP endpoint checks access tokens through [`OAuth::verify`] (in the HTTP token layer).
+//! Tokens are opaque random values stored only as SHA-256 digests ([`secret`]); state lives in
+//! a [`Store`] ([`sqlite`] by default).
+
+pub mod cimd;
+pub mod consent;
+pub mod register;
+pub mod secret;
+pub mod sqlite;
+pub mod store;
+pub mod token;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub use secret::OwnerSecret;
+pub use store::{Grant, Store, StoreError};
+
+/// The scope that reads: account, positions, orders, market data.
+pub const SCOPE_READ: &str = "read";
+/// The scope that trades: placing, replacing and cancelling orders, closing positions.
+pub const SCOPE_TRADE: &str = "trade";
+
+/// Default access token lifetime (1 hour).
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(3600);
+/// Default authorization code lifetime (1 minute).
+pub const DEFAULT_CODE_TTL: Duration = Duration::from_secs(60);
+/// Default time a grant may go unused before it ends (30 days).
+pub const DEFAULT_GRANT_IDLE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A consent page's form stays valid this long.
+pub const CONSENT_TTL: Duration = Duration::from_secs(600);
+
+/// How the authorization server behaves.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Where clients reach this server (`https://host`, or `http://` on loopback); the
+    /// issuer. The MCP endpoint, the tokens' only audience, is `{public_url}/mcp`.
+    pub public_url: url::Url,
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Authorization code lifetime.
+    pub code_ttl: Duration,
+    /// Grant idle lifetime.
+    pub grant_idle: Duration,
+    /// Let Client ID Metadata Documents be fetched over http and from loopback and private
+    /// addresses (local testing only).
+    pub allow_local_client_metadata: bool,
+    /// `paper` or `LIVE`, shown on the consent page.
+    pub account_mode: String,
+}
+
+impl OAuthSettings {
+    /// Settings for `public_url` with the default lifetimes.
+    pub fn new(public_url: url::Url, account_mode: impl Into<String>) -> Self {
+        OAuthSettings {
+            public_url,
+            access_ttl: DEFAULT_ACCESS_TTL,
+            code_ttl: DEFAULT_CODE_TTL,
+            grant_idle: DEFAULT_GRANT_IDLE,
+            allow_local_client_metadata: false,
+            account_mode: account_mode.into(),
+        }
+    }
+}
+
+/// Checks `--public-url`: https, or http on a loopback host; no path, query or fragment.
+pub fn parse_public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim())
+        .map_err(|e| format!("--public-url {value:?} is not a URL ({e})"))?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "--public-url {value:?}: give the server's origin only (https://host or \
+             https://host:port), without a path; the MCP endpoint is its /mcp"
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(url.host_str().unwrap_or_default()) => {}
+        _ => {
+            return Err(format!(
+                "--public-url {value:?} must be https (put a TLS reverse proxy in front); \
+                 http is accepted only for a loopback host (127.0.0.1, [::1], localhost)"
+            ));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("--public-url {value:?} must not hold credentials"));
+    }
+    Ok(url)
+}
+
+/// Whether a URL host is loopback: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The authorization server: settings, store, owner passphrase, and what lives only in
+/// memory (consent forms in flight, failed passphrase attempts, registrations per address).
+pub struct OAuth {
+    settings: OAuthSettings,
+    store: Arc<dyn Store>,
+    owner: OwnerSecret,
+    pending: Mutex<HashMap<String, consent::Pending>>,
+    attempts: Limiter,
+    registrations: Limiter,
+    last_purge: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth")
+            .field("issuer", &self.issuer())
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a valid access token grants, as the MCP endpoint sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The grant's id.
+    pub grant: String,
+    /// Whether it may trade (`trade` scope) or only read.
+    pub trade: bool,
+    /// Toolsets it is narrowed to, if any.
+    pub toolsets: Option<Vec<String>>,
+}
+
+/// Why a presented token does not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejected {
+    /// Unknown, expired, revoked, or for another resource.
+    Invalid,
+    /// The store could not be read.
+    Unavailable,
+}
+
+impl OAuth {
+    /// The authorization server over `store`.
+    pub fn new(settings: OAuthSettings, store: Arc<dyn Store>, owner: OwnerSecret) -> Self {
+        OAuth {
+            settings,
+            store,
+            owner,
+            pending: Mutex::new(HashMap::new()),
+            // Five wrong passphrases per address per 15 minutes, 50 in all.
+            attempts: Limiter::new(5, 50, Duration::from_secs(15 * 60)),
+            // Twenty registrations per address per hour, 200 in all.
+            registrations: Limiter::new(20, 200, Duration::from_secs(3600)),
+            last_purge: Mutex::new(None),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &OAuthSettings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The issuer identifier: the public URL without its trailing slash.
+    pub fn issuer(&self) -> String {
+        self.settings
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The protected resource (the MCP endpoint), the audience of every token.
+    pub fn resource(&self) -> String {
+        format!("{}/mcp", self.issuer())
+    }
+
+    /// The resource metadata URL named in `WWW-Authenticate`.
+    pub fn resource_metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource/mcp", self.issuer())
+    }
+
+    /// Whether a `resource` parameter (RFC 8707) names this server's MCP endpoint.
+    pub fn is_our_resource(&self, resource: &str) -> bool {
+        let ours = self.resource();
+        resource == ours || resource.strip_suffix('/') == Some(ours.as_str())
+    }
+
+    /// Checks an access token: it must be live and bound to this server's resource.
+    pub async fn verify(&self, token: &str) -> Result<Access, Rejected> {
+        let now = now();
+        let grant = self
+            .store
+            .access(
+                &secret::digest(token),
+                now,
+                self.settings.grant_idle.as_secs() as i64,
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot check an OAuth access token");
+                Rejected::Unavailable
+            })?
+            .ok_or(Rejected::Invalid)?;
+        // A token issued for another resource (another --public-url on the same state) is
+        // not for us.
+        if !self.is_our_resource(&grant.resource) {
+            return Err(Rejected::Invalid);
+        }
+        if grant.last_used < now - 60 {
+            let _ = self.store.touch(&grant.id, now).await;
+        }
+        self.purge_now_and_then(now).await;
+        Ok(Access {
+            trade: has_scope(&grant.scope, SCOPE_TRADE),
+            toolsets: grant
+                .toolsets
+                .as_deref()
+                .map(|t| t.split(',').map(str::to_string).collect()),
+            grant: grant.id,
+        })
+    }
+
+    /// At most hourly: expired codes and tokens, ended grants, clients never used.
+    async fn purge_now_and_then(&self, now: i64) {
+        {
+            let mut last = self.last_purge.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(3600)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let idle = self.settings.grant_idle.as_secs() as i64;
+        if let Err(e) = self.store.purge(now, idle, 24 * 3600).await {
+            tracing::warn!(error = %e, "cannot purge expired OAuth state");
+        }
+    }
+}
+
+/// Whether a space-separated scope string holds `scope`.
+pub fn has_scope(scopes: &str, scope: &str) -> bool {
+    scopes.split_whitespace().any(|s| s == scope)
+}
+
+/// The authorization server's routes (none of them behind the token layer).
+pub fn router(oauth: Arc<OAuth>) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authorization_server),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(authorization_server),
+        )
+        .route("/register", post(register::register))
+        .route("/authorize", get(consent::authorize).post(consent::decide))
+        .route("/token", post(token::token))
+        .route("/revoke", post(token::revoke))
+        .with_state(oauth)
+}
+
+/// JSON with `Cache-Control: no-store` and CORS open to any origin (browser-based clients
+/// read metadata and call the token endpoint cross-origin; nothing here rides on cookies).
+pub(crate) fn json_reply(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut r = (status, axum::Json(body)).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    r
+}
+
+/// An OAuth error response (RFC 6749 §5.2).
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json_reply(
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
+}
+
+/// RFC 9728 protected resource metadata.
+async fn protected_resource(State(oauth): State<Arc<OAuth>>) -> Response {
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "resource": oauth.resource(),
+            "authorization_servers": [oauth.issuer()],
+            "scopes_supported": [SCOPE_READ, SCOPE_TRADE],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Alpaca MCP server",
+        }),
+    )
+}
+
+/// RFC 8414 authorization server metadata.
+async fn authorization_server(State(oauth): State<Arc<OAuth>>) -> Response {
+    let issuer = oauth.issuer();
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "registration_endpoint": format!("{issuer}/register"),
+            "revocation_endpoint": format!("{issuer}/revoke"),
+            "scopes_supported": [SCOPE_READ, SCOPE_TRADE],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
+            "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+            "client_id_metadata_document_supported": true,
+            "authorization_response_iss_parameter_supported": true,
+        }),
+    )
+}
+
+/// Counts events per address in a window, with a cap over all addresses (behind a reverse
+/// proxy every request may come from one address).
+pub(crate) struct Limiter {
+    per_address: usize,
+    total: usize,
+    window: Duration,
+    events: Mutex<Vec<(IpAddr, Instant)>>,
+}
+
+impl Limiter {
+    fn new(per_address: usize, total: usize, window: Duration) -> Self {
+        Limiter {
+            per_address,
+            total,
+            window,
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether `ip` is over its limit (or everyone is over the total).
+    pub(crate) fn exceeded(&self, ip: IpAddr) -> bool {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.retain(|(_, t)| t.elapsed() < self.window);
+        events.len() >= self.total
+            || events.iter().filter(|(a, _)| *a == ip).count() >= self.per_address
+    }
+
+    /// Records one event for `ip`.
+    pub(crate) fn record(&self, ip: IpAddr) {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.push((ip, Instant::now()));
+    }
+}
+
+/// The client address of a request: the accept loop's peer address, or, when that is a
+/// loopback reverse proxy, the last address it appended to `X-Forwarded-For`.
+pub(crate) fn client_ip(
+    headers: &axum::http::HeaderMap,
+    peer: Option<&crate::http::PeerAddr>,
+) -> IpAddr {
+    let peer = peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
+    if peer.is_loopback()
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        return forwarded;
+    }
+    peer
+}

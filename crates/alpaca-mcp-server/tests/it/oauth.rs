@@ -1,0 +1,897 @@
+//! `--auth owner`: the server as its own OAuth authorization server, end to end against the
+//! built binary (sandbox) over real HTTP. A small client written here walks the flow step by
+//! step so each refusal can be provoked: no PKCE, `plain` PKCE, a wrong verifier, a reused or
+//! expired code, a redirect URI that differs, a token for another resource, a rotated refresh
+//! token used again, a client metadata URL on a private address, a consent POST without its
+//! CSRF value, wrong passphrases; and that grants survive a restart in an owner-only file.
+//! The Python SDK's own client runs the whole flow in `oauth_python`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::common::BIN;
+
+pub const PASSPHRASE: &str = "correct horse battery staple";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A port nobody listens on now (the public URL must name the port before the server starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The server in owner mode on `port` with its state in `dir`; the child and the base URL.
+pub async fn owner_server(
+    dir: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let base = format!("http://127.0.0.1:{port}");
+    let port_s = port.to_string();
+    let mut all_env = vec![("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)];
+    all_env.extend_from_slice(env);
+    let (child, _, _) = support::bin::spawn_http(
+        BIN,
+        &[
+            "--sandbox",
+            "--port",
+            &port_s,
+            "--auth",
+            "owner",
+            "--public-url",
+            &base,
+            "--state-dir",
+            dir.to_str().unwrap(),
+        ],
+        &all_env,
+    )
+    .await;
+    (child, base)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A PKCE verifier and its S256 challenge.
+fn pkce() -> (String, String) {
+    let verifier = format!("{:0>64}", rand_hex());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn rand_hex() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn register(base: &str) -> String {
+    let r = http()
+        .post(format!("{base}/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "client_name": "rust-test <b>client</b>"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["token_endpoint_auth_method"], "none");
+    v["client_id"].as_str().unwrap().to_string()
+}
+
+/// The consent page for these authorization parameters: status, cookie, body.
+async fn authorize(
+    base: &str,
+    params: &[(&str, &str)],
+) -> (StatusCode, Option<String>, String, Option<String>) {
+    let r = http()
+        .get(format!("{base}/authorize"))
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string());
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (status, cookie, r.text().await.unwrap(), location)
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+fn standard<'a>(client: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "st-1"),
+    ]
+}
+
+/// Submits the consent form of `page` (with its cookie unless `cookie` is `None`).
+async fn answer(
+    base: &str,
+    page: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("request".to_string(), hidden(page, "request")),
+        ("csrf".to_string(), hidden(page, "csrf")),
+    ];
+    form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut req = http().post(format!("{base}/authorize")).form(&form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
+}
+
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Registers, approves with `access` and returns the client id, the code and its verifier.
+async fn approved_code(base: &str, access: &str) -> (String, String, String) {
+    let client = register(base).await;
+    let (verifier, challenge) = pkce();
+    let (status, cookie, page, _) = authorize(base, &standard(&client, &challenge)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let r = answer(
+        base,
+        &page,
+        cookie.as_deref(),
+        &[
+            ("passphrase", PASSPHRASE),
+            ("access", access),
+            ("decision", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let q = query_of(r.headers()["location"].to_str().unwrap());
+    assert_eq!(q["state"], "st-1");
+    assert_eq!(q["iss"], base);
+    (client, q["code"].clone(), verifier)
+}
+
+async fn token(base: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = http()
+        .post(format!("{base}/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn exchange(base: &str, client: &str, code: &str, verifier: &str) -> (StatusCode, Value) {
+    token(
+        base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+/// `initialize` on /mcp with this bearer token: the status and `WWW-Authenticate`.
+async fn mcp_status(base: &str, token: &str) -> (StatusCode, String) {
+    let r = http()
+        .post(format!("{base}/mcp"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status(), challenge)
+}
+
+#[tokio::test]
+async fn metadata_and_the_401_point_clients_at_the_authorization_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let prm: Value = http()
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(prm["resource"], format!("{base}/mcp"));
+        assert_eq!(prm["authorization_servers"], json!([base]));
+        assert_eq!(prm["scopes_supported"], json!(["read", "trade"]));
+    }
+    let asm: Value = http()
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asm["issuer"], base);
+    assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(asm["client_id_metadata_document_supported"], true);
+    let r = http()
+        .post(format!("{base}/mcp"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""
+        )),
+        "{challenge}"
+    );
+    let (status, challenge) = mcp_status(&base, "amcp_at_not-a-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+}
+
+#[tokio::test]
+async fn pkce_is_required_s256_only_and_the_verifier_must_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+
+    // No challenge, or the plain method: an error back to the client, no consent page.
+    let mut none = standard(&client, &challenge);
+    none.retain(|(k, _)| !k.starts_with("code_challenge"));
+    let mut plain = standard(&client, &challenge);
+    plain.retain(|(k, _)| *k != "code_challenge_method");
+    plain.push(("code_challenge_method", "plain"));
+    for params in [none, plain] {
+        let (status, cookie, _, location) = authorize(&base, &params).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(cookie.is_none());
+        let q = query_of(&location.unwrap());
+        assert_eq!(q["error"], "invalid_request");
+        assert!(q["error_description"].contains("S256") || q["error_description"].contains("PKCE"));
+        assert_eq!(q["state"], "st-1");
+    }
+
+    // A wrong verifier is refused, and the code is spent by the attempt.
+    let (client, code, verifier) = approved_code(&base, "read").await;
+    let (wrong, _) = pkce();
+    let (status, body) = exchange(&base, &client, &code, &wrong).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, body) = exchange(&base, &client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Missing verifier.
+    let (client, code, _) = approved_code(&base, "read").await;
+    let (status, body) = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+}
+
+#[tokio::test]
+async fn a_code_works_once_and_its_reuse_revokes_the_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let (client, code, verifier) = approved_code(&base, "trade").await;
+    let (status, tokens) = exchange(&base, &client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], "read trade");
+    assert_eq!(tokens["expires_in"], 3600);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(mcp_status(&base, access).await.0, StatusCode::OK);
+
+    let (status, body) = exchange(&base, &client, &code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // The replay ended the grant that the code started.
+    assert_eq!(mcp_status(&base, access).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(
+        dir.path(),
+        free_port(),
+        &[("ALPACA_MCP_OAUTH_CODE_TTL", "0")],
+    )
+    .await;
+    let (client, code, verifier) = approved_code(&base, "read").await;
+    let (status, body) = exchange(&base, &client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn redirect_uris_must_match_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+    // At the authorization endpoint: an error page, never a redirect to the stranger's URI.
+    for uri in [
+        "https://evil.example/callback",
+        "http://127.0.0.1:9/callback/x",
+        "http://localhost:9/callback",
+    ] {
+        let mut params = standard(&client, &challenge);
+        params.retain(|(k, _)| *k != "redirect_uri");
+        params.push(("redirect_uri", uri));
+        let (status, _, body, location) = authorize(&base, &params).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(location.is_none());
+        assert!(body.contains("redirect_uri"), "{body}");
+    }
+    // A loopback redirect on another port is the same redirect (RFC 8252).
+    let mut other_port = standard(&client, &challenge);
+    other_port.retain(|(k, _)| *k != "redirect_uri");
+    other_port.push(("redirect_uri", "http://127.0.0.1:51234/callback"));
+    assert_eq!(authorize(&base, &other_port).await.0, StatusCode::OK);
+    // At the token endpoint: the code's redirect URI, exactly.
+    let (client, code, verifier) = approved_code(&base, "read").await;
+    let (status, body) = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:10/callback"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // Registration refuses http redirects off loopback.
+    let r = http()
+        .post(format!("{base}/register"))
+        .json(&json!({"redirect_uris": ["http://evil.example/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_redirect_uri");
+}
+
+#[tokio::test]
+async fn tokens_are_for_this_resource_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (child, base) = owner_server(dir.path(), port, &[]).await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+    let mut params = standard(&client, &challenge);
+    params.push(("resource", "https://other.example/mcp"));
+    let (status, _, _, location) = authorize(&base, &params).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(query_of(&location.unwrap())["error"], "invalid_target");
+
+    let (client, code, verifier) = approved_code(&base, "read").await;
+    let (status, body) = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("resource", "https://other.example/mcp"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target"))
+    );
+
+    // A token issued here, presented to the same state served under another public URL
+    // (another resource), is refused there.
+    let (client, code, verifier) = approved_code(&base, "read").await;
+    let (status, tokens) = exchange(&base, &client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK);
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(mcp_status(&base, &access).await.0, StatusCode::OK);
+    drop(child);
+    let other = free_port();
+    let other_url = format!("http://localhost:{other}");
+    let (_child, _, _) = support::bin::spawn_http(
+        BIN,
+        &[
+            "--sandbox",
+            "--port",
+            &other.to_string(),
+            "--auth",
+            "owner",
+            "--public-url",
+            &other_url,
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
+    )
+    .await;
+    let r = http()
+        .post(format!("http://127.0.0.1:{other}/mcp"))
+        .header("host", format!("localhost:{other}"))
+        .header("authorization", format!("Bearer {access}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let (client, code, verifier) = approved_code(&base, "trade").await;
+    let (_, first) = exchange(&base, &client, &code, &verifier).await;
+    let refresh = |rt: String| {
+        let base = base.clone();
+        let client = client.clone();
+        async move {
+            token(
+                &base,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &client),
+                    ("refresh_token", &rt),
+                ],
+            )
+            .await
+        }
+    };
+    let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+    let (status, second) = refresh(rt1.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt1, rt2);
+    assert_eq!(second["scope"], "read trade");
+    let at2 = second["access_token"].as_str().unwrap().to_string();
+    assert_eq!(mcp_status(&base, &at2).await.0, StatusCode::OK);
+
+    // The first refresh token again: someone has a copy; the whole grant ends.
+    let (status, body) = refresh(rt1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(mcp_status(&base, &at2).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = refresh(rt2).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn consent_needs_its_csrf_value_and_the_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+    let (status, cookie, page, _) = authorize(&base, &standard(&client, &challenge)).await;
+    assert_eq!(status, StatusCode::OK);
+    // The page names the client (escaped), where it returns, and the account mode.
+    assert!(
+        page.contains("rust-test &lt;b&gt;client&lt;/b&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>client</b>"));
+    assert!(page.contains("127.0.0.1"));
+    assert!(page.contains("Paper account"));
+    assert!(!page.contains("<script"));
+    let cookie = cookie.unwrap();
+    let approve = [
+        ("passphrase", PASSPHRASE),
+        ("access", "trade"),
+        ("decision", "approve"),
+    ];
+
+    // Forged: without the cookie, with another CSRF value, or without the request id.
+    let r = answer(&base, &page, None, &approve).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let forged_page = page.replace(&hidden(&page, "csrf"), "forged-value");
+    let r = answer(&base, &forged_page, Some(&cookie), &approve).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = http()
+        .post(format!("{base}/authorize"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("passphrase", PASSPHRASE),
+            ("access", "trade"),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("location").is_none());
+
+    // A wrong passphrase: refused, no code; the form stays usable.
+    let r = answer(
+        &base,
+        &page,
+        Some(&cookie),
+        &[
+            ("passphrase", "wrong passphrase!"),
+            ("access", "trade"),
+            ("decision", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("Wrong passphrase"));
+    let r = answer(&base, &page, Some(&cookie), &approve).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(query_of(r.headers()["location"].to_str().unwrap()).contains_key("code"));
+    // Answered once: the same form cannot approve again.
+    let r = answer(&base, &page, Some(&cookie), &approve).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn wrong_passphrases_are_rate_limited_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+    let (_, cookie, page, _) = authorize(&base, &standard(&client, &challenge)).await;
+    let cookie = cookie.unwrap();
+    let wrong = [
+        ("passphrase", "not the passphrase"),
+        ("access", "read"),
+        ("decision", "approve"),
+    ];
+    for _ in 0..5 {
+        assert_eq!(
+            answer(&base, &page, Some(&cookie), &wrong).await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    // The sixth is not even checked: even the right passphrase waits now.
+    let right = [
+        ("passphrase", PASSPHRASE),
+        ("access", "read"),
+        ("decision", "approve"),
+    ];
+    assert_eq!(
+        answer(&base, &page, Some(&cookie), &right).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_client_metadata_url_on_a_private_address_is_not_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    // Something listening on loopback that would answer, and counts whether it was asked.
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (_, challenge) = pkce();
+    for id in [
+        format!("https://127.0.0.1:{port}/client.json"),
+        format!("https://localhost:{port}/client.json"),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+        format!("https://[::ffff:127.0.0.1]:{port}/client.json"),
+        format!("http://example.com:{port}/client.json"),
+    ] {
+        let mut params = standard(&id, &challenge);
+        params.retain(|(k, _)| *k != "client_id");
+        params.push(("client_id", &id));
+        let (status, _, body, location) = authorize(&base, &params).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{id}: {body}");
+        assert!(location.is_none());
+        assert!(
+            body.contains("private") || body.contains("https"),
+            "{id}: {body}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was fetched"
+    );
+}
+
+#[tokio::test]
+async fn a_client_metadata_document_is_used_when_local_fetches_are_allowed() {
+    // With the local-testing flag, a document served here on loopback is fetched and used.
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let doc_port = listener.local_addr().unwrap().port();
+    let id = format!("http://127.0.0.1:{doc_port}/client.json");
+    let doc = json!({"client_id": id, "client_name": "Metadata Document Client", "redirect_uris": [REDIRECT]});
+    let app = axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (_child, _, _) = support::bin::spawn_http(
+        BIN,
+        &[
+            "--sandbox",
+            "--port",
+            &port.to_string(),
+            "--auth",
+            "owner",
+            "--public-url",
+            &base,
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+            "--oauth-allow-local-client-metadata",
+        ],
+        &[("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
+    )
+    .await;
+    let (verifier, challenge) = pkce();
+    let mut params = standard(&id, &challenge);
+    params.retain(|(k, _)| *k != "client_id");
+    params.push(("client_id", &id));
+    let (status, cookie, page, _) = authorize(&base, &params).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Metadata Document Client"));
+    let r = answer(
+        &base,
+        &page,
+        cookie.as_deref(),
+        &[
+            ("passphrase", PASSPHRASE),
+            ("access", "read"),
+            ("decision", "approve"),
+        ],
+    )
+    .await;
+    let code = query_of(r.headers()["location"].to_str().unwrap())["code"].clone();
+    let (status, tokens) = exchange(&base, &id, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "read");
+}
+
+#[tokio::test]
+async fn grants_survive_a_restart_and_revocation_takes_effect_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    // A state directory the server creates (owner-only).
+    let state = root.path().join("state");
+    let dir = &StateDir(state);
+    let port = free_port();
+    let (child, base) = owner_server(dir.0.as_path(), port, &[]).await;
+    let (client, code, verifier) = approved_code(&base, "read").await;
+    let (_, tokens) = exchange(&base, &client, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    drop(child);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let file = dir.0.as_path().join("oauth.sqlite3");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(dir.0.as_path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o077,
+            0
+        );
+    }
+    // No token is in the file, only digests.
+    let bytes = std::fs::read(&file).unwrap();
+    let raw = String::from_utf8_lossy(&bytes);
+    assert!(!raw.contains(&access));
+
+    let (_child, base) = owner_server(dir.0.as_path(), port, &[]).await;
+    assert_eq!(mcp_status(&base, &access).await.0, StatusCode::OK);
+
+    let list = super::common::command(&[
+        "auth",
+        "list",
+        "--json",
+        "--state-dir",
+        dir.0.as_path().to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let grants: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
+    assert_eq!(grants[0]["client_name"], "rust-test <b>client</b>");
+    assert_eq!(grants[0]["redirect_hosts"], json!(["127.0.0.1"]));
+    assert_eq!(grants[0]["scope"], "read");
+    let id = grants[0]["id"].as_str().unwrap();
+    let out = super::common::command(&[
+        "auth",
+        "revoke",
+        id,
+        "--state-dir",
+        dir.0.as_path().to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let (status, challenge) = mcp_status(&base, &access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    let again = super::common::command(&[
+        "auth",
+        "revoke",
+        id,
+        "--state-dir",
+        dir.0.as_path().to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
+
+struct StateDir(std::path::PathBuf);
+
+#[tokio::test]
+async fn owner_mode_refuses_bad_setups() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let run = |args: Vec<&'static str>, env: Vec<(&'static str, &'static str)>| {
+        let state = state.to_string();
+        async move {
+            let mut all = vec![
+                "--sandbox",
+                "--transport",
+                "http",
+                "--port",
+                "0",
+                "--state-dir",
+            ];
+            let mut owned: Vec<String> = all.drain(..).map(String::from).collect();
+            owned.push(state);
+            owned.extend(args.iter().map(|s| s.to_string()));
+            let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+            let out = super::common::command(&refs)
+                .envs(env)
+                .output()
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).to_string(),
+            )
+        }
+    };
+    let (code, err) = run(
+        vec!["--auth", "owner"],
+        vec![("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--public-url"), "{err}");
+    let (code, err) = run(
+        vec!["--auth", "owner", "--public-url", "http://mcp.example.com"],
+        vec![("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("https"), "{err}");
+    let (code, err) = run(
+        vec!["--auth", "owner", "--public-url", "https://mcp.example.com"],
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("ALPACA_MCP_OWNER_SECRET"), "{err}");
+    let (code, err) = run(
+        vec!["--auth", "owner", "--public-url", "https://mcp.example.com"],
+        vec![("ALPACA_MCP_OWNER_SECRET", "short")],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("12") && !err.contains("short"), "{err}");
+    let (code, err) = run(
+        vec!["--auth", "none", "--public-url", "https://mcp.example.com"],
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--auth none"), "{err}");
+    let (code, err) = run(vec!["--auth", "none", "--host", "0.0.0.0"], vec![]).await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--auth none"), "{err}");
+}
