@@ -14,5 +14,6 @@ mod install;
 mod jsonrpc_stdio;
 mod load;
 mod oauth;
+mod oauth_browser;
 mod oauth_python;
 mod stdio_kinds;

@@ -895,3 +895,45 @@ async fn owner_mode_refuses_bad_setups() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--auth none"), "{err}");
 }
+
+#[tokio::test]
+async fn the_consent_page_says_live_when_the_account_is_live() {
+    // Fake keys and an unreachable API: the consent page never calls Alpaca.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (_child, _, _) = support::bin::spawn_http(
+        BIN,
+        &[
+            "--port",
+            &port.to_string(),
+            "--auth",
+            "owner",
+            "--public-url",
+            &base,
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[
+            ("ALPACA_MCP_OWNER_SECRET", PASSPHRASE),
+            ("ALPACA_API_KEY", "PKTESTFAKEFAKEFAKE00"),
+            (
+                "ALPACA_SECRET_KEY",
+                "fake-secret-fake-secret-fake-secret-0000",
+            ),
+            ("ALPACA_PAPER_TRADE", "false"),
+            ("TRADING_API_URL", "http://127.0.0.1:9"),
+            ("DATA_API_URL", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+    let (status, _, page, _) = authorize(&base, &standard(&client, &challenge)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("LIVE account: orders use real money."),
+        "{page}"
+    );
+    assert!(!page.contains("Paper account"));
+}

@@ -13,6 +13,7 @@ Run by the Rust test tests/it/oauth_python.rs; prints one JSON object of what it
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -84,7 +85,8 @@ class Form(HTMLParser):
 class Browser:
     """Plays the owner at the consent page."""
 
-    def __init__(self, passphrase: str, access: str, deny_after: int | None):
+    def __init__(self, passphrase: str, access: str, deny_after: int | None, verify):
+        self.verify = verify
         self.passphrase = passphrase
         self.access = access
         self.deny_after = deny_after
@@ -95,7 +97,7 @@ class Browser:
         query = parse_qs(urlparse(authorization_url).query)
         visit = {"scope": query.get("scope", [""])[0], "resource": query.get("resource", [""])[0]}
         self.visits.append(visit)
-        async with httpx2.AsyncClient() as browser:
+        async with httpx2.AsyncClient(verify=self.verify) as browser:
             page = await browser.get(authorization_url)
             visit["page_status"] = page.status_code
             if page.status_code != 200:
@@ -139,7 +141,9 @@ async def main() -> int:
     p.add_argument("--call", action="append", default=[], help="NAME or NAME=JSON arguments")
     p.add_argument("--sleep", type=float, default=0, help="seconds to wait before calling the tools again")
     p.add_argument("--deny-after", type=int, default=None, help="deny every consent after this many")
+    p.add_argument("--cafile", help="trust this root certificate (a proxy's local CA)")
     args = p.parse_args()
+    verify = ssl.create_default_context(cafile=args.cafile) if args.cafile else True
 
     events = []
 
@@ -159,7 +163,7 @@ async def main() -> int:
             }
         )
 
-    browser = Browser(args.passphrase, args.access, args.deny_after)
+    browser = Browser(args.passphrase, args.access, args.deny_after, verify)
     provider = OAuthClientProvider(
         server_url=args.url,
         client_metadata=OAuthClientMetadata(
@@ -172,7 +176,12 @@ async def main() -> int:
         redirect_handler=browser.redirect,
         callback_handler=browser.callback,
     )
-    http = create_mcp_http_client(auth=provider)
+    if args.cafile:
+        http = httpx2.AsyncClient(
+            auth=provider, verify=verify, timeout=httpx2.Timeout(30.0, read=300.0)
+        )
+    else:
+        http = create_mcp_http_client(auth=provider)
     http.event_hooks = {"request": [on_request], "response": [on_response]}
     out = {"visits": browser.visits, "events": events, "calls": []}
 
