@@ -21,7 +21,8 @@ pub async fn run(
     // HTTP security settings are checked before anything starts (setup errors exit 2).
     let http = match settings.transport {
         Transport::Http => {
-            let security = HttpSecurity::from_settings(settings, lookup, config.paper)?;
+            let security =
+                HttpSecurity::from_settings(settings, lookup, config.paper, toolsets(&config))?;
             let addrs = security
                 .bind_addresses(&settings.host, settings.port)
                 .await?;
@@ -62,13 +63,28 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The toolsets `config` enables, in manifest order (what a grant may be narrowed from).
+fn toolsets(config: &Config) -> Vec<String> {
+    let filter = alpaca_mcp::registry::ToolFilter::for_config(config);
+    let mut names: Vec<String> = Vec::new();
+    for tool in alpaca_mcp::registry::enabled(&filter).unwrap_or_default() {
+        if !names.iter().any(|n| n == tool.toolset()) {
+            names.push(tool.toolset().to_string());
+        }
+    }
+    names
+}
+
 fn build_tools(config: &Config, sandbox: Option<&Sandbox>) -> anyhow::Result<AlpacaTools> {
+    tools_at(config, sandbox.map(Sandbox::now_unix))
+}
+
+/// The tools for `config`; in the sandbox, relative time ranges follow the fake's clock
+/// (`sandbox_now`), so "the last 5 days" has data.
+fn tools_at(config: &Config, sandbox_now: Option<u64>) -> anyhow::Result<AlpacaTools> {
     let mut tools = AlpacaTools::new(config).map_err(|e| SetupError(e.to_string()))?;
-    if let Some(sandbox) = sandbox {
-        // Relative time ranges follow the fake's clock, so "the last 5 days" has data.
-        tools.set_clock(Clock::fixed(
-            UNIX_EPOCH + Duration::from_secs(sandbox.now_unix()),
-        ));
+    if let Some(now) = sandbox_now {
+        tools.set_clock(Clock::fixed(UNIX_EPOCH + Duration::from_secs(now)));
     }
     Ok(tools)
 }
@@ -103,7 +119,26 @@ async fn serve_http(
         header_timeout: security.header_timeout,
         max_per_peer: security.max_connections_per_peer,
     };
-    let router = http::router(&security, full, read);
+    // OAuth grants the owner narrowed to some toolsets get tools built for them on first use.
+    let narrower: Option<http::Narrower> = security.oauth.as_ref().map(|_| {
+        let config = config.clone();
+        let sandbox_now = sandbox.map(Sandbox::now_unix);
+        let options = (security.sessions.idle_timeout, security.body.max_bytes);
+        let ct = ct.clone();
+        Box::new(move |read_only: bool, toolsets: &[String]| {
+            let mut narrowed = config.clone();
+            narrowed.read_only |= read_only;
+            narrowed.toolsets = Some(toolsets.to_vec());
+            let tools = tools_at(&narrowed, sandbox_now).map_err(|e| e.to_string())?;
+            Ok(Endpoint::with_options(
+                Arc::new(tools),
+                options.0,
+                options.1,
+                &ct,
+            ))
+        }) as http::Narrower
+    });
+    let router = http::router_with(&security, full, read, narrower);
     // The address goes to stderr so scripts (and tests) can find an ephemeral port.
     eprintln!("alpaca-mcp-server: listening on http://{local}/mcp");
     let shutdown = ct.clone();

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
-use super::reply::plain;
+use super::reply::{closing, plain};
 use crate::SetupError;
 use crate::oauth::{Access, OAuth, Rejected};
 
@@ -318,7 +318,10 @@ impl Denied {
                 "Unauthorized: the bearer token is not valid for this server (expired, revoked or unknown)"
             }
         };
-        let mut r = plain(StatusCode::UNAUTHORIZED, message);
+        // The request's body was never read, so the connection cannot carry another request
+        // reliably: say it closes, or a client reusing it (for the discovery that a 401
+        // starts) may find it gone.
+        let mut r = closing(StatusCode::UNAUTHORIZED, message);
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }

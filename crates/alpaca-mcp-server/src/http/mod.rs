@@ -70,8 +70,23 @@ impl Endpoint {
         security: &HttpSecurity,
         ct: &CancellationToken,
     ) -> Self {
+        Self::with_options(
+            tools,
+            security.sessions.idle_timeout,
+            security.body.max_bytes,
+            ct,
+        )
+    }
+
+    /// [`Endpoint::for_tools`] with the two settings it takes from [`HttpSecurity`].
+    pub fn with_options(
+        tools: Arc<AlpacaTools>,
+        idle_timeout: Option<std::time::Duration>,
+        max_body_bytes: usize,
+        ct: &CancellationToken,
+    ) -> Self {
         let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = security.sessions.idle_timeout;
+        sessions.session_config.keep_alive = idle_timeout;
         let sessions = Arc::new(sessions);
         let service = StreamableHttpService::new(
             move || Ok(AlpacaServer::new(tools.clone())),
@@ -79,7 +94,7 @@ impl Endpoint {
             StreamableHttpServerConfig::default()
                 .disable_allowed_hosts()
                 .disable_allowed_origins()
-                .with_max_request_body_bytes(security.body.max_bytes)
+                .with_max_request_body_bytes(max_body_bytes)
                 .with_cancellation_token(ct.child_token()),
         );
         Endpoint::new(service, sessions)
@@ -90,8 +105,18 @@ impl Endpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// Builds the endpoint of a grant narrowed to some toolsets: `(read_only, toolsets)`.
+pub type Narrower = Box<dyn Fn(bool, &[String]) -> Result<Endpoint, String> + Send + Sync>;
+
+/// Endpoints of narrowed grants by `(read_only, toolsets)`.
+type NarrowedEndpoints = std::collections::HashMap<(bool, Vec<String>), Arc<Endpoint>>;
+
 /// The endpoints behind the layers.
 struct Endpoints {
+    /// Builds endpoints for OAuth grants narrowed to toolsets (`None`: no narrowing here).
+    narrower: Option<Narrower>,
+    /// Those built so far, by `(read_only, toolsets)`.
+    narrowed: tokio::sync::Mutex<NarrowedEndpoints>,
     /// Tools a `read` token may not call (every compiled tool that is not read-only).
     trade_tools: HashSet<&'static str>,
     /// Serves `read,trade` tokens (and everyone when no token is configured).
@@ -112,7 +137,38 @@ impl Endpoints {
         if let Some(read) = &self.read {
             n += read.sessions.sessions.read().await.len();
         }
+        for e in self.narrowed.lock().await.values() {
+            n += e.sessions.sessions.read().await.len();
+        }
         n
+    }
+
+    /// The endpoint of a grant narrowed to `toolsets`, built on first use.
+    async fn narrowed(
+        &self,
+        read_only: bool,
+        toolsets: &[String],
+    ) -> Result<Arc<Endpoint>, Response> {
+        let Some(build) = &self.narrower else {
+            return Err(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: this server cannot narrow a grant to toolsets",
+            ));
+        };
+        let key = (read_only, toolsets.to_vec());
+        let mut map = self.narrowed.lock().await;
+        if let Some(e) = map.get(&key) {
+            return Ok(e.clone());
+        }
+        let endpoint = Arc::new(build(read_only, toolsets).map_err(|e| {
+            tracing::error!(error = %e, "cannot build the tools of a narrowed grant");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: the grant's toolsets are not available on this server",
+            )
+        })?);
+        map.insert(key, endpoint.clone());
+        Ok(endpoint)
     }
 }
 
@@ -158,6 +214,16 @@ pub fn open_layers(inner: Router, security: &HttpSecurity) -> Router {
 /// `/mcp` behind the layers: `full` for `read,trade` tokens (or everyone without tokens),
 /// `read` for `read` tokens; and the authorization server's routes in OAuth mode.
 pub fn router(security: &HttpSecurity, full: Endpoint, read: Option<Endpoint>) -> Router {
+    router_with(security, full, read, None)
+}
+
+/// [`router`], with `narrower` building the endpoints of OAuth grants narrowed to toolsets.
+pub fn router_with(
+    security: &HttpSecurity,
+    full: Endpoint,
+    read: Option<Endpoint>,
+    narrower: Option<Narrower>,
+) -> Router {
     let trade_tools =
         alpaca_mcp::registry::enabled(&alpaca_mcp::registry::ToolFilter::every_compiled())
             .map(|tools| {
@@ -169,6 +235,8 @@ pub fn router(security: &HttpSecurity, full: Endpoint, read: Option<Endpoint>) -
             })
             .unwrap_or_default();
     let endpoints = Arc::new(Endpoints {
+        narrower,
+        narrowed: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         trade_tools,
         resource_metadata: security.oauth.as_ref().map(|o| o.resource_metadata_url()),
         full,
@@ -211,8 +279,21 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
             "Internal Server Error: the request has no token scope",
         );
     };
-    let endpoint = match (scope, &endpoints.read) {
-        (Scope::Read, Some(read)) => read,
+    // An OAuth grant narrowed to toolsets has its own endpoint (and sessions).
+    let narrowed = match request
+        .extensions()
+        .get::<crate::oauth::Access>()
+        .and_then(|a| a.toolsets.clone())
+    {
+        Some(toolsets) => match endpoints.narrowed(scope == Scope::Read, &toolsets).await {
+            Ok(e) => Some(e),
+            Err(refusal) => return refusal,
+        },
+        None => None,
+    };
+    let endpoint = match (&narrowed, scope, &endpoints.read) {
+        (Some(e), _, _) => e,
+        (None, Scope::Read, Some(read)) => read,
         _ => &endpoints.full,
     };
 

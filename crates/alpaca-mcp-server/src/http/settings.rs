@@ -57,11 +57,12 @@ pub struct HttpSecurity {
 
 impl HttpSecurity {
     /// Resolves the settings: each flag, else `lookup`, else the default. `paper` is the
-    /// account mode the consent page shows.
+    /// account mode the consent page shows, `toolsets` the server's (a grant may narrow them).
     pub fn from_settings(
         settings: &Settings,
         lookup: &Lookup,
         paper: bool,
+        toolsets: Vec<String>,
     ) -> Result<Self, SetupError> {
         let h = &settings.http;
         let tokens = Tokens::new(
@@ -194,6 +195,7 @@ impl HttpSecurity {
                 lookup,
                 public_url.clone(),
                 paper,
+                toolsets,
                 &number,
             )?)),
             _ => None,
@@ -339,6 +341,7 @@ fn owner_mode(
     lookup: &Lookup,
     public_url: Option<url::Url>,
     paper: bool,
+    toolsets: Vec<String>,
     number: &Number<'_>,
 ) -> Result<OAuth, SetupError> {
     let Some(public_url) = public_url else {
@@ -352,6 +355,7 @@ fn owner_mode(
     let owner = owner_secret(settings, lookup)?;
     let h = &settings.http;
     let mut o = OAuthSettings::new(public_url, if paper { "paper" } else { "LIVE" });
+    o.toolsets = toolsets;
     if let Some(secs) = number(h.oauth_access_ttl, "ALPACA_MCP_OAUTH_ACCESS_TTL")? {
         if secs == 0 {
             return Err(SetupError(

@@ -277,6 +277,23 @@ fn consent_page(
     } else {
         "<p>This client asked for read access only.</p>"
     };
+    let toolsets = &oauth.settings.toolsets;
+    let toolsets = if toolsets.len() > 1 {
+        let boxes: String = toolsets
+            .iter()
+            .map(|t| {
+                format!(
+                    "<label><input type=\"checkbox\" name=\"toolset\" value=\"{t}\" checked> {t}</label><br>",
+                    t = escape(t)
+                )
+            })
+            .collect();
+        format!(
+            "<fieldset><legend>Toolsets</legend><p>Uncheck any this client should not use.</p>{boxes}</fieldset>"
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         "<h1>Connect {name} to this Alpaca MCP server?</h1>\
          {mode}\
@@ -288,7 +305,7 @@ fn consent_page(
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <fieldset><legend>Access</legend>\
          <label><input type=\"radio\" name=\"access\" value=\"read\" checked> Read only: account, \
-         positions, orders and market data</label><br>{trade}</fieldset>\
+         positions, orders and market data</label><br>{trade}</fieldset>{toolsets}\
          <p><label for=\"passphrase\">Owner passphrase</label><br>\
          <input type=\"password\" id=\"passphrase\" name=\"passphrase\" autocomplete=\"current-password\" size=\"32\"></p>\
          <p><button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
@@ -320,9 +337,13 @@ pub(crate) async fn decide(
     State(oauth): State<Arc<OAuth>>,
     headers: HeaderMap,
     peer: Option<axum::Extension<PeerAddr>>,
-    axum::Form(form): axum::Form<HashMap<String, String>>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let field = |k: &str| {
+        form.iter()
+            .find(|(name, _)| name == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
     let id = field("request");
     let csrf = field("csrf");
     // The request must be one we showed, with the CSRF value of the page's cookie.
@@ -384,6 +405,18 @@ pub(crate) async fn decide(
             None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
         };
     }
+    let toolsets = match chosen_toolsets(&oauth.settings.toolsets, &form) {
+        Ok(t) => t,
+        Err(problem) => {
+            let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
+            return match map.get(id) {
+                Some(p) => {
+                    consent_page(&oauth, p, id, csrf, Some(problem), StatusCode::BAD_REQUEST)
+                }
+                None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
+            };
+        }
+    };
     let Some(p) = take(&oauth, id) else {
         return error_page(StatusCode::FORBIDDEN, "this form has already been answered");
     };
@@ -400,7 +433,7 @@ pub(crate) async fn decide(
         challenge: p.challenge.clone(),
         scope: scope.clone(),
         resource: p.resource.clone(),
-        toolsets: None,
+        toolsets,
         expires_at: now() + oauth.settings.code_ttl.as_secs() as i64,
     };
     if let Err(e) = oauth.store.put_code(&record).await {
@@ -420,6 +453,35 @@ pub(crate) async fn decide(
         params.push(("state", s));
     }
     redirect_to(&p.redirect_uri, &params)
+}
+
+/// The toolsets the owner left checked: `None` for all of them (or when the server has one),
+/// else those, in the server's order; an error when none or an unknown one is sent.
+fn chosen_toolsets(
+    offered: &[String],
+    form: &[(String, String)],
+) -> Result<Option<String>, &'static str> {
+    if offered.len() < 2 {
+        return Ok(None);
+    }
+    let sent: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "toolset")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if sent.iter().any(|t| !offered.iter().any(|o| o == t)) {
+        return Err("That toolset is not one this server offers.");
+    }
+    let chosen: Vec<&str> = offered
+        .iter()
+        .map(String::as_str)
+        .filter(|o| sent.contains(o))
+        .collect();
+    match chosen.len() {
+        0 => Err("Choose at least one toolset."),
+        n if n == offered.len() => Ok(None),
+        _ => Ok(Some(chosen.join(","))),
+    }
 }
 
 fn take(oauth: &OAuth, id: &str) -> Option<Pending> {

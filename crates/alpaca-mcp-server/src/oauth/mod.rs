@@ -69,6 +69,8 @@ pub struct OAuthSettings {
     pub allow_local_client_metadata: bool,
     /// `paper` or `LIVE`, shown on the consent page.
     pub account_mode: String,
+    /// The server's toolsets; the owner may narrow a grant to some of them.
+    pub toolsets: Vec<String>,
 }
 
 impl OAuthSettings {
@@ -81,6 +83,7 @@ impl OAuthSettings {
             grant_idle: DEFAULT_GRANT_IDLE,
             allow_local_client_metadata: false,
             account_mode: account_mode.into(),
+            toolsets: Vec::new(),
         }
     }
 }

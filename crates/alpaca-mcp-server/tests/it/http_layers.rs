@@ -27,6 +27,7 @@ fn app(flags: &[&str], vars: &[(&str, &str)]) -> (Router, Arc<AtomicUsize>) {
         &cli.settings,
         &Lookup::from_pairs(vars.iter().copied()),
         true,
+        Vec::new(),
     )
     .unwrap_or_else(|e| panic!("settings: {e}"));
     let reached = Arc::new(AtomicUsize::new(0));
@@ -274,6 +275,7 @@ async fn real_app(flags: &[&str], vars: &[(&str, &str)]) -> RealApp {
         &cli.settings,
         &Lookup::from_pairs(vars.iter().copied()),
         true,
+        Vec::new(),
     )
     .unwrap_or_else(|e| panic!("settings: {e}"));
     let mock = crate::common::mock().await;

@@ -123,6 +123,19 @@ fn hidden(html: &str, name: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
+fn checked_toolsets(html: &str) -> Vec<String> {
+    html.split("<input type=\"checkbox\" name=\"toolset\" value=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (value, after) = rest.split_once('"')?;
+            after
+                .trim_start()
+                .starts_with("checked")
+                .then(|| value.to_string())
+        })
+        .collect()
+}
+
 fn standard<'a>(client: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("response_type", "code"),
@@ -145,6 +158,14 @@ async fn answer(
         ("request".to_string(), hidden(page, "request")),
         ("csrf".to_string(), hidden(page, "csrf")),
     ];
+    // The toolset boxes left checked, as a browser sends them (unless the test sends its own).
+    if !fields.iter().any(|(k, _)| *k == "toolset") {
+        form.extend(
+            checked_toolsets(page)
+                .into_iter()
+                .map(|t| ("toolset".to_string(), t)),
+        );
+    }
     form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let mut req = http().post(format!("{base}/authorize")).form(&form);
     if let Some(c) = cookie {
@@ -936,4 +957,78 @@ async fn the_consent_page_says_live_when_the_account_is_live() {
         "{page}"
     );
     assert!(!page.contains("Paper account"));
+}
+
+#[tokio::test]
+async fn the_owner_can_narrow_a_grant_to_some_toolsets() {
+    use rmcp::ServiceExt;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let client = register(&base).await;
+    let (verifier, challenge) = pkce();
+    let (_, cookie, page, _) = authorize(&base, &standard(&client, &challenge)).await;
+    let offered = checked_toolsets(&page);
+    assert!(offered.len() > 2, "{offered:?}");
+    assert!(offered.contains(&"account".to_string()) && offered.contains(&"trading".to_string()));
+
+    // A toolset the server does not offer: the form again, saying so.
+    let approve = [
+        ("passphrase", PASSPHRASE),
+        ("access", "trade"),
+        ("decision", "approve"),
+    ];
+    let mut unknown = approve.to_vec();
+    unknown.push(("toolset", "no-such-toolset"));
+    let r = answer(&base, &page, cookie.as_deref(), &unknown).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let mut some = approve.to_vec();
+    some.extend([("toolset", "account"), ("toolset", "stock-data")]);
+    let r = answer(&base, &page, cookie.as_deref(), &some).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let code = query_of(r.headers()["location"].to_str().unwrap())["code"].clone();
+    let (_, tokens) = exchange(&base, &client, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(access);
+    let mcp = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
+    let mut names: Vec<String> = mcp
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> =
+        alpaca_mcp::registry::enabled(&alpaca_mcp::registry::ToolFilter {
+            toolsets: Some(vec!["account".into(), "stock-data".into()]),
+            read_only: false,
+            without_confirmation_tools: true,
+        })
+        .unwrap()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    assert!(names.contains(&"get_account_info".to_string()));
+    assert!(!names.contains(&"place_stock_order".to_string()));
+    mcp.cancel().await.ok();
+
+    let list = super::common::command(&[
+        "auth",
+        "list",
+        "--json",
+        "--state-dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    let grants: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(grants[0]["toolsets"], "account,stock-data");
 }

@@ -71,6 +71,7 @@ class Form(HTMLParser):
         self.fields = {}
         self.action = None
         self.access = []
+        self.checked = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -80,6 +81,8 @@ class Form(HTMLParser):
             self.fields[a["name"]] = a.get("value", "")
         if tag == "input" and a.get("name") == "access":
             self.access.append(a.get("value"))
+        if tag == "input" and a.get("type") == "checkbox" and "checked" in a:
+            self.checked.append((a["name"], a.get("value", "on")))
 
 
 class Browser:
@@ -108,10 +111,12 @@ class Browser:
             visit["live_warning"] = "LIVE account" in page.text
             decision = "deny" if self.deny_after is not None and len(self.visits) > self.deny_after else "approve"
             visit["decision"] = decision
-            answer = await browser.post(
-                urljoin(authorization_url, form.action),
-                data={**form.fields, "access": self.access, "passphrase": self.passphrase, "decision": decision},
-            )
+            # As a browser submits it: hidden fields, the boxes left checked, the owner's answers.
+            data = dict(form.fields)
+            for name, value in form.checked:
+                data.setdefault(name, []).append(value)
+            data.update(access=self.access, passphrase=self.passphrase, decision=decision)
+            answer = await browser.post(urljoin(authorization_url, form.action), data=data)
             visit["answer_status"] = answer.status_code
             if answer.status_code != 303:
                 raise RuntimeError(f"consent answer was {answer.status_code}: {answer.text[:300]}")
@@ -130,6 +135,14 @@ class Browser:
         if self.result is None:
             raise RuntimeError("the owner denied access")
         return self.result
+
+
+def describe(e: BaseException) -> str:
+    """An exception and, for a group, what is inside it."""
+    inner = getattr(e, "exceptions", None)
+    if inner:
+        return f"{type(e).__name__}: " + "; ".join(describe(x) for x in inner)
+    return f"{type(e).__name__}: {e}"
 
 
 async def main() -> int:
@@ -210,7 +223,7 @@ async def main() -> int:
                         await asyncio.sleep(args.sleep)
                         await call_all(session)
     except BaseException as e:  # noqa: BLE001
-        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        out["error"] = describe(e)[:4000]
     print(json.dumps(out))
     return 0
 
