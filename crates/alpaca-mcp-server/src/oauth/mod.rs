@@ -281,24 +281,24 @@ pub fn router(oauth: Arc<OAuth>) -> Router {
     Router::new()
         .route(
             "/.well-known/oauth-protected-resource",
-            get(protected_resource),
+            get(protected_resource).options(preflight),
         )
         .route(
             "/.well-known/oauth-protected-resource/mcp",
-            get(protected_resource),
+            get(protected_resource).options(preflight),
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(authorization_server),
+            get(authorization_server).options(preflight),
         )
         .route(
             "/.well-known/openid-configuration",
-            get(authorization_server),
+            get(authorization_server).options(preflight),
         )
-        .route("/register", post(register::register))
+        .route("/register", post(register::register).options(preflight))
         .route("/authorize", get(consent::authorize).post(consent::decide))
-        .route("/token", post(token::token))
-        .route("/revoke", post(token::revoke))
+        .route("/token", post(token::token).options(preflight))
+        .route("/revoke", post(token::revoke).options(preflight))
         .with_state(oauth)
 }
 
@@ -312,6 +312,30 @@ pub(crate) fn json_reply(status: StatusCode, body: serde_json::Value) -> Respons
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
+    );
+    r
+}
+
+/// The CORS preflight of the endpoints browser-based clients call cross-origin (metadata,
+/// registration, token, revocation): any origin, `POST`, the headers those requests carry.
+async fn preflight() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, GET, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, mcp-protocol-version"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
     );
     r
 }

@@ -1032,3 +1032,61 @@ async fn the_owner_can_narrow_a_grant_to_some_toolsets() {
     let grants: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(grants[0]["toolsets"], "account,stock-data");
 }
+
+#[tokio::test]
+async fn browser_based_clients_may_call_the_oauth_endpoints_cross_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    for path in [
+        "/register",
+        "/token",
+        "/revoke",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let r = http()
+            .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        assert!(
+            r.headers()["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("content-type")
+        );
+    }
+    let r = http()
+        .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+        .header("origin", "https://inspector.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    // The MCP endpoint itself keeps its Origin allowlist.
+    let r = http()
+        .post(format!("{base}/mcp"))
+        .header("origin", "https://inspector.example")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn static_tokens_keep_working_beside_oauth() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "static-token-beside-oauth-0123456789";
+    let (_child, base) =
+        owner_server(dir.path(), free_port(), &[("ALPACA_MCP_HTTP_TOKEN", token)]).await;
+    assert_eq!(mcp_status(&base, token).await.0, StatusCode::OK);
+    let (status, challenge) = mcp_status(&base, &format!("{token}x")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+}
