@@ -7,12 +7,30 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// An MCP server for Alpaca's Trading and Market Data APIs.
 #[derive(Debug, Parser)]
-#[command(name = "alpaca-mcp-server", version, about, long_about = None)]
+#[command(name = "alpaca-mcp-server", version = version(), about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--version`: the version, the git commit built from, and the toolsets compiled in.
+pub fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let toolsets: Vec<&str> = alpaca_mcp::TOOLSETS
+            .iter()
+            .filter(|t| t.compiled)
+            .map(|t| t.name)
+            .collect();
+        format!(
+            "{} (commit {}; toolsets: {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("ALPACA_MCP_GIT_COMMIT"),
+            toolsets.join(", ")
+        )
+    })
 }
 
 /// Settings shared by every command.
@@ -171,7 +189,11 @@ pub enum Command {
         markdown: bool,
     },
     /// Check the setup: keys, paper or live, market data feeds.
-    Doctor,
+    Doctor {
+        /// Also ask GitHub whether a newer release exists (the only time the server does).
+        #[arg(long)]
+        check_update: bool,
+    },
     /// OAuth clients connected in `--auth owner` mode: list them, revoke them.
     Auth {
         #[command(subcommand)]

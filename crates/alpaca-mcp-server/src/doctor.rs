@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use alpaca_mcp::runtime::{ApiRequest, Error, Method, Transport};
 use alpaca_mcp::{Client, Config};
 
+use alpaca_mcp::settings::Lookup;
+
 use crate::cli::Settings;
 
 fn request(api: &'static str, path: &str, query: Vec<(&'static str, String)>) -> ApiRequest {
@@ -18,7 +20,16 @@ fn request(api: &'static str, path: &str, query: Vec<(&'static str, String)>) ->
     }
 }
 
-pub async fn run(mut config: Config, _settings: &Settings) -> anyhow::Result<ExitCode> {
+/// Where the newest release is read from (GitHub's API for the repository's latest release);
+/// `ALPACA_MCP_RELEASES_URL` replaces it (tests point it at a local server).
+const RELEASES_URL: &str = "https://api.github.com/repos/alpaca-mcp/alpaca-mcp/releases/latest";
+
+pub async fn run(
+    mut config: Config,
+    _settings: &Settings,
+    check_update: bool,
+    lookup: &Lookup,
+) -> anyhow::Result<ExitCode> {
     let _sandbox = if config.sandbox {
         Some(crate::sandbox::start(&mut config).await?)
     } else {
@@ -113,11 +124,86 @@ pub async fn run(mut config: Config, _settings: &Settings) -> anyhow::Result<Exi
             }
         }
     }
+    // The one network call to anything but Alpaca, and only when asked for.
+    if check_update {
+        let url = lookup
+            .get("ALPACA_MCP_RELEASES_URL")
+            .unwrap_or_else(|| RELEASES_URL.to_string());
+        match newest_release(&url).await {
+            Ok((tag, page)) => match newer(&tag, env!("CARGO_PKG_VERSION")) {
+                true => println!(
+                    "note  a newer release exists: {tag} (this is {}): {page}",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                false => println!(
+                    "ok    this is the newest release ({})",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            },
+            Err(e) => println!("note  cannot check for a newer release: {e}"),
+        }
+    }
     if problems == 0 {
         println!("all good");
         Ok(ExitCode::SUCCESS)
     } else {
         println!("{problems} problem(s) to fix");
         Ok(ExitCode::from(1))
+    }
+}
+
+/// The tag and page of the newest release at `url` (GitHub's release JSON).
+async fn newest_release(url: &str) -> Result<(String, String), String> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("alpaca-mcp-server/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = http
+        .get(url)
+        .header("accept", "application/vnd.github+json")
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if !r.status().is_success() {
+        return Err(format!(
+            "the release list answered HTTP {}",
+            r.status().as_u16()
+        ));
+    }
+    let v: serde_json::Value = r.json().await.map_err(|e| e.without_url().to_string())?;
+    let tag = v["tag_name"]
+        .as_str()
+        .ok_or("the release list has no tag_name")?
+        .to_string();
+    let page = v["html_url"].as_str().unwrap_or(url).to_string();
+    Ok((tag, page))
+}
+
+/// Whether release `tag` (`v1.2.3`) is newer than `current` (`1.2.3`), comparing the numeric
+/// parts; a tag that is not a version is never newer.
+fn newer(tag: &str, current: &str) -> bool {
+    let parts = |v: &str| -> Option<Vec<u64>> {
+        let core = v.trim_start_matches('v').split(['-', '+']).next()?;
+        core.split('.').map(|p| p.parse().ok()).collect()
+    };
+    match (parts(tag), parts(current)) {
+        (Some(t), Some(c)) => t > c,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newer;
+
+    #[test]
+    fn release_tags_compare_by_number() {
+        assert!(newer("v0.2.0", "0.1.0"));
+        assert!(newer("v0.10.0", "0.9.3"));
+        assert!(newer("1.0.0", "0.99.99"));
+        assert!(!newer("v0.1.0", "0.1.0"));
+        assert!(!newer("v0.0.9", "0.1.0"));
+        assert!(!newer("nightly", "0.1.0"));
     }
 }

@@ -76,7 +76,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve::run(config, &cli.settings, &lookup).await,
             Command::Tools { json, markdown } => tools_cmd::run(config, json, markdown),
-            Command::Doctor => doctor::run(config, &cli.settings).await,
+            Command::Doctor { check_update } => {
+                doctor::run(config, &cli.settings, check_update, &lookup).await
+            }
             Command::Auth { action } => auth_cmd::run(action, &cli.settings, &lookup).await,
         }
     });

@@ -16,4 +16,5 @@ mod load;
 mod oauth;
 mod oauth_browser;
 mod oauth_python;
+mod release;
 mod stdio_kinds;
