@@ -129,11 +129,33 @@ fn cargo_install_from_git() {
 
     // Default features.
     let bin = install(&clone, &tmp.path().join("default"), &target, &[]);
+    // The version, the commit the clone is at (cargo's git checkout keeps it), the toolsets.
     let version = installed(&bin, &["--version"]);
-    assert_eq!(
-        version.trim(),
-        format!("alpaca-mcp-server {}", env!("CARGO_PKG_VERSION"))
+    let head = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&clone))
+    .stdout;
+    let head: String = String::from_utf8(head)
+        .unwrap()
+        .trim()
+        .chars()
+        .take(12)
+        .collect();
+    let prefix = format!(
+        "alpaca-mcp-server {} (commit {head}; toolsets: ",
+        env!("CARGO_PKG_VERSION")
     );
+    assert!(version.starts_with(&prefix), "{version}");
+    let mut listed: Vec<&str> = version
+        .trim()
+        .trim_start_matches(&prefix)
+        .trim_end_matches(')')
+        .split(", ")
+        .collect();
+    listed.sort();
+    let mut default_toolsets = DEFAULT_TOOLSETS.to_vec();
+    default_toolsets.sort();
+    assert_eq!(listed, default_toolsets, "{version}");
     let all = tools(&bin);
     assert!(all.iter().any(|(n, _)| n == "get_account_info"));
     assert!(all.iter().any(|(n, _)| n == "get_stock_latest_quote"));
@@ -151,7 +173,11 @@ fn cargo_install_from_git() {
         &target,
         &["--no-default-features", "--features", "stock-data"],
     );
-    assert!(installed(&bin, &["--version"]).starts_with("alpaca-mcp-server "));
+    let version = installed(&bin, &["--version"]);
+    assert!(
+        version.trim().ends_with("; toolsets: stock-data)"),
+        "{version}"
+    );
     let only = tools(&bin);
     assert!(!only.is_empty());
     assert!(only.iter().any(|(n, _)| n == "get_stock_latest_quote"));
