@@ -20,14 +20,18 @@ pub async fn run(
     settings: &Settings,
     lookup: &Lookup,
 ) -> anyhow::Result<ExitCode> {
-    if let AuthCommand::HashPassphrase = action {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        let passphrase = text.lines().next().unwrap_or_default();
-        let phc = hash_passphrase(passphrase).map_err(SetupError)?;
-        println!("{phc}");
-        return Ok(ExitCode::SUCCESS);
-    }
+    let (list_json, revoke) = match action {
+        AuthCommand::HashPassphrase => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            let passphrase = text.lines().next().unwrap_or_default();
+            let phc = hash_passphrase(passphrase).map_err(SetupError)?;
+            println!("{phc}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        AuthCommand::List { json } => (Some(json), None),
+        AuthCommand::Revoke { id, all } => (None, Some((id, all))),
+    };
     let dir = state_dir(settings, lookup)?;
     if !dir.join(FILE_NAME).exists() {
         return Err(SetupError(format!(
@@ -43,66 +47,61 @@ pub async fn run(
         .map_or(oauth::DEFAULT_GRANT_IDLE.as_secs() as i64, |d| {
             (d * 24 * 3600) as i64
         });
-    match action {
-        AuthCommand::List { json } => {
-            let grants = store.grants(oauth::now(), idle).await?;
-            if json {
-                let rows: Vec<_> = grants
-                    .iter()
-                    .map(|g| {
-                        json!({
-                            "id": g.grant.id,
-                            "client_id": g.grant.client_id,
-                            "client_name": g.client_name,
-                            "redirect_hosts": redirect_hosts(&g.redirect_uris),
-                            "scope": g.grant.scope,
-                            "toolsets": g.grant.toolsets,
-                            "created_at": g.grant.created_at,
-                            "last_used": g.grant.last_used,
-                        })
+    if let Some(json) = list_json {
+        let grants = store.grants(oauth::now(), idle).await?;
+        if json {
+            let rows: Vec<_> = grants
+                .iter()
+                .map(|g| {
+                    json!({
+                        "id": g.grant.id,
+                        "client_id": g.grant.client_id,
+                        "client_name": g.client_name,
+                        "redirect_hosts": redirect_hosts(&g.redirect_uris),
+                        "scope": g.grant.scope,
+                        "toolsets": g.grant.toolsets,
+                        "created_at": g.grant.created_at,
+                        "last_used": g.grant.last_used,
                     })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else if grants.is_empty() {
+            println!("No connected clients.");
+        } else {
+            println!(
+                "{:<16}  {:<28}  {:<24}  {:<10}  LAST USED (UTC)",
+                "ID", "CLIENT", "REDIRECT HOST", "SCOPE"
+            );
+            for g in &grants {
+                let name: String = g
+                    .client_name
+                    .as_deref()
+                    .unwrap_or("(unnamed)")
+                    .chars()
+                    .take(28)
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else if grants.is_empty() {
-                println!("No connected clients.");
-            } else {
                 println!(
-                    "{:<16}  {:<28}  {:<24}  {:<10}  LAST USED (UTC)",
-                    "ID", "CLIENT", "REDIRECT HOST", "SCOPE"
+                    "{:<16}  {:<28}  {:<24}  {:<10}  {}",
+                    g.grant.id,
+                    name,
+                    redirect_hosts(&g.redirect_uris).join(","),
+                    g.grant.scope,
+                    timestamp(g.grant.last_used)
                 );
-                for g in &grants {
-                    let name: String = g
-                        .client_name
-                        .as_deref()
-                        .unwrap_or("(unnamed)")
-                        .chars()
-                        .take(28)
-                        .collect();
-                    println!(
-                        "{:<16}  {:<28}  {:<24}  {:<10}  {}",
-                        g.grant.id,
-                        name,
-                        redirect_hosts(&g.redirect_uris).join(","),
-                        g.grant.scope,
-                        timestamp(g.grant.last_used)
-                    );
-                }
             }
         }
-        AuthCommand::Revoke { id, all } => {
-            if all {
-                let n = store.revoke_all().await?;
-                println!("Revoked {n} grant(s).");
-            } else if let Some(id) = id {
-                if !store.revoke_grant(&id).await? {
-                    return Err(
-                        SetupError(format!("no live grant {id:?} (see `auth list`)")).into(),
-                    );
-                }
-                println!("Revoked grant {id}.");
+    }
+    if let Some((id, all)) = revoke {
+        if all {
+            let n = store.revoke_all().await?;
+            println!("Revoked {n} grant(s).");
+        } else if let Some(id) = id {
+            if !store.revoke_grant(&id).await? {
+                return Err(SetupError(format!("no live grant {id:?} (see `auth list`)")).into());
             }
+            println!("Revoked grant {id}.");
         }
-        AuthCommand::HashPassphrase => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -205,7 +205,10 @@ impl OAuth {
         }
         Ok(Client {
             id: id.to_string(),
-            name: doc.client_name.map(|n| n.chars().take(200).collect()),
+            name: doc
+                .client_name
+                .as_deref()
+                .and_then(super::register::display_name),
             redirect_uris: doc.redirect_uris,
             secret_digest: None,
             kind: ClientKind::MetadataDocument,

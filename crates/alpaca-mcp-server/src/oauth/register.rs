@@ -33,6 +33,19 @@ const FORBIDDEN_SCHEMES: &[&str] = &[
     "wss",
 ];
 
+/// A client's name as shown to the owner: control characters (terminal escapes in
+/// `auth list`, line breaks in logs) become spaces, surrounding space is trimmed, and at most
+/// 200 characters are kept; `None` when nothing is left.
+pub fn display_name(name: &str) -> Option<String> {
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_string())
+}
+
 /// Checks one redirect URI as a client registers it; the error says what is wrong.
 pub fn check_redirect_uri(uri: &str) -> Result<url::Url, String> {
     if uri.chars().count() > MAX_URI_CHARS {
@@ -187,7 +200,7 @@ pub(crate) async fn register(
     let secret = confidential.then(|| secret::random_token("amcp_cs_"));
     let client = Client {
         id: format!("amcp_client_{}", secret::random_id()),
-        name: r.client_name.clone().filter(|n| !n.trim().is_empty()),
+        name: r.client_name.as_deref().and_then(display_name),
         redirect_uris: r.redirect_uris.clone(),
         secret_digest: secret.as_deref().map(secret::digest),
         kind: ClientKind::Registered,
@@ -224,6 +237,16 @@ pub(crate) async fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_names_lose_control_characters() {
+        assert_eq!(
+            display_name("Evil\u{1b}[2J\r\nClient").as_deref(),
+            Some("Evil [2J  Client")
+        );
+        assert_eq!(display_name(" \u{7} "), None);
+        assert_eq!(display_name(&"x".repeat(500)).unwrap().len(), 200);
+    }
 
     #[test]
     fn redirect_uris_follow_rfc_8252() {

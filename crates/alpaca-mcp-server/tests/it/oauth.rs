@@ -1090,3 +1090,19 @@ async fn static_tokens_keep_working_beside_oauth() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.contains("resource_metadata="), "{challenge}");
 }
+
+#[tokio::test]
+async fn a_client_name_cannot_carry_terminal_escapes_to_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let r = http()
+        .post(format!("{base}/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "client_name": "Claude\u{1b}[2J\u{1b}[31m\nfake line"}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let name = v["client_name"].as_str().unwrap();
+    assert!(!name.chars().any(char::is_control), "{name:?}");
+    assert!(name.starts_with("Claude"));
+}
