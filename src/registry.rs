@@ -189,6 +189,16 @@ pub fn enabled_tools(filter: &ToolFilter) -> Result<Vec<&'static ToolDef<Client>
         .collect())
 }
 
+/// The toolsets `filter` enables, in manifest order, each once.
+pub fn enabled_toolsets(filter: &ToolFilter) -> Result<Vec<&'static str>, FilterError> {
+    let chosen = chosen(filter)?;
+    Ok(TOOLSETS
+        .iter()
+        .map(|t| t.name)
+        .filter(|n| chosen.contains(n))
+        .collect())
+}
+
 /// The toolsets a filter enables: every compiled default one, or the named ones (each checked).
 fn chosen(filter: &ToolFilter) -> Result<Vec<&'static str>, FilterError> {
     let Some(names) = &filter.toolsets else {

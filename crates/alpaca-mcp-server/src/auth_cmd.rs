@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use alpaca_mcp::settings::Lookup;
 use alpaca_mcp_server::cli::{AuthCommand, Settings};
-use alpaca_mcp_server::http::settings::state_dir;
+use alpaca_mcp_server::http::settings::{grant_idle, state_dir};
 use alpaca_mcp_server::oauth::secret::hash_passphrase;
 use alpaca_mcp_server::oauth::sqlite::{FILE_NAME, Sqlite};
 use alpaca_mcp_server::oauth::{self, Store};
@@ -41,12 +41,7 @@ pub async fn run(
         .into());
     }
     let store = Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
-    let idle = settings
-        .http
-        .oauth_grant_idle_days
-        .map_or(oauth::DEFAULT_GRANT_IDLE.as_secs() as i64, |d| {
-            (d * 24 * 3600) as i64
-        });
+    let idle = grant_idle(settings, lookup)?.as_secs() as i64;
     if let Some(json) = list_json {
         let grants = store.grants(oauth::now(), idle).await?;
         if json {

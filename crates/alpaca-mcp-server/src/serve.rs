@@ -66,13 +66,11 @@ pub async fn run(
 /// The toolsets `config` enables, in manifest order (what a grant may be narrowed from).
 fn toolsets(config: &Config) -> Vec<String> {
     let filter = alpaca_mcp::registry::ToolFilter::for_config(config);
-    let mut names: Vec<String> = Vec::new();
-    for tool in alpaca_mcp::registry::enabled(&filter).unwrap_or_default() {
-        if !names.iter().any(|n| n == tool.toolset()) {
-            names.push(tool.toolset().to_string());
-        }
-    }
-    names
+    alpaca_mcp::registry::enabled_toolsets(&filter)
+        .unwrap_or_default()
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 fn build_tools(config: &Config, sandbox: Option<&Sandbox>) -> anyhow::Result<AlpacaTools> {

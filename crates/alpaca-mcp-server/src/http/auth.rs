@@ -229,18 +229,26 @@ pub async fn require_token(
 /// 403 for a request its token's scope does not cover, naming the scope that would
 /// (`insufficient_scope`, so that OAuth clients can ask for it).
 pub fn insufficient_scope(resource_metadata: Option<&str>, what: &str) -> Response {
-    let mut challenge = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"{} {}\"",
-        crate::oauth::SCOPE_READ,
-        crate::oauth::SCOPE_TRADE
-    );
-    if let Some(url) = resource_metadata {
-        challenge.push_str(&format!(", resource_metadata=\"{url}\""));
-    }
-    let mut r = plain(
+    let r = plain(
         StatusCode::FORBIDDEN,
         format!("Forbidden: {what} needs the `trade` scope; this token has `read` only"),
     );
+    challenge(
+        r,
+        format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{} {}\"",
+            crate::oauth::SCOPE_READ,
+            crate::oauth::SCOPE_TRADE
+        ),
+        resource_metadata,
+    )
+}
+
+/// `r` with `WWW-Authenticate: <challenge>`, plus `resource_metadata` in OAuth mode.
+fn challenge(mut r: Response, mut challenge: String, resource_metadata: Option<&str>) -> Response {
+    if let Some(url) = resource_metadata {
+        challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+    }
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -297,12 +305,9 @@ impl Denied {
                 "Service Unavailable: the server cannot check tokens now",
             );
         }
-        let mut challenge = String::from("Bearer realm=\"alpaca-mcp\"");
+        let mut bearer = String::from("Bearer realm=\"alpaca-mcp\"");
         if self == Denied::Invalid {
-            challenge.push_str(", error=\"invalid_token\"");
-        }
-        if let Some(url) = resource_metadata {
-            challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+            bearer.push_str(", error=\"invalid_token\"");
         }
         let message = match (self, resource_metadata.is_some()) {
             (Denied::Missing, false) => {
@@ -321,11 +326,11 @@ impl Denied {
         // The request's body was never read, so the connection cannot carry another request
         // reliably: say it closes, or a client reusing it (for the discovery that a 401
         // starts) may find it gone.
-        let mut r = closing(StatusCode::UNAUTHORIZED, message);
-        if let Ok(v) = HeaderValue::from_str(&challenge) {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
-        r
+        challenge(
+            closing(StatusCode::UNAUTHORIZED, message),
+            bearer,
+            resource_metadata,
+        )
     }
 }
 

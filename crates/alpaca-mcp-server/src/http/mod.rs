@@ -333,10 +333,7 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
         );
     }
     let request = Request::from_parts(parts, bytes);
-    if in_session {
-        return forward(endpoint, request.map(Body::from)).await;
-    }
-    if !limits::opens_session(&request) {
+    if in_session || !limits::opens_session(&request) {
         return forward(endpoint, request.map(Body::from)).await;
     }
     // Session limit: 503 for an initialize (a new session) beyond it.

@@ -85,21 +85,17 @@ impl HttpSecurity {
         let explicit_origins = origins.is_some();
         let mut origins = Origins::new(origins.as_deref())?;
 
-        let auth = match h.auth {
-            Some(mode) => mode,
-            None => match lookup.get("ALPACA_MCP_AUTH") {
-                None => AuthMode::Token,
-                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                    "token" => AuthMode::Token,
-                    "owner" => AuthMode::Owner,
-                    "none" => AuthMode::None,
-                    _ => {
-                        return Err(SetupError(format!(
-                            "ALPACA_MCP_AUTH: expected token, owner or none, got `{v}`"
-                        )));
-                    }
-                },
-            },
+        // The variable takes the flag's values (clap's own parser, case-insensitive).
+        let auth = match (h.auth, lookup.get("ALPACA_MCP_AUTH")) {
+            (Some(mode), _) => mode,
+            (None, None) => AuthMode::Token,
+            (None, Some(v)) => {
+                <AuthMode as clap::ValueEnum>::from_str(v.trim(), true).map_err(|_| {
+                    SetupError(format!(
+                        "ALPACA_MCP_AUTH: expected token, owner or none, got `{v}`"
+                    ))
+                })?
+            }
         };
         let public_url = h
             .public_url
@@ -124,19 +120,7 @@ impl HttpSecurity {
             ));
         }
 
-        let number = |flag: Option<u64>, name: &str| -> Result<Option<u64>, SetupError> {
-            match flag {
-                Some(n) => Ok(Some(n)),
-                None => lookup
-                    .get(name)
-                    .map(|v| {
-                        v.trim().parse::<u64>().map_err(|_| {
-                            SetupError(format!("{name}: expected a whole number, got `{v}`"))
-                        })
-                    })
-                    .transpose(),
-            }
-        };
+        let number = |flag: Option<u64>, name: &str| whole_number(lookup, flag, name);
         let at_least_one = |n: usize, what: &str| {
             if n == 0 {
                 Err(SetupError(format!("{what} must be at least 1")))
@@ -163,13 +147,7 @@ impl HttpSecurity {
             Some(secs) => Some(Duration::from_secs(secs)),
         };
         let secs =
-            |flag: Option<u64>, name: &str, default: Duration| -> Result<Duration, SetupError> {
-                match number(flag, name)? {
-                    None => Ok(default),
-                    Some(0) => Err(SetupError(format!("{name} must be at least 1 second"))),
-                    Some(n) => Ok(Duration::from_secs(n)),
-                }
-            };
+            |flag: Option<u64>, name: &str, default: Duration| seconds(lookup, flag, name, default);
         let header_timeout = secs(
             h.header_timeout,
             "ALPACA_MCP_HEADER_TIMEOUT",
@@ -196,7 +174,6 @@ impl HttpSecurity {
                 public_url.clone(),
                 paper,
                 toolsets,
-                &number,
             )?)),
             _ => None,
         };
@@ -334,7 +311,50 @@ fn owner_secret(settings: &Settings, lookup: &Lookup) -> Result<OwnerSecret, Set
     }
 }
 
-type Number<'a> = dyn Fn(Option<u64>, &str) -> Result<Option<u64>, SetupError> + 'a;
+/// `flag`, else the variable `name` through `lookup`, as a whole number.
+fn whole_number(lookup: &Lookup, flag: Option<u64>, name: &str) -> Result<Option<u64>, SetupError> {
+    match flag {
+        Some(n) => Ok(Some(n)),
+        None => lookup
+            .get(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| SetupError(format!("{name}: expected a whole number, got `{v}`")))
+            })
+            .transpose(),
+    }
+}
+
+/// [`whole_number`] as seconds, at least one, else `default`.
+fn seconds(
+    lookup: &Lookup,
+    flag: Option<u64>,
+    name: &str,
+    default: Duration,
+) -> Result<Duration, SetupError> {
+    match whole_number(lookup, flag, name)? {
+        None => Ok(default),
+        Some(0) => Err(SetupError(format!("{name} must be at least 1 second"))),
+        Some(n) => Ok(Duration::from_secs(n)),
+    }
+}
+
+/// How long an OAuth grant may go unused: `--oauth-grant-idle-days` (or its variable), else
+/// 30 days. The server and `auth list` read it the same way.
+pub fn grant_idle(settings: &Settings, lookup: &Lookup) -> Result<Duration, SetupError> {
+    match whole_number(
+        lookup,
+        settings.http.oauth_grant_idle_days,
+        "ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS",
+    )? {
+        None => Ok(oauth::DEFAULT_GRANT_IDLE),
+        Some(0) => Err(SetupError(
+            "ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS must be at least 1".into(),
+        )),
+        Some(days) => Ok(Duration::from_secs(days * 24 * 3600)),
+    }
+}
 
 fn owner_mode(
     settings: &Settings,
@@ -342,7 +362,6 @@ fn owner_mode(
     public_url: Option<url::Url>,
     paper: bool,
     toolsets: Vec<String>,
-    number: &Number<'_>,
 ) -> Result<OAuth, SetupError> {
     let Some(public_url) = public_url else {
         return Err(SetupError(
@@ -356,24 +375,15 @@ fn owner_mode(
     let h = &settings.http;
     let mut o = OAuthSettings::new(public_url, if paper { "paper" } else { "LIVE" });
     o.toolsets = toolsets;
-    if let Some(secs) = number(h.oauth_access_ttl, "ALPACA_MCP_OAUTH_ACCESS_TTL")? {
-        if secs == 0 {
-            return Err(SetupError(
-                "ALPACA_MCP_OAUTH_ACCESS_TTL must be at least 1 second".into(),
-            ));
-        }
-        o.access_ttl = Duration::from_secs(secs);
-    }
-    if let Some(days) = number(h.oauth_grant_idle_days, "ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS")? {
-        if days == 0 {
-            return Err(SetupError(
-                "ALPACA_MCP_OAUTH_GRANT_IDLE_DAYS must be at least 1".into(),
-            ));
-        }
-        o.grant_idle = Duration::from_secs(days * 24 * 3600);
-    }
+    o.access_ttl = seconds(
+        lookup,
+        h.oauth_access_ttl,
+        "ALPACA_MCP_OAUTH_ACCESS_TTL",
+        oauth::DEFAULT_ACCESS_TTL,
+    )?;
+    o.grant_idle = grant_idle(settings, lookup)?;
     // Codes live a minute; tests shorten it (0 makes every code expired on arrival).
-    if let Some(secs) = number(None, "ALPACA_MCP_OAUTH_CODE_TTL")? {
+    if let Some(secs) = whole_number(lookup, None, "ALPACA_MCP_OAUTH_CODE_TTL")? {
         o.code_ttl = Duration::from_secs(secs);
     }
     o.allow_local_client_metadata = h.oauth_allow_local_client_metadata;

@@ -372,7 +372,7 @@ pub(crate) async fn decide(
                 "access_denied",
                 "the owner denied access",
             ),
-            None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
+            None => answered(),
         };
     }
     let ip = super::client_ip(&headers, peer.as_ref().map(|p| &p.0));
@@ -392,33 +392,14 @@ pub(crate) async fn decide(
     if !right {
         oauth.attempts.record(ip);
         tracing::warn!(%ip, "a wrong owner passphrase on the consent page");
-        let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
-        return match map.get(id) {
-            Some(p) => consent_page(
-                &oauth,
-                p,
-                id,
-                csrf,
-                Some("Wrong passphrase."),
-                StatusCode::FORBIDDEN,
-            ),
-            None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
-        };
+        return again(&oauth, id, csrf, "Wrong passphrase.", StatusCode::FORBIDDEN);
     }
     let toolsets = match chosen_toolsets(&oauth.settings.toolsets, &form) {
         Ok(t) => t,
-        Err(problem) => {
-            let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
-            return match map.get(id) {
-                Some(p) => {
-                    consent_page(&oauth, p, id, csrf, Some(problem), StatusCode::BAD_REQUEST)
-                }
-                None => error_page(StatusCode::FORBIDDEN, "this form has already been answered"),
-            };
-        }
+        Err(problem) => return again(&oauth, id, csrf, problem, StatusCode::BAD_REQUEST),
     };
     let Some(p) = take(&oauth, id) else {
-        return error_page(StatusCode::FORBIDDEN, "this form has already been answered");
+        return answered();
     };
     let scope = match field("access") {
         "trade" if p.offers_trade => format!("{SCOPE_READ} {SCOPE_TRADE}"),
@@ -481,6 +462,20 @@ fn chosen_toolsets(
         0 => Err("Choose at least one toolset."),
         n if n == offered.len() => Ok(None),
         _ => Ok(Some(chosen.join(","))),
+    }
+}
+
+/// The page for a form that is no longer pending.
+fn answered() -> Response {
+    error_page(StatusCode::FORBIDDEN, "this form has already been answered")
+}
+
+/// The same consent form again, with `problem` said on it (it stays pending).
+fn again(oauth: &OAuth, id: &str, csrf: &str, problem: &str, status: StatusCode) -> Response {
+    let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
+    match map.get(id) {
+        Some(p) => consent_page(oauth, p, id, csrf, Some(problem), status),
+        None => answered(),
     }
 }
 

@@ -44,8 +44,10 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     if !well_formed {
         return false;
     }
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    computed.len() == challenge.len() && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+    same(
+        &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+        challenge,
+    )
 }
 
 /// Whether two secrets are equal, in constant time.

@@ -206,14 +206,6 @@ async fn code_grant(oauth: &OAuth, client: &Client, form: &Form) -> Response {
             "code_verifier does not match the code_challenge",
         );
     }
-    if let Some(resource) = form.get("resource")
-        && !oauth.is_our_resource(resource)
-    {
-        return bad(
-            "invalid_target",
-            "resource differs from the authorization request's",
-        );
-    }
     let (access, refresh, issued) = issue(oauth);
     let now = now();
     let grant = Grant {
