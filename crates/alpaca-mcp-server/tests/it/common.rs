@@ -34,3 +34,32 @@ pub async fn server_with_log(
 ) {
     support::bin::server_with_log(BIN, args, env).await
 }
+
+/// The tools a client lists, by name, sorted.
+pub async fn tool_names(client: &Client) -> Vec<String> {
+    let mut v: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The names of the tools the server exposes for `toolsets` (`None`: the defaults), read-only
+/// ones only if `read_only`, without order confirmation; sorted.
+pub fn expected_tool_names(toolsets: Option<Vec<String>>, read_only: bool) -> Vec<String> {
+    let mut v: Vec<String> = alpaca_mcp::registry::enabled(&alpaca_mcp::registry::ToolFilter {
+        toolsets,
+        read_only,
+        without_confirmation_tools: true,
+    })
+    .expect("the toolsets are compiled")
+    .iter()
+    .map(|t| t.name().to_string())
+    .collect();
+    v.sort();
+    v
+}

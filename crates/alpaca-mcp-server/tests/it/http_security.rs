@@ -8,7 +8,6 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use alpaca_mcp::registry::{ToolFilter, enabled};
 use common::*;
 use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -183,18 +182,6 @@ async fn call_tool(client: &Client, name: &str) -> rmcp::model::CallToolResult {
     call(client, name, json!({})).await
 }
 
-async fn tool_names(client: &Client) -> Vec<String> {
-    let mut v: Vec<String> = client
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test]
 async fn a_read_token_gets_a_read_only_session() {
     let tokens = token_file();
@@ -202,17 +189,7 @@ async fn a_read_token_gets_a_read_only_session() {
 
     let reader = client_with_token(&url, READ).await;
     let names = tool_names(&reader).await;
-    let mut expected: Vec<String> = enabled(&ToolFilter {
-        toolsets: None,
-        read_only: true,
-        without_confirmation_tools: true,
-    })
-    .unwrap()
-    .iter()
-    .map(|t| t.name().to_string())
-    .collect();
-    expected.sort();
-    assert_eq!(names, expected);
+    assert_eq!(names, expected_tool_names(None, true));
     assert!(!names.contains(&"place_stock_order".to_string()));
     for tool in reader.list_all_tools().await.unwrap() {
         let read_only = tool.annotations.as_ref().and_then(|a| a.read_only_hint);

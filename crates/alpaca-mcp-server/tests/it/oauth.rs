@@ -28,33 +28,42 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The server in owner mode on `port` with its state in `dir`; the child and the base URL.
+/// The sandbox server in owner mode on `port` with its state in `dir`; the child and the
+/// base URL.
 pub async fn owner_server(
     dir: &Path,
     port: u16,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String) {
     let base = format!("http://127.0.0.1:{port}");
-    let port_s = port.to_string();
+    let child = owner_server_with(dir, port, &base, &["--sandbox"], env).await;
+    (child, base)
+}
+
+/// The server in owner mode on `port` for `public_url`, state in `dir`, with `extra` flags
+/// and `env` (the owner passphrase is set).
+pub async fn owner_server_with(
+    dir: &Path,
+    port: u16,
+    public_url: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> tokio::process::Child {
+    let port = port.to_string();
+    let mut args = vec![
+        "--port",
+        &port,
+        "--auth",
+        "owner",
+        "--public-url",
+        public_url,
+        "--state-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
     let mut all_env = vec![("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)];
     all_env.extend_from_slice(env);
-    let (child, _, _) = support::bin::spawn_http(
-        BIN,
-        &[
-            "--sandbox",
-            "--port",
-            &port_s,
-            "--auth",
-            "owner",
-            "--public-url",
-            &base,
-            "--state-dir",
-            dir.to_str().unwrap(),
-        ],
-        &all_env,
-    )
-    .await;
-    (child, base)
+    support::bin::spawn_http(BIN, &args, &all_env).await.0
 }
 
 fn http() -> reqwest::Client {
@@ -492,22 +501,7 @@ async fn tokens_are_for_this_resource_only() {
     drop(child);
     let other = free_port();
     let other_url = format!("http://localhost:{other}");
-    let (_child, _, _) = support::bin::spawn_http(
-        BIN,
-        &[
-            "--sandbox",
-            "--port",
-            &other.to_string(),
-            "--auth",
-            "owner",
-            "--public-url",
-            &other_url,
-            "--state-dir",
-            dir.path().to_str().unwrap(),
-        ],
-        &[("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
-    )
-    .await;
+    let _child = owner_server_with(dir.path(), other, &other_url, &["--sandbox"], &[]).await;
     let r = http()
         .post(format!("http://127.0.0.1:{other}/mcp"))
         .header("host", format!("localhost:{other}"))
@@ -717,21 +711,12 @@ async fn a_client_metadata_document_is_used_when_local_fetches_are_allowed() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let (_child, _, _) = support::bin::spawn_http(
-        BIN,
-        &[
-            "--sandbox",
-            "--port",
-            &port.to_string(),
-            "--auth",
-            "owner",
-            "--public-url",
-            &base,
-            "--state-dir",
-            dir.path().to_str().unwrap(),
-            "--oauth-allow-local-client-metadata",
-        ],
-        &[("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
+    let _child = owner_server_with(
+        dir.path(),
+        port,
+        &base,
+        &["--sandbox", "--oauth-allow-local-client-metadata"],
+        &[],
     )
     .await;
     let (verifier, challenge) = pkce();
@@ -923,20 +908,12 @@ async fn the_consent_page_says_live_when_the_account_is_live() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let (_child, _, _) = support::bin::spawn_http(
-        BIN,
+    let _child = owner_server_with(
+        dir.path(),
+        port,
+        &base,
+        &[],
         &[
-            "--port",
-            &port.to_string(),
-            "--auth",
-            "owner",
-            "--public-url",
-            &base,
-            "--state-dir",
-            dir.path().to_str().unwrap(),
-        ],
-        &[
-            ("ALPACA_MCP_OWNER_SECRET", PASSPHRASE),
             ("ALPACA_API_KEY", "PKTESTFAKEFAKEFAKE00"),
             (
                 "ALPACA_SECRET_KEY",
@@ -995,26 +972,14 @@ async fn the_owner_can_narrow_a_grant_to_some_toolsets() {
     let config =
         StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(access);
     let mcp = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
-    let mut names: Vec<String> = mcp
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
-    let mut expected: Vec<String> =
-        alpaca_mcp::registry::enabled(&alpaca_mcp::registry::ToolFilter {
-            toolsets: Some(vec!["account".into(), "stock-data".into()]),
-            read_only: false,
-            without_confirmation_tools: true,
-        })
-        .unwrap()
-        .iter()
-        .map(|t| t.name().to_string())
-        .collect();
-    expected.sort();
-    assert_eq!(names, expected);
+    let names = super::common::tool_names(&mcp).await;
+    assert_eq!(
+        names,
+        super::common::expected_tool_names(
+            Some(vec!["account".into(), "stock-data".into()]),
+            false
+        )
+    );
     assert!(names.contains(&"get_account_info".to_string()));
     assert!(!names.contains(&"place_stock_order".to_string()));
     mcp.cancel().await.ok();

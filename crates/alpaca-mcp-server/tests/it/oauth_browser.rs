@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::oauth::{PASSPHRASE, free_port, owner_server};
+use super::oauth::{PASSPHRASE, free_port, owner_server, owner_server_with};
 
 fn var(name: &str, what: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("set {name} to {what}; .ci/run does"))
@@ -82,20 +82,12 @@ async fn behind_caddy_with_tls_the_python_sdk_connects() {
     let upstream = free_port();
     let public = free_port();
     let public_url = format!("https://localhost:{public}");
-    let (_server, _, _) = support::bin::spawn_http(
-        super::common::BIN,
-        &[
-            "--sandbox",
-            "--port",
-            &upstream.to_string(),
-            "--auth",
-            "owner",
-            "--public-url",
-            &public_url,
-            "--state-dir",
-            dir.path().join("state").to_str().unwrap(),
-        ],
-        &[("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)],
+    let _server = owner_server_with(
+        &dir.path().join("state"),
+        upstream,
+        &public_url,
+        &["--sandbox"],
+        &[],
     )
     .await;
     let data = dir.path().join("caddy");

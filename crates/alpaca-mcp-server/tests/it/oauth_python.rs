@@ -214,19 +214,8 @@ async fn a_read_grant_sees_no_order_tools_and_gets_403_insufficient_scope() {
     )
     .await;
     // Exactly the read-only tools, as a static `read` token sees.
-    let mut expected: Vec<String> =
-        alpaca_mcp::registry::enabled(&alpaca_mcp::registry::ToolFilter {
-            toolsets: None,
-            read_only: true,
-            without_confirmation_tools: true,
-        })
-        .unwrap()
-        .iter()
-        .map(|t| t.name().to_string())
-        .collect();
-    expected.sort();
     let names = tools(&run);
-    assert_eq!(names, expected);
+    assert_eq!(names, super::common::expected_tool_names(None, true));
     assert!(!names.contains(&"place_stock_order".to_string()));
     assert!(!names.contains(&"close_all_positions".to_string()));
     assert_eq!(
