@@ -1071,3 +1071,70 @@ async fn a_client_name_cannot_carry_terminal_escapes_to_the_owner() {
     assert!(!name.chars().any(char::is_control), "{name:?}");
     assert!(name.starts_with("Claude"));
 }
+
+#[tokio::test]
+async fn a_client_metadata_document_that_redirects_is_oversized_or_not_json_is_refused() {
+    // Even with local fetches allowed: no redirect is followed, and the body is bounded.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let target_hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let hits = target_hits.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let doc_port = listener.local_addr().unwrap().port();
+    let url = |path: &str| format!("http://127.0.0.1:{doc_port}{path}");
+    let target = url("/target.json");
+    let app = axum::Router::new()
+        .route(
+            "/redirect.json",
+            axum::routing::get(move || {
+                let target = target.clone();
+                async move { axum::response::Redirect::temporary(&target) }
+            }),
+        )
+        .route(
+            "/target.json",
+            axum::routing::get(move || {
+                hits.fetch_add(1, Ordering::SeqCst);
+                async { "{}" }
+            }),
+        )
+        .route(
+            "/huge.json",
+            axum::routing::get(|| async { "x".repeat(100 * 1024) }),
+        )
+        .route(
+            "/html.json",
+            axum::routing::get(|| async { "<html>not json</html>" }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _child = owner_server_with(
+        dir.path(),
+        port,
+        &base,
+        &["--sandbox", "--oauth-allow-local-client-metadata"],
+        &[],
+    )
+    .await;
+    let (_, challenge) = pkce();
+    for (path, says) in [
+        ("/redirect.json", "HTTP 307"),
+        ("/huge.json", "larger than"),
+        ("/html.json", "not valid client metadata"),
+    ] {
+        let id = url(path);
+        let mut params = standard(&id, &challenge);
+        params.retain(|(k, _)| *k != "client_id");
+        params.push(("client_id", &id));
+        let (status, _, body, location) = authorize(&base, &params).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(location.is_none());
+        assert!(body.contains(says), "{path}: {body}");
+    }
+    assert_eq!(
+        target_hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
+}
