@@ -49,6 +49,22 @@ pub async fn owner_server_with(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> tokio::process::Child {
+    owner_server_logged(dir, port, public_url, extra, env)
+        .await
+        .0
+}
+
+/// As [`owner_server_with`], with the server's log as it grows.
+pub async fn owner_server_logged(
+    dir: &Path,
+    port: u16,
+    public_url: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
     let port = port.to_string();
     let mut args = vec![
         "--port",
@@ -63,7 +79,8 @@ pub async fn owner_server_with(
     args.extend_from_slice(extra);
     let mut all_env = vec![("ALPACA_MCP_OWNER_SECRET", PASSPHRASE)];
     all_env.extend_from_slice(env);
-    support::bin::spawn_http(BIN, &args, &all_env).await.0
+    let (child, _, log) = support::bin::spawn_http(BIN, &args, &all_env).await;
+    (child, log)
 }
 
 fn http() -> reqwest::Client {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::oauth::{PASSPHRASE, free_port, owner_server, owner_server_with};
+use super::oauth::{PASSPHRASE, free_port, owner_server, owner_server_logged};
 
 fn var(name: &str, what: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("set {name} to {what}; .ci/run does"))
@@ -65,14 +65,60 @@ async fn chromium_completes_the_consent_without_javascript_and_a_wrong_passphras
     assert_eq!(seen["scope"], "read trade");
 }
 
-/// The README's Caddy recipe, with `tls internal` instead of a public certificate.
-fn caddyfile(public_port: u16, upstream_port: u16, data: &Path) -> String {
+/// The README's Caddy recipe, with `tls internal` instead of a public certificate. The request
+/// body is buffered whole before it goes upstream: without that, Go's HTTP/1 server (Caddy's)
+/// closes a request body once the answer's headers are written, and the proxy, still making its
+/// last read of the body it forwards, tears down the upstream connection and cuts the streamed
+/// answer after its first event (golang/go#40747; seen here about once in 30 runs on a busy
+/// machine, and once in CI). `request_buffers` appeared in Caddy 2.6.4; Debian's 2.6.2 spells
+/// it `buffer_requests` (with its `max_buffer_size` set, the cut still happened once in 150 runs
+/// here, so the body limit is `request_body`'s; with neither, 0 in 200).
+fn caddyfile(public_port: u16, upstream_port: u16, data: &Path, caddy: &str) -> String {
+    let buffering = if caddy_before(caddy, (2, 6, 4)) {
+        "buffer_requests"
+    } else {
+        "request_buffers 1MiB"
+    };
     format!(
         "{{\n\tadmin off\n\tstorage file_system {{\n\t\troot {}\n\t}}\n\tskip_install_trust\n\thttp_port {}\n}}\n\n\
-         localhost:{public_port} {{\n\ttls internal\n\treverse_proxy 127.0.0.1:{upstream_port}\n}}\n",
+         localhost:{public_port} {{\n\ttls internal\n\trequest_body {{\n\t\tmax_size 1MiB\n\t}}\n\t\
+         reverse_proxy 127.0.0.1:{upstream_port} {{\n\t\t{buffering}\n\t}}\n}}\n",
         data.display(),
         free_port()
     )
+}
+
+/// Whether the `caddy` binary is older than `version` (its `caddy version` line, e.g. `2.6.2` or
+/// `v2.8.4 h1:...`); unreadable versions count as current.
+fn caddy_before(caddy: &str, version: (u32, u32, u32)) -> bool {
+    let out = std::process::Command::new(caddy)
+        .arg("version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    parse_caddy_version(&out).is_some_and(|v| v < version)
+}
+
+fn parse_caddy_version(line: &str) -> Option<(u32, u32, u32)> {
+    let word = line.split_whitespace().next()?.trim_start_matches('v');
+    let mut parts = word.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+#[test]
+fn caddy_versions_are_read_as_they_print() {
+    assert_eq!(parse_caddy_version("2.6.2\n"), Some((2, 6, 2)));
+    assert_eq!(
+        parse_caddy_version("v2.8.4 h1:q3pe0wpBj1OcHFZ3n/1nl4V4bxBrYoSoab7rL9BMYNk=\n"),
+        Some((2, 8, 4))
+    );
+    assert_eq!(parse_caddy_version("v2.11.0-beta.1 h1:x"), Some((2, 11, 0)));
+    assert_eq!(parse_caddy_version(""), None);
+    assert!(parse_caddy_version("2.6.2").unwrap() < (2, 6, 4));
 }
 
 #[tokio::test]
@@ -82,38 +128,41 @@ async fn behind_caddy_with_tls_the_python_sdk_connects() {
     let upstream = free_port();
     let public = free_port();
     let public_url = format!("https://localhost:{public}");
-    let _server = owner_server_with(
+    let (_server, server_log) = owner_server_logged(
         &dir.path().join("state"),
         upstream,
         &public_url,
         &["--sandbox"],
-        &[],
+        &[("ALPACA_MCP_LOG", "info,rmcp=debug,tower_http=debug")],
     )
     .await;
     let data = dir.path().join("caddy");
     let config = dir.path().join("Caddyfile");
-    std::fs::write(&config, caddyfile(public, upstream, &data)).unwrap();
-    let mut caddy = tokio::process::Command::new(
-        std::env::var("ALPACA_MCP_TEST_CADDY").unwrap_or_else(|_| "caddy".into()),
-    )
-    .args([
-        "run",
-        "--adapter",
-        "caddyfile",
-        "--config",
-        config.to_str().unwrap(),
-    ])
-    .env("HOME", dir.path())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .kill_on_drop(true)
-    .spawn()
-    .expect("caddy runs");
-    // Caddy makes its local CA and the site's certificate at start.
+    let caddy_log = dir.path().join("caddy.log");
+    let caddy_bin = std::env::var("ALPACA_MCP_TEST_CADDY").unwrap_or_else(|_| "caddy".into());
+    std::fs::write(&config, caddyfile(public, upstream, &data, &caddy_bin)).unwrap();
+    let mut caddy = tokio::process::Command::new(&caddy_bin)
+        .args([
+            "run",
+            "--adapter",
+            "caddyfile",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .env("HOME", dir.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&caddy_log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("caddy runs");
+    let caddy_said = || std::fs::read_to_string(&caddy_log).unwrap_or_default();
+    // Caddy makes its local CA and then, in the background, the site's certificate.
     let root = data.join("pki/authorities/local/root.crt");
+    let leaf = data.join("certificates/local/localhost/localhost.crt");
     let ready = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             if root.exists()
+                && leaf.exists()
                 && tokio::net::TcpStream::connect(("127.0.0.1", public))
                     .await
                     .is_ok()
@@ -124,7 +173,7 @@ async fn behind_caddy_with_tls_the_python_sdk_connects() {
         }
     })
     .await;
-    assert!(ready.is_ok(), "caddy did not start");
+    assert!(ready.is_ok(), "caddy did not start: {}", caddy_said());
 
     let storage = dir.path().join("tokens.json");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth/client.py");
@@ -143,6 +192,9 @@ async fn behind_caddy_with_tls_the_python_sdk_connects() {
                 root.to_str().unwrap(),
                 "--call",
                 "get_account_info",
+                // The script reports where it was if it has not finished by then.
+                "--deadline",
+                "60",
             ])
             .output(),
     )
@@ -158,7 +210,12 @@ async fn behind_caddy_with_tls_the_python_sdk_connects() {
             .unwrap_or("{}"),
     )
     .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-    assert!(run.get("error").is_none(), "{run}");
+    assert!(
+        run.get("error").is_none(),
+        "{run}\ncaddy said:\n{}\nthe server said:\n{}",
+        caddy_said(),
+        server_log.lock().unwrap()
+    );
     assert_eq!(run["visits"].as_array().unwrap().len(), 1, "{run}");
     assert_eq!(run["visits"][0]["resource"], format!("{public_url}/mcp"));
     let call = &run["calls"][0];
@@ -170,4 +227,22 @@ async fn behind_caddy_with_tls_the_python_sdk_connects() {
             .contains("\"mode\":\"paper\"")
     );
     caddy.kill().await.ok();
+}
+
+/// Both Caddyfiles in the README carry the body buffering and limit the test runs with.
+#[test]
+fn the_readme_caddy_recipes_buffer_request_bodies() {
+    let readme = include_str!("../../../../README.md");
+    let blocks: Vec<&str> = readme
+        .split("```text\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.contains("reverse_proxy"))
+        .collect();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    for b in blocks {
+        assert!(b.contains("request_buffers 1MiB"), "{b}");
+        assert!(b.contains("max_size 1MiB"), "{b}");
+    }
+    assert!(readme.contains("write `buffer_requests` in\nplace of `request_buffers 1MiB`"));
 }

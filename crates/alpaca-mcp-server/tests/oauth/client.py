@@ -15,6 +15,7 @@ import asyncio
 import json
 import ssl
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
@@ -155,13 +156,15 @@ async def main() -> int:
     p.add_argument("--sleep", type=float, default=0, help="seconds to wait before calling the tools again")
     p.add_argument("--deny-after", type=int, default=None, help="deny every consent after this many")
     p.add_argument("--cafile", help="trust this root certificate (a proxy's local CA)")
+    p.add_argument("--deadline", type=float, default=90, help="give up (and report) after this many seconds")
     args = p.parse_args()
     verify = ssl.create_default_context(cafile=args.cafile) if args.cafile else True
 
     events = []
+    started = time.monotonic()
 
     async def on_request(request):
-        entry = {"method": request.method, "path": request.url.path}
+        entry = {"t": round(time.monotonic() - started, 3), "method": request.method, "path": request.url.path}
         if request.url.path == "/token":
             body = parse_qs(request.content.decode())
             entry["grant_type"] = body.get("grant_type", [""])[0]
@@ -170,6 +173,7 @@ async def main() -> int:
     async def on_response(response):
         events.append(
             {
+                "t": round(time.monotonic() - started, 3),
                 "status": response.status_code,
                 "path": response.request.url.path,
                 "www_authenticate": response.headers.get("www-authenticate", ""),
@@ -203,6 +207,7 @@ async def main() -> int:
             name, _, raw = spec.partition("=")
             arguments = json.loads(raw) if raw else {}
             entry = {"name": name}
+            out["stage"] = f"call {name}"
             try:
                 result = await session.call_tool(name, arguments)
                 entry["is_error"] = bool(getattr(result, "is_error", False))
@@ -212,16 +217,22 @@ async def main() -> int:
             out["calls"].append(entry)
 
     try:
-        async with http:
-            async with streamable_http_client(args.url, http_client=http) as (read, write):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    tools = await session.list_tools()
-                    out["tools"] = sorted(t.name for t in tools.tools)
-                    await call_all(session)
-                    if args.sleep:
-                        await asyncio.sleep(args.sleep)
+        # A hang anywhere is reported with the stage it was in and the requests so far.
+        async with asyncio.timeout(args.deadline):
+            async with http:
+                async with streamable_http_client(args.url, http_client=http) as (read, write):
+                    async with ClientSession(read, write) as session:
+                        out["stage"] = "initialize"
+                        await session.initialize()
+                        out["stage"] = "list tools"
+                        tools = await session.list_tools()
+                        out["tools"] = sorted(t.name for t in tools.tools)
                         await call_all(session)
+                        if args.sleep:
+                            await asyncio.sleep(args.sleep)
+                            await call_all(session)
+                        out["stage"] = "close"
+            out["stage"] = "done"
     except BaseException as e:  # noqa: BLE001
         out["error"] = describe(e)[:4000]
     print(json.dumps(out))
