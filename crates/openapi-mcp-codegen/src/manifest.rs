@@ -234,6 +234,11 @@ pub struct Operation {
     /// field whose value, on a page's last item, is the next page's `page_token`. (Operations
     /// that answer an object with `next_page_token` are paginated without this.)
     pub page_cursor: Option<String>,
+    /// The arguments that narrow a large answer (an option chain's expiration and strike
+    /// range): a result cut to its budget names them as the way to get the rest. Each must be
+    /// one of the tool's arguments.
+    #[serde(default)]
+    pub narrow: Vec<String>,
     /// The safety mechanism the server applies to this tool (for tools that change orders or
     /// positions): the server knows each name and refuses to start on one it does not know.
     pub guard: Option<String>,
@@ -301,6 +306,8 @@ pub struct ToolEntry<'a> {
     pub cache_ttl: u32,
     /// The item field that carries the next page's token, for bare-array list operations.
     pub page_cursor: Option<&'a str>,
+    /// The arguments that narrow a large answer.
+    pub narrow: &'a [String],
     /// The safety mechanism the server applies.
     pub guard: Option<&'a str>,
 }
@@ -424,6 +431,7 @@ impl Manifest {
             guard: op.guard.as_deref(),
             cache_ttl: op.cache_ttl,
             page_cursor: op.page_cursor.as_deref(),
+            narrow: &op.narrow,
             name,
             toolset,
             description,

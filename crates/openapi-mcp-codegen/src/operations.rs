@@ -420,6 +420,22 @@ pub fn generate(
             Some(g) => quote!(Some(#g)),
             None => quote!(None),
         };
+        let keyed: Vec<TokenStream> = keyed_maps(doc, opref)?
+            .iter()
+            .map(|path| quote!(&[#(#path),*]))
+            .collect();
+        for n in tool.narrow {
+            if !args.iter().any(|a| &a.name == n) {
+                return Err(doc.error(
+                    &at,
+                    format!(
+                        "tool `{}`: `narrow` names `{n}`, which is not one of its arguments",
+                        tool.name
+                    ),
+                ));
+            }
+        }
+        let narrow = tool.narrow.iter().map(String::as_str);
         code.tool_def = Some(quote! {
             rt::ToolDef {
                 name: #name,
@@ -435,6 +451,8 @@ pub fn generate(
                 cache_ttl: #cache_ttl,
                 paginate: #paginate,
                 guard: #guard,
+                keyed: &[#(#keyed),*],
+                narrow: &[#(#narrow),*],
             }
         });
         code.input_schema = Some(schema);
@@ -821,6 +839,59 @@ struct Paging {
     page_default: Option<u64>,
     /// For a bare-array answer: the item field holding the next page's token.
     cursor: Option<String>,
+}
+
+/// Where the success answer holds maps of records (`additionalProperties` whose schema is an
+/// object with properties), as keys from the root; `*` stands for every key of a map of maps.
+/// Arrays need no such hint: an array of objects is a table wherever it is.
+fn keyed_maps(doc: &Doc<'_>, opref: &OpRef<'_>) -> Result<Vec<Vec<String>>, Error> {
+    let Some(response) = opref.op.pointer("/responses/200") else {
+        return Ok(vec![]);
+    };
+    let Some(schema) = doc
+        .deref(response)?
+        .pointer("/content/application~1json/schema")
+    else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    keyed_walk(doc, schema, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+fn keyed_walk(
+    doc: &Doc<'_>,
+    schema: &Value,
+    path: &mut Vec<String>,
+    out: &mut Vec<Vec<String>>,
+) -> Result<(), Error> {
+    if path.len() > 4 {
+        return Ok(());
+    }
+    let schema = doc.deref(schema)?;
+    let props = schema.get("properties").and_then(Value::as_object);
+    if let Some(props) = props {
+        for (name, sub) in props {
+            path.push(name.clone());
+            keyed_walk(doc, sub, path, out)?;
+            path.pop();
+        }
+        return Ok(());
+    }
+    if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+        let values = doc.deref(values)?;
+        if values.get("properties").is_some_and(Value::is_object) {
+            out.push(path.clone());
+        } else if values
+            .get("additionalProperties")
+            .is_some_and(Value::is_object)
+        {
+            path.push("*".into());
+            keyed_walk(doc, values, path, out)?;
+            path.pop();
+        }
+    }
+    Ok(())
 }
 
 /// Whether (and how) a tool is paginated: a GET with a `page_token` query parameter whose

@@ -69,6 +69,12 @@ pub struct ToolDef<C: 'static> {
     /// The safety mechanism the server applies, for a tool that changes orders or positions
     /// (the manifest's `guard`).
     pub guard: Option<&'static str>,
+    /// Where the answer holds maps of records (snapshots by symbol), as keys from the answer's
+    /// root (`*`: every key of a map), read from the response schema: such a map is a table of
+    /// rows as an array of objects is.
+    pub keyed: &'static [&'static [&'static str]],
+    /// The arguments that narrow a large answer (the manifest's `narrow`).
+    pub narrow: &'static [&'static str],
 }
 
 /// How a list tool's pages are followed. The tool's `limit` counts items across pages (the
