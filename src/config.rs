@@ -83,6 +83,9 @@ pub struct Config {
     /// page (`ALPACA_MAX_PAGES`, 1 to 100, default 10). An operator's bound on what one
     /// model call costs in rate limit; past it the result says more remains and how to go on.
     pub max_pages: u64,
+    /// How results are written (compact tables or JSON) and the characters one may hold
+    /// (`ALPACA_RESULT_FORMAT`, `ALPACA_MAX_RESULT_CHARS`).
+    pub output: crate::output::OutputConfig,
 }
 
 /// Which account orders go to: results say it in their `mode` field.
@@ -185,17 +188,7 @@ impl Config {
         let trading_rate_limit = limit("ALPACA_TRADING_RATE_LIMIT_PER_MINUTE")?;
         let data_rate_limit = limit("ALPACA_DATA_RATE_LIMIT_PER_MINUTE")?;
         let max_pages = match non_empty("ALPACA_MAX_PAGES") {
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| MAX_PAGES_RANGE.contains(n))
-                .ok_or_else(|| ConfigError::OutOfRange {
-                    name: "ALPACA_MAX_PAGES".into(),
-                    value: v.clone(),
-                    min: *MAX_PAGES_RANGE.start(),
-                    max: *MAX_PAGES_RANGE.end(),
-                })?,
+            Some(v) => crate::settings::parse_in_range("ALPACA_MAX_PAGES", &v, MAX_PAGES_RANGE)?,
             None => 10,
         };
         Ok(Config {
@@ -214,6 +207,7 @@ impl Config {
             data_rate_limit,
             retry_base: Duration::from_millis(250),
             max_pages,
+            output: crate::output::OutputConfig::from_lookup(&get)?,
         })
     }
 

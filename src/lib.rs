@@ -17,11 +17,13 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod compact;
 pub mod config;
 pub mod embed;
 mod engine;
 pub mod envelope;
 mod handwritten;
+pub mod output;
 mod pagination;
 pub mod prompts;
 pub mod registry;

@@ -130,11 +130,13 @@ pub(crate) enum Walked {
 }
 
 /// Reads a list tool's pages with `send_page` (one request per call: the arguments of one
-/// page) and merges them, bounded by the call's `limit` and `cap` pages.
+/// page) and merges them, bounded by the call's `limit`, `cap` pages and the result budget:
+/// no page is fetched once `measure` says those read so far fill `budget` characters.
 pub(crate) async fn walk<F, Fut>(
     p: &Paginate,
     mut args: JsonObject,
     cap: u64,
+    (budget, measure): (usize, &(dyn Fn(&Value) -> usize + Sync)),
     mut send_page: F,
 ) -> Walked
 where
@@ -147,6 +149,7 @@ where
     let mut collected = 0u64;
     let mut pages = 0u64;
     let mut stopped_by: Option<String> = None;
+    let mut filled = 0usize;
     loop {
         let mut page = args.clone();
         let size = walk.page_size(p, collected);
@@ -179,6 +182,7 @@ where
             }
         };
         pages += 1;
+        filled += measure(&body);
         walk.token = match (p.cursor, body) {
             (None, Value::Object(mut m)) => {
                 let next = m
@@ -210,7 +214,7 @@ where
             }
         };
         let done = walk.total.is_some_and(|t| collected >= t);
-        if walk.token.is_none() || done || pages >= walk.max_pages {
+        if walk.token.is_none() || done || pages >= walk.max_pages || filled >= budget {
             break;
         }
     }
@@ -228,6 +232,9 @@ where
     let mut summary = format!("{collected} item(s) in {pages} page(s).");
     if let Some(why) = &stopped_by {
         summary.push_str(&format!(" Page {} could not be read: {why}.", pages + 1));
+    }
+    if filled >= budget && walk.token.is_some() {
+        summary.push_str(" The pages read fill the result budget, so no more were fetched.");
     }
     if let Some(t) = &walk.token {
         summary.push_str(&format!(

@@ -64,6 +64,16 @@ pub enum ConfigError {
         /// What is wrong (a line number, never a value).
         reason: String,
     },
+    /// A value that is not one of a setting's choices.
+    #[error("{name}={value:?} is not one of: {expected}")]
+    BadChoice {
+        /// Variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// The choices.
+        expected: &'static str,
+    },
     /// A count that is not a whole number from 0 up.
     #[error("{name}={value:?} is not a whole number (0 or more)")]
     BadCount {
@@ -84,6 +94,26 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
             value: value.to_string(),
         }),
     }
+}
+
+/// Parses a whole number within `range` (`_` may group digits: `100_000`).
+pub fn parse_in_range(
+    name: &str,
+    value: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    value
+        .trim()
+        .replace('_', "")
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError::OutOfRange {
+            name: name.to_string(),
+            value: value.to_string(),
+            min: *range.start(),
+            max: *range.end(),
+        })
 }
 
 /// Parses a base URL; a value without a scheme gets `https://`.

@@ -287,6 +287,7 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
     let mut collected = 0u64;
     let mut pages = 0u64;
     let mut token = plan.page_token.clone();
+    let mut size = 0usize;
     loop {
         let mut page = base.clone();
         page.insert("limit".into(), json!((plan.limit - collected).min(10_000)));
@@ -327,8 +328,17 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         token = body
             .remove("next_page_token")
             .and_then(|t| t.as_str().map(str::to_string));
+        let body = Value::Object(body);
+        size += ctx.output.measure(&body, &[]);
+        let Value::Object(body) = body else {
+            unreachable!("made an object above")
+        };
         collected += pagination::merge(&mut merged, body);
-        if token.is_none() || collected >= plan.limit || pages >= ctx.max_pages {
+        if token.is_none()
+            || collected >= plan.limit
+            || pages >= ctx.max_pages
+            || size >= ctx.output.max_chars
+        {
             break;
         }
     }
@@ -357,6 +367,9 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
             .map(|t| format!(", timeframe {t}"))
             .unwrap_or_default(),
     );
+    if size >= ctx.output.max_chars && more {
+        summary.push_str(" The pages read fill the result budget, so no more were fetched.");
+    }
     if more {
         summary.push_str(&format!(
             " More data remains: call again with page_token={} to continue.",

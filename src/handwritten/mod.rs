@@ -49,6 +49,8 @@ pub struct Ctx<'a> {
     pub peer: Option<&'a rmcp::Peer<rmcp::RoleServer>>,
     /// The most requests a list call makes ([`crate::Config::max_pages`]).
     pub max_pages: u64,
+    /// How results are written and bounded: a list stops following pages at the budget.
+    pub output: crate::output::OutputConfig,
 }
 
 /// A hand-written tool's call.

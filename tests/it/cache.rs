@@ -126,7 +126,7 @@ async fn an_outage_serves_stale_reference_data_but_never_account_data() {
         mock.clear_faults();
         mock.inject(Fault::new("/v2/", kind.clone()));
         let r = call(&client, "get_asset", json!({"symbol_or_asset_id": "MSFT"})).await;
-        let s = r.structured_content.as_ref().expect("structured");
+        let s = &serde_json::Value::Object(support::envelope(&r));
         assert_eq!(r.is_error, Some(false), "{kind:?}");
         assert_eq!(s["stale"], true, "{kind:?}");
         assert!(s["stale_age_seconds"].as_u64().is_some());

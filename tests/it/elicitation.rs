@@ -105,7 +105,7 @@ async fn place(client: &RunningService<RoleClient, User>) -> rmcp::model::CallTo
 }
 
 fn summary(r: &rmcp::model::CallToolResult) -> String {
-    r.structured_content.as_ref().unwrap()["summary"]
+    support::envelope(r)["summary"]
         .as_str()
         .unwrap_or_default()
         .to_string()

@@ -284,7 +284,7 @@ async fn confirm_orders_holds_every_tool_that_changes_exposure() {
             .as_str()
             .unwrap_or_else(|| panic!("{tool} not held: {d}"))
             .to_string();
-        let summary = r.structured_content.as_ref().unwrap()["summary"]
+        let summary = support::envelope(&r)["summary"]
             .as_str()
             .unwrap()
             .to_string();

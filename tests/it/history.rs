@@ -14,7 +14,10 @@ use support::*;
 const NOW: u64 = 1_736_955_000;
 
 async fn pinned(mock: &MockServer) -> Client {
-    let mut tools = AlpacaTools::new(&config_for(mock)).unwrap();
+    // No result budget in the way: these tests count the requests a range makes.
+    let mut config = config_for(mock);
+    config.output.max_chars = 1_000_000;
+    let mut tools = AlpacaTools::new(&config).unwrap();
     tools.set_clock(Clock::fixed(UNIX_EPOCH + Duration::from_secs(NOW)));
     let client = connect_tools(tools).await;
     mock.clear_requests();
@@ -94,10 +97,7 @@ async fn start_is_now_minus_the_lookback() {
             timeframe,
             "{tool} {args}"
         );
-        assert_eq!(
-            r.structured_content.as_ref().unwrap()["meta"]["start"],
-            start
-        );
+        assert_eq!(support::envelope(&r)["meta"]["start"], start);
     }
 }
 
@@ -166,7 +166,7 @@ async fn a_refused_sip_feed_falls_back_to_iex_once_unless_sip_was_asked_for() {
         d["bars"]["AAPL"].as_array().is_some_and(|b| !b.is_empty()),
         "{d}"
     );
-    let s = r.structured_content.as_ref().unwrap();
+    let s = &serde_json::Value::Object(support::envelope(&r));
     assert_eq!(s["meta"]["feed"], "iex");
     assert!(s["summary"].as_str().unwrap().contains("IEX feed"));
     let q = queries(&mock, "/v2/stocks/bars");
@@ -238,7 +238,7 @@ async fn pages_are_followed_up_to_limit_and_the_page_cap() {
     let r = call(&client, "get_stock_bars", json!({"symbols": "AAPL"})).await;
     let d = data(&r);
     assert_eq!(times(&d), ["p1-0", "p1-1", "p2-0", "p2-1", "p3-0", "p3-1"]);
-    let meta = &r.structured_content.as_ref().unwrap()["meta"];
+    let meta = &support::envelope(&r)["meta"];
     assert_eq!(
         (meta["pages"].as_u64(), meta["more_available"].as_bool()),
         (Some(3), Some(false))
@@ -256,7 +256,7 @@ async fn pages_are_followed_up_to_limit_and_the_page_cap() {
     let d = data(&r);
     assert_eq!(times(&d).len(), 4);
     assert_eq!(d["next_page_token"], "p3");
-    let s = r.structured_content.as_ref().unwrap();
+    let s = &serde_json::Value::Object(support::envelope(&r));
     assert_eq!(s["meta"]["more_available"], true);
     assert!(s["summary"].as_str().unwrap().contains("page_token=p3"));
 

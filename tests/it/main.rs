@@ -4,6 +4,7 @@
 //! process-wide TRACE log subscriber.
 
 mod arguments;
+mod budget;
 mod cache;
 mod drifted_bodies;
 mod elicitation;

@@ -250,7 +250,7 @@ async fn places(
         .expect("client_order_id is always sent");
     assert_eq!(body, expected, "{tool} {args}");
     assert_eq!(order["client_order_id"], coid);
-    let summary = r.structured_content.as_ref().unwrap()["summary"]
+    let summary = support::envelope(&r)["summary"]
         .as_str()
         .unwrap()
         .to_string();
@@ -384,7 +384,7 @@ async fn a_lost_response_is_looked_up_never_resent() {
         );
         let r = call(&client, "place_stock_order", buy.clone()).await;
         let order = data(&r);
-        let summary = r.structured_content.as_ref().unwrap()["summary"]
+        let summary = support::envelope(&r)["summary"]
             .as_str()
             .unwrap()
             .to_string();

@@ -20,7 +20,7 @@ fn body_200(body: &str) -> FaultKind {
 }
 
 fn summary(r: &rmcp::model::CallToolResult) -> String {
-    r.structured_content.as_ref().unwrap()["summary"]
+    support::envelope(r)["summary"]
         .as_str()
         .unwrap()
         .to_string()

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use support::*;
 
 fn meta(r: &rmcp::model::CallToolResult) -> Value {
-    r.structured_content.as_ref().unwrap()["meta"].clone()
+    support::envelope(r)["meta"].clone()
 }
 
 fn ids(items: &Value) -> Vec<String> {
@@ -25,7 +25,10 @@ fn ids(items: &Value) -> Vec<String> {
 #[tokio::test]
 async fn news_pages_are_read_within_alpacas_bound_up_to_limit() {
     let mock = mock().await;
-    let client = connect(&config_for(&mock)).await;
+    // 120 news items are more than the default result budget holds.
+    let mut config = config_for(&mock);
+    config.output.max_chars = 1_000_000;
+    let client = connect(&config).await;
 
     // What one page of 50 (Alpaca's largest) and the next 70 hold, read directly.
     let first = data(&call(&client, "get_news", json!({"limit": 50})).await);
@@ -65,7 +68,7 @@ async fn news_pages_are_read_within_alpacas_bound_up_to_limit() {
     let d = data(&r);
     assert_eq!(ids(&d["news"]), got[..100]);
     let next = d["next_page_token"].as_str().unwrap().to_string();
-    let s = r.structured_content.as_ref().unwrap();
+    let s = &serde_json::Value::Object(support::envelope(&r));
     assert!(
         s["summary"]
             .as_str()
@@ -250,7 +253,7 @@ async fn a_failing_later_page_returns_what_was_read_and_where_to_continue() {
     let d = data(&r);
     assert_eq!(d.as_array().unwrap().len(), 100);
     assert_eq!(seen.lock().unwrap().len(), 2, "a 4xx page is not retried");
-    let s = r.structured_content.as_ref().unwrap();
+    let s = &serde_json::Value::Object(support::envelope(&r));
     let summary = s["summary"].as_str().unwrap();
     assert!(summary.contains("Page 2 could not be read"), "{summary}");
     assert!(summary.contains("page refused"), "{summary}");

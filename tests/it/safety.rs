@@ -47,7 +47,7 @@ async fn confirmation_holds_the_order_until_confirmed_once_in_the_same_session()
     .await;
     let d = data(&held);
     let id = d["confirmation_id"].as_str().unwrap().to_string();
-    let summary = held.structured_content.as_ref().unwrap()["summary"]
+    let summary = support::envelope(&held)["summary"]
         .as_str()
         .unwrap()
         .to_string();

@@ -30,17 +30,36 @@ pub fn text(result: &CallToolResult) -> String {
         .unwrap_or_default()
 }
 
-/// The `data` of a success envelope.
-pub fn data(result: &CallToolResult) -> Value {
+/// A success's envelope (`notice`, `mode`, `meta`, `data`, ...), read from its text: JSON, or
+/// compact text read back with [`alpaca_mcp::compact::parse`]. When `structuredContent` is
+/// there too, the text must say exactly the same, so every test that reads a result checks
+/// that the compact text loses nothing.
+pub fn envelope(result: &CallToolResult) -> serde_json::Map<String, Value> {
     assert_eq!(
         result.is_error,
         Some(false),
         "expected success, got: {}",
         text(result)
     );
-    result
-        .structured_content
-        .as_ref()
-        .expect("structured content")["data"]
-        .clone()
+    let text = text(result);
+    let from_text = if text.starts_with('{') {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON text: {e}\n{text}"))
+    } else {
+        alpaca_mcp::compact::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    };
+    if let Some(structured) = &result.structured_content {
+        assert_eq!(
+            &Value::Object(from_text.clone()),
+            structured,
+            "the text and structuredContent differ:\n{text}"
+        );
+    }
+    from_text
+}
+
+/// The `data` of a success envelope.
+pub fn data(result: &CallToolResult) -> Value {
+    envelope(result)
+        .remove("data")
+        .expect("an envelope has data")
 }

@@ -39,7 +39,7 @@ async fn check_session(client: &Client) {
     let clock = call(client, "get_clock", json!({})).await;
     let d = data(&clock);
     assert!(d.get("is_open").is_some(), "{d}");
-    let s = clock.structured_content.as_ref().unwrap();
+    let s = &serde_json::Value::Object(envelope(&clock));
     assert_eq!(s["mode"], "paper");
     assert!(s["notice"].as_str().unwrap().contains("Untrusted"));
 

@@ -466,12 +466,8 @@ async fn call_every_tool(client: &Client, label: &str) -> Vec<String> {
             ));
             continue;
         }
-        let data = result
-            .structured_content
-            .as_ref()
-            .and_then(|s| s.get("data"))
-            .cloned()
-            .unwrap_or(Value::Null);
+        // Read through the compact text (or JSON): every tool's answer must read back whole.
+        let data = data(&result);
         learn(tool, &data, &mut ids);
     }
     assert!(

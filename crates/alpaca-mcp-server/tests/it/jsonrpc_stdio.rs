@@ -166,7 +166,8 @@ async fn a_duplicate_id_in_flight_is_refused_and_never_run() {
     let mut c = Raw::start(&["--sandbox"], &[("ALPACA_CONFIRM_ORDERS", "true")]).await;
     c.initialize(json!({"elicitation": {"form": {}}})).await;
     let orders_now = |v: &Value| {
-        v["result"]["structuredContent"]["data"]
+        let text = v["result"]["content"][0]["text"].as_str().expect("text");
+        alpaca_mcp::compact::parse(text).expect("compact text")["data"]
             .as_array()
             .map(Vec::len)
             .expect("a list of orders")

@@ -78,7 +78,10 @@ async fn host_serves_its_tool_and_alpacas_market_data_tools() {
         .await
         .unwrap();
     assert_eq!(quote.is_error, Some(false), "{quote:?}");
-    let data = &quote.structured_content.as_ref().unwrap()["data"];
+    // Rows come back as compact text (no structuredContent beside a table).
+    let text = &quote.content[0].as_text().unwrap().text;
+    let envelope = alpaca_mcp::compact::parse(text).unwrap();
+    let data = &envelope["data"];
     assert!(data["quotes"]["AAPL"].is_object(), "{data}");
     assert!(
         mock.requests()

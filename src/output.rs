@@ -1,0 +1,523 @@
+//! What a tool result looks like to the client: its text (compact tables or JSON), whether
+//! `structuredContent` goes with it, and the budget that bounds every text a client may hand
+//! to a model.
+//!
+//! - `compact` (the default): the text is [`crate::compact`]'s rendering and no
+//!   `structuredContent` is sent when the text holds a table, because several clients (Claude
+//!   Code, Codex, Copilot CLI) hand the model `structuredContent` instead of the text when both
+//!   are present, which would undo the saving. A result without a table is JSON either way and
+//!   keeps `structuredContent`.
+//! - `json`: the text is the envelope's JSON and `structuredContent` the same value (as before
+//!   compact rendering existed).
+//! - `both`: compact text and the envelope as `structuredContent`, for clients that give the
+//!   model the text (claude.ai, ChatGPT) while a program reads the JSON; the budget then bounds
+//!   the JSON too.
+//!
+//! A result over the budget keeps whole rows, in Alpaca's order, and `meta.budget` says how
+//! many were kept of how many Alpaca sent and how to get the rest.
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::{Map, Value, json};
+
+use crate::compact::{self, Table};
+use crate::settings::ConfigError;
+
+/// The text a result's rows are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Tables for rows, no `structuredContent` beside them.
+    Compact,
+    /// The envelope's JSON as text and as `structuredContent`.
+    Json,
+    /// Compact text, and the envelope's JSON as `structuredContent`.
+    Both,
+}
+
+/// How results are written and bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// `ALPACA_RESULT_FORMAT`: `compact` (default), `json` or `both`.
+    pub format: Format,
+    /// `ALPACA_MAX_RESULT_CHARS`: the most characters of text a result may hand a model
+    /// (default 40,000; 2,000 to 1,000,000).
+    pub max_chars: usize,
+}
+
+/// The default budget: under the 50,000 characters past which Claude Code moves a result out
+/// of the conversation, with room for the envelope.
+pub const DEFAULT_MAX_CHARS: usize = 40_000;
+/// Bounds of [`OutputConfig::max_chars`].
+pub const MAX_CHARS_RANGE: std::ops::RangeInclusive<u64> = 2_000..=1_000_000;
+/// The most characters of an error's text (clients cut long errors short, Claude Code at about
+/// 11,000).
+pub const MAX_ERROR_CHARS: usize = 4_000;
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            format: Format::Compact,
+            max_chars: DEFAULT_MAX_CHARS,
+        }
+    }
+}
+
+impl OutputConfig {
+    /// Reads `ALPACA_RESULT_FORMAT` and `ALPACA_MAX_RESULT_CHARS` through `get`.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let format = match set("ALPACA_RESULT_FORMAT") {
+            None => Format::Compact,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "compact" => Format::Compact,
+                "json" => Format::Json,
+                "both" => Format::Both,
+                _ => {
+                    return Err(ConfigError::BadChoice {
+                        name: "ALPACA_RESULT_FORMAT".into(),
+                        value: v,
+                        expected: "compact, json or both",
+                    });
+                }
+            },
+        };
+        let max_chars = match set("ALPACA_MAX_RESULT_CHARS") {
+            None => DEFAULT_MAX_CHARS,
+            Some(v) => {
+                crate::settings::parse_in_range("ALPACA_MAX_RESULT_CHARS", &v, MAX_CHARS_RANGE)?
+                    as usize
+            }
+        };
+        Ok(OutputConfig { format, max_chars })
+    }
+}
+
+/// What the output needs to know of the tool a result came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ToolShape {
+    /// The tool's name (for the continuation hint).
+    pub name: &'static str,
+    /// Maps of records in its answer (see [`compact::extract`]).
+    pub keyed: &'static [&'static [&'static str]],
+    /// Arguments that narrow its answer.
+    pub narrow: &'static [&'static str],
+    /// Whether `limit` (items in all) and `page_token` continue its answer exactly.
+    pub pages: bool,
+}
+
+/// A result written for the client, and whether it had to be cut to the budget.
+pub struct Written {
+    /// The result.
+    pub result: CallToolResult,
+    /// Rows kept when rows were cut: a paged tool called again with `limit` = this many gets
+    /// an exact continuation token.
+    pub cut_to: Option<usize>,
+    /// The rows Alpaca's answer held.
+    pub rows: usize,
+}
+
+impl OutputConfig {
+    /// Writes `result` (an envelope in `structuredContent`, or an error) for the client.
+    pub fn write(&self, result: CallToolResult, tool: &ToolShape) -> Written {
+        if result.is_error == Some(true) {
+            return Written {
+                result: short_error(result),
+                cut_to: None,
+                rows: 0,
+            };
+        }
+        let Some(Value::Object(envelope)) = result.structured_content.clone() else {
+            return Written {
+                result,
+                cut_to: None,
+                rows: 0,
+            };
+        };
+        let mut rest = envelope.get("data").cloned().unwrap_or(Value::Null);
+        let tables = compact::extract(&mut rest, tool.keyed);
+        let total: usize = tables.iter().map(|t| t.rows.len()).sum();
+        let written = self.emit(&envelope, &rest, &tables);
+        if self.fits(&written) || total == 0 {
+            return Written {
+                result: written,
+                cut_to: None,
+                rows: total,
+            };
+        }
+        // Whole rows, in order, until the budget; then fewer while the meta that says so
+        // pushes the text over.
+        let mut keep = self.rows_that_fit(&envelope, &rest, &tables);
+        loop {
+            let (kept, first_out) = cut(&tables, keep);
+            let mut env = envelope.clone();
+            let more_at_alpaca = more_at_alpaca(&env);
+            add_budget_meta(
+                &mut env,
+                self.max_chars,
+                keep,
+                total,
+                more_at_alpaca,
+                first_out,
+                tool,
+            );
+            let mut data = rest.clone();
+            compact::insert(&mut data, kept.clone());
+            env.insert("data".into(), data);
+            let written = self.emit(&env, &rest, &kept);
+            if self.fits(&written) || keep == 0 {
+                return Written {
+                    result: written,
+                    cut_to: Some(keep),
+                    rows: total,
+                };
+            }
+            keep -= 1;
+        }
+    }
+
+    /// The characters the rows of `data` (one page of a list) add to a result, by this
+    /// format's measure: a list stops following pages once their sum reaches the budget.
+    pub fn measure(&self, data: &Value, keyed: &[&[&str]]) -> usize {
+        match self.format {
+            Format::Compact => {
+                let mut rest = data.clone();
+                let tables = compact::extract(&mut rest, keyed);
+                tables
+                    .iter()
+                    .map(|t| compact::render_table(t).len())
+                    .sum::<usize>()
+                    + rest.to_string().len()
+            }
+            Format::Json | Format::Both => data.to_string().len(),
+        }
+    }
+
+    fn fits(&self, r: &CallToolResult) -> bool {
+        let text: usize = r
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.len()))
+            .sum();
+        let structured = match (self.format, &r.structured_content) {
+            (Format::Both, Some(v)) => v.to_string().len(),
+            _ => 0,
+        };
+        text.max(structured) <= self.max_chars
+    }
+
+    /// The rows (in order) whose lines fit beside everything else, by the format's measure.
+    fn rows_that_fit(
+        &self,
+        envelope: &Map<String, Value>,
+        rest: &Value,
+        tables: &[Table],
+    ) -> usize {
+        // What is not rows: the text with every table empty, plus room for `meta.budget`.
+        let mut fixed_env = envelope.clone();
+        fixed_env.insert("data".into(), rest.clone());
+        let fixed = match self.format {
+            Format::Compact => compact::render_parts(envelope, rest, &[]).len(),
+            Format::Json | Format::Both => Value::Object(fixed_env).to_string().len(),
+        } + 600;
+        let mut room = self.max_chars.saturating_sub(fixed);
+        let mut kept = 0;
+        for t in tables {
+            let (head, rows) = compact::row_lengths(t);
+            let json_rows: Vec<usize> = t
+                .rows
+                .iter()
+                .map(|(k, r)| {
+                    serde_json::to_string(r).map_or(0, |s| s.len())
+                        + k.as_ref().map_or(1, |k| k.len() + 4)
+                })
+                .collect();
+            let head = match self.format {
+                Format::Compact => head,
+                _ => 16 + t.path.iter().map(|k| k.len() + 3).sum::<usize>(),
+            };
+            if head > room {
+                return kept;
+            }
+            room -= head;
+            for (i, line) in rows.iter().enumerate() {
+                let cost = match self.format {
+                    Format::Compact => *line,
+                    Format::Json => json_rows[i],
+                    Format::Both => json_rows[i].max(*line),
+                };
+                if cost > room {
+                    return kept;
+                }
+                room -= cost;
+                kept += 1;
+            }
+        }
+        kept
+    }
+
+    /// The result for an envelope whose `data` is `rest` with `tables` put back.
+    fn emit(
+        &self,
+        envelope: &Map<String, Value>,
+        rest: &Value,
+        tables: &[Table],
+    ) -> CallToolResult {
+        let structured = Value::Object(envelope.clone());
+        let compact_text = || compact::render_parts(envelope, rest, tables);
+        let (text, with_structured) = match self.format {
+            Format::Json => (structured.to_string(), true),
+            Format::Compact if tables.is_empty() => (structured.to_string(), true),
+            Format::Compact => (compact_text(), false),
+            Format::Both => (compact_text(), true),
+        };
+        let mut result = CallToolResult::structured(structured);
+        result.content = vec![ContentBlock::text(text)];
+        if !with_structured {
+            result.structured_content = None;
+        }
+        result
+    }
+}
+
+/// The first `keep` rows of `tables`, in order, and a name for the first row left out (its key,
+/// `id`, `symbol` or time).
+fn cut(tables: &[Table], keep: usize) -> (Vec<Table>, Option<String>) {
+    let mut left = keep;
+    let mut out = Vec::new();
+    let mut first_out = None;
+    for t in tables {
+        let n = left.min(t.rows.len());
+        if n < t.rows.len() && first_out.is_none() {
+            let (key, row) = &t.rows[n];
+            first_out = key.clone().or_else(|| {
+                ["id", "symbol", "t", "timestamp", "date"]
+                    .iter()
+                    .find_map(|f| {
+                        row.get(*f).map(|v| match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                    })
+            });
+            if !t.path.is_empty() && first_out.is_some() && !t.keyed {
+                let at = t.path.join(".");
+                first_out = first_out.map(|f| format!("{f} in {at}"));
+            }
+        }
+        if n > 0 {
+            out.push(Table {
+                path: t.path.clone(),
+                keyed: t.keyed,
+                rows: t.rows[..n].to_vec(),
+            });
+        }
+        left -= n;
+    }
+    (out, first_out)
+}
+
+/// Whether Alpaca has more beyond this answer (a page token, or the walk's `meta`).
+fn more_at_alpaca(envelope: &Map<String, Value>) -> bool {
+    let token = |v: Option<&Value>| v.is_some_and(|t| t.as_str().is_some_and(|s| !s.is_empty()));
+    token(envelope.get("data").and_then(|d| d.get("next_page_token")))
+        || envelope
+            .get("meta")
+            .and_then(|m| m.get("more_available"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+}
+
+/// Says in a result's `meta.budget` that it holds the first `kept` of `total` rows Alpaca sent,
+/// called again with `limit` = `kept` so that its page token continues exactly after them.
+pub fn note_cut_pages(
+    result: &mut CallToolResult,
+    max_chars: usize,
+    kept: usize,
+    total: usize,
+    tool: &ToolShape,
+) {
+    if let Some(Value::Object(env)) = result.structured_content.as_mut() {
+        add_budget_meta(env, max_chars, kept, total, true, None, tool);
+    }
+}
+
+fn add_budget_meta(
+    env: &mut Map<String, Value>,
+    max_chars: usize,
+    kept: usize,
+    total: usize,
+    more_at_alpaca: bool,
+    first_out: Option<String>,
+    tool: &ToolShape,
+) {
+    let token = env
+        .get("meta")
+        .and_then(|m| m.get("next_page_token"))
+        .or_else(|| env.get("data").and_then(|d| d.get("next_page_token")))
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty());
+    let rest = if let (true, Some(token)) = (tool.pages, token) {
+        format!(
+            "call {} again with the same arguments and page_token={token}: it continues right after the last row returned",
+            tool.name
+        )
+    } else if tool.pages {
+        format!(
+            "call {} again with a smaller limit, or narrower arguments, or raise ALPACA_MAX_RESULT_CHARS",
+            tool.name
+        )
+    } else if tool.narrow.is_empty() {
+        format!(
+            "the rows left out are not shown: call {} with narrower arguments, or raise ALPACA_MAX_RESULT_CHARS",
+            tool.name
+        )
+    } else {
+        format!(
+            "call {} again narrowed with {} (each call returns at most {max_chars} characters)",
+            tool.name,
+            tool.narrow.join(", ")
+        )
+    };
+    let mut budget = json!({
+        "max_chars": max_chars,
+        "rows_returned": kept,
+        "rows_received": total,
+    });
+    if more_at_alpaca {
+        budget["alpaca_has_more"] = json!(true);
+    }
+    if let Some(f) = first_out {
+        budget["first_left_out"] = json!(f);
+    }
+    budget["rest"] = json!(rest);
+    let meta = env.entry("meta").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    meta["budget"] = budget;
+}
+
+/// An error's text cut to [`MAX_ERROR_CHARS`] at a character boundary, saying how much was
+/// left out.
+fn short_error(mut result: CallToolResult) -> CallToolResult {
+    for c in &mut result.content {
+        if let Some(t) = c.as_text()
+            && t.text.len() > MAX_ERROR_CHARS
+        {
+            let mut end = MAX_ERROR_CHARS - 60;
+            while !t.text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let left = t.text.len() - end;
+            *c = ContentBlock::text(format!(
+                "{} [... {left} more bytes left out]",
+                &t.text[..end]
+            ));
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> Result<OutputConfig, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        OutputConfig::from_lookup(&|name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn settings_are_read_and_bad_values_named() {
+        assert_eq!(lookup(&[]).unwrap(), OutputConfig::default());
+        let c = lookup(&[
+            ("ALPACA_RESULT_FORMAT", " JSON "),
+            ("ALPACA_MAX_RESULT_CHARS", "100_000"),
+        ])
+        .unwrap();
+        assert_eq!((c.format, c.max_chars), (Format::Json, 100_000));
+        assert_eq!(
+            lookup(&[("ALPACA_RESULT_FORMAT", "both")]).unwrap().format,
+            Format::Both
+        );
+        let e = lookup(&[("ALPACA_RESULT_FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ALPACA_RESULT_FORMAT=\"xml\"") && e.contains("compact, json or both"),
+            "{e}"
+        );
+        let e = lookup(&[("ALPACA_MAX_RESULT_CHARS", "10")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ALPACA_MAX_RESULT_CHARS") && e.contains("2000 to 1000000"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn long_errors_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(5_000);
+        let r = OutputConfig::default().write(
+            CallToolResult::error(vec![ContentBlock::text(long)]),
+            &ToolShape::default(),
+        );
+        let t = &r.result.content[0].as_text().unwrap().text;
+        assert!(t.len() <= MAX_ERROR_CHARS, "{}", t.len());
+        assert!(t.ends_with("more bytes left out]"), "{t}");
+        assert_eq!(r.result.is_error, Some(true));
+    }
+
+    #[test]
+    fn rows_are_cut_whole_in_order_and_the_meta_says_how_many() {
+        let rows: Vec<Value> = (0..500)
+            .map(|i| json!({"id": format!("a{i}"), "symbol": format!("S{i}"), "tradable": true}))
+            .collect();
+        let env = json!({"notice": "n", "mode": "paper", "data": rows});
+        let shape = ToolShape {
+            name: "get_all_assets",
+            narrow: &["status", "exchange"],
+            ..ToolShape::default()
+        };
+        for format in [Format::Compact, Format::Json, Format::Both] {
+            let out = OutputConfig {
+                format,
+                max_chars: 2_000,
+            };
+            let w = out.write(CallToolResult::structured(env.clone()), &shape);
+            let kept = w.cut_to.expect("cut");
+            assert!(out.fits(&w.result), "{format:?}");
+            let text = &w.result.content[0].as_text().unwrap().text;
+            let back = if text.starts_with('{') {
+                serde_json::from_str::<Map<String, Value>>(text).unwrap()
+            } else {
+                compact::parse(text).unwrap()
+            };
+            let data = back["data"].as_array().unwrap();
+            assert_eq!(data.len(), kept);
+            assert_eq!(
+                data[..],
+                env["data"].as_array().unwrap()[..kept],
+                "{format:?}: the first rows, whole"
+            );
+            let b = &back["meta"]["budget"];
+            assert_eq!(
+                (b["rows_returned"].as_u64(), b["rows_received"].as_u64()),
+                (Some(kept as u64), Some(500))
+            );
+            assert_eq!(b["first_left_out"], format!("a{kept}"));
+            assert!(
+                b["rest"].as_str().unwrap().contains("status, exchange"),
+                "{b}"
+            );
+        }
+    }
+}
