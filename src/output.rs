@@ -288,16 +288,20 @@ fn cut(tables: &[Table], keep: usize) -> (Vec<Table>, Option<String>) {
         let n = left.min(t.rows.len());
         if n < t.rows.len() && first_out.is_none() {
             let (key, row) = &t.rows[n];
-            first_out = key.clone().or_else(|| {
-                ["id", "symbol", "t", "timestamp", "date"]
-                    .iter()
-                    .find_map(|f| {
-                        row.get(*f).map(|v| match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                    })
-            });
+            let field = |f: &str| {
+                row.get(f).map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
+            first_out = key
+                .clone()
+                .or_else(|| match (field("symbol"), field("id")) {
+                    (Some(s), Some(id)) => Some(format!("{s} (id {id})")),
+                    (s, id) => s
+                        .or(id)
+                        .or_else(|| ["t", "timestamp", "date"].iter().find_map(|f| field(f))),
+                });
             if !t.path.is_empty() && first_out.is_some() && !t.keyed {
                 let at = t.path.join(".");
                 first_out = first_out.map(|f| format!("{f} in {at}"));
@@ -513,7 +517,7 @@ mod tests {
                 (b["rows_returned"].as_u64(), b["rows_received"].as_u64()),
                 (Some(kept as u64), Some(500))
             );
-            assert_eq!(b["first_left_out"], format!("a{kept}"));
+            assert_eq!(b["first_left_out"], format!("S{kept} (id a{kept})"));
             assert!(
                 b["rest"].as_str().unwrap().contains("status, exchange"),
                 "{b}"

@@ -121,7 +121,7 @@ async fn compact_tables_are_shorter_than_json_for_rows_of_data() {
             json!({"symbols": "AAPL,MSFT,NVDA,SPY"}),
         ),
         ("get_news", json!({"limit": 50})),
-        ("get_all_assets", json!({})),
+        ("get_all_assets", json!({"asset_class": "crypto"})),
     ];
     let mut total = (0, 0);
     for (tool, args) in calls {
@@ -226,4 +226,37 @@ async fn a_result_that_fits_is_whole_and_says_nothing_of_a_budget() {
     // they agree).
     assert!(r.structured_content.is_some());
     assert!(data(&r)["quotes"]["MSFT"].is_object());
+}
+
+#[tokio::test]
+async fn real_volumes_stay_within_the_default_budget() {
+    let mock = mock().await;
+    let c = connect(&config_for(&mock)).await;
+    let cases = [
+        ("get_all_assets", json!({})),
+        (
+            "get_option_chain",
+            json!({"underlying_symbol": "SPY", "limit": 10000}),
+        ),
+        (
+            "get_news",
+            json!({"symbols": "AAPL", "limit": 50, "include_content": true}),
+        ),
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL", "timeframe": "1Min", "start": "2025-01-06", "end": "2025-01-17", "limit": 10000}),
+        ),
+    ];
+    for (tool, args) in cases {
+        let r = call(&c, tool, args).await;
+        let len = longest_text(&r);
+        let env = envelope(&r);
+        let b = &env["meta"]["budget"];
+        eprintln!("{tool}: {len} characters, {b}");
+        assert!(len <= 40_000, "{tool}: {len}");
+        assert!(
+            b["rows_received"].as_u64().unwrap() > b["rows_returned"].as_u64().unwrap(),
+            "{tool}: cut to the budget: {b}"
+        );
+    }
 }

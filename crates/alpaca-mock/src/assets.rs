@@ -103,12 +103,141 @@ pub(crate) const ASSETS: &[AssetDef] = &[
     crypto("LTC/USD", "Litecoin / US Dollar"),
 ];
 
-/// Finds an asset by symbol (case-insensitive; `BTCUSD` finds `BTC/USD`) or id.
+/// Finds an asset by symbol (case-insensitive; `BTCUSD` finds `BTC/USD`) or id, among the
+/// named assets first, then the rest of the listing.
 pub(crate) fn find(symbol_or_id: &str) -> Option<&'static AssetDef> {
     let s = symbol_or_id.trim().to_ascii_uppercase();
-    ASSETS.iter().find(|a| {
-        a.symbol == s || a.symbol.replace('/', "") == s || stable_uuid(a.symbol) == symbol_or_id
-    })
+    let is = |a: &&AssetDef| a.symbol == s || a.symbol.replace('/', "") == s;
+    ASSETS
+        .iter()
+        .find(is)
+        .or_else(|| listing().iter().find(is))
+        .or_else(|| {
+            listing()
+                .iter()
+                .find(|a| stable_uuid(a.symbol) == symbol_or_id)
+        })
+}
+
+/// US equities `/v2/assets` lists beyond the named ones: Alpaca lists about 11,000 active
+/// ones, so an unfiltered call is megabytes, as it is for real.
+const LISTED_EQUITIES: u64 = 11_400;
+
+/// What `/v2/assets` lists: the named assets, then a fixed universe of generated US equities
+/// (four-letter symbols, the usual exchanges, about one in ten inactive and a third with
+/// options) and crypto pairs, the same in every run.
+pub(crate) fn listing() -> &'static [AssetDef] {
+    static LISTING: std::sync::LazyLock<Vec<AssetDef>> = std::sync::LazyLock::new(build_listing);
+    &LISTING
+}
+
+fn build_listing() -> Vec<AssetDef> {
+    const FIRST: &[&str] = &[
+        "Northfield",
+        "Bluewater",
+        "Cedar",
+        "Granite",
+        "Harbor",
+        "Summit",
+        "Lakeshore",
+        "Ironwood",
+        "Meridian",
+        "Pioneer",
+        "Redstone",
+        "Silverline",
+        "Trident",
+        "Westbrook",
+        "Keystone",
+        "Oakmont",
+        "Brightpath",
+        "Clearview",
+        "Evergreen",
+        "Frontier",
+    ];
+    const SECOND: &[&str] = &[
+        "Analytics",
+        "Bancorp",
+        "Biosciences",
+        "Capital",
+        "Energy",
+        "Foods",
+        "Holdings",
+        "Industries",
+        "Logistics",
+        "Materials",
+        "Medical",
+        "Networks",
+        "Pharmaceuticals",
+        "Realty",
+        "Semiconductor",
+        "Software",
+        "Therapeutics",
+        "Utilities",
+    ];
+    const SUFFIX: &[&str] = &[
+        "Inc. Common Stock",
+        "Corp. Common Stock",
+        "Ltd. Ordinary Shares",
+        "Class A Common Stock",
+        "Trust ETF",
+    ];
+    const EXCHANGES: &[&str] = &[
+        "NASDAQ", "NASDAQ", "NASDAQ", "NASDAQ", "NASDAQ", "NASDAQ", "NASDAQ", "NASDAQ", "NASDAQ",
+        "NYSE", "NYSE", "NYSE", "NYSE", "NYSE", "NYSE", "ARCA", "ARCA", "AMEX", "BATS", "OTC",
+    ];
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut out: Vec<AssetDef> = ASSETS.to_vec();
+    let mut seen: std::collections::HashSet<String> =
+        ASSETS.iter().map(|a| a.symbol.to_string()).collect();
+    let mut generated = Vec::new();
+    let mut i = 0u64;
+    while (generated.len() as u64) < LISTED_EQUITIES {
+        let h = crate::hashing::hash_parts(&[b"listed", &i.to_le_bytes()]);
+        i += 1;
+        let mut n = h % (26 * 26 * 26 * 26);
+        let mut sym = String::new();
+        for _ in 0..4 {
+            sym.insert(0, (b'A' + (n % 26) as u8) as char);
+            n /= 26;
+        }
+        if !seen.insert(sym.clone()) {
+            continue;
+        }
+        let pick =
+            |list: &[&'static str], salt: u64| list[((h >> salt) % list.len() as u64) as usize];
+        generated.push(AssetDef {
+            symbol: leak(sym),
+            name: leak(format!(
+                "{} {} {}",
+                pick(FIRST, 8),
+                pick(SECOND, 16),
+                pick(SUFFIX, 24)
+            )),
+            class: "us_equity",
+            exchange: pick(EXCHANGES, 32),
+            easy_to_borrow: !(h >> 40).is_multiple_of(5),
+            has_options: (h >> 44).is_multiple_of(3),
+            active: !(h >> 48).is_multiple_of(10),
+        });
+    }
+    generated.sort_by_key(|a| a.symbol);
+    out.extend(generated);
+    const COINS: &[&str] = &[
+        "AAVE", "AVAX", "BAT", "BCH", "CRV", "DOT", "GRT", "LINK", "MKR", "PEPE", "SHIB", "SUSHI",
+        "UNI", "USDC", "USDT", "XRP", "XTZ", "YFI",
+    ];
+    for coin in COINS {
+        for quote in ["USD", "USDT", "USDC", "BTC"] {
+            if *coin == quote || (quote == "BTC" && coin.starts_with("USD")) {
+                continue;
+            }
+            let symbol = format!("{coin}/{quote}");
+            if seen.insert(symbol.clone()) {
+                out.push(crypto(leak(symbol), leak(format!("{coin} / {quote}"))));
+            }
+        }
+    }
+    out
 }
 
 /// A deterministic CUSIP-shaped identifier for a symbol.
@@ -172,7 +301,7 @@ pub(crate) async fn list(RawQuery(q): RawQuery) -> ApiResult {
     let class = q.get("asset_class").map(str::to_string);
     let exchange = q.get("exchange").map(str::to_ascii_uppercase);
     let attributes = q.list("attributes");
-    let out: Vec<Value> = ASSETS
+    let out: Vec<Value> = listing()
         .iter()
         .filter(|a| {
             status

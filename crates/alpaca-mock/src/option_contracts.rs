@@ -13,10 +13,10 @@ use crate::query::{Api, Query};
 use crate::state::MockState;
 use crate::time::{Date, Timestamp};
 
-/// Weekly expirations in a generated chain.
-const EXPIRATIONS: i64 = 6;
-/// Strikes on each side of the at-the-money one.
-const STRIKES_EACH_SIDE: i64 = 5;
+/// Underlyings whose chains are as deep as a liquid index ETF's: daily expirations for two
+/// weeks, weeklies to two months, monthlies to a year, and 60 strikes a dollar apart on each
+/// side (thousands of contracts, as SPY has).
+const LIQUID: &[&str] = &["SPY", "QQQ", "IWM"];
 
 /// The strike spacing for an underlying price.
 fn strike_step(p: f64) -> f64 {
@@ -28,25 +28,61 @@ fn strike_step(p: f64) -> f64 {
     }
 }
 
+/// A chain's expiration dates from `today`: for a liquid underlying every weekday for two
+/// weeks, then Fridays to eight weeks, then third Fridays to a year; otherwise six weekly
+/// Fridays, then third Fridays to six months.
+fn expirations(today: Date, liquid: bool) -> Vec<Date> {
+    let (dailies, weeks, months) = if liquid { (10, 8, 12) } else { (0, 6, 6) };
+    let mut out = Vec::new();
+    let mut d = today;
+    while out.len() < dailies {
+        if d.weekday() < 5 {
+            out.push(d);
+        }
+        d = d.add_days(1);
+    }
+    let mut d = today;
+    for _ in 0..weeks {
+        while d.weekday() != 4 {
+            d = d.add_days(1);
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+        d = d.add_days(1);
+    }
+    let last = today.add_days(months * 31);
+    let mut d = today;
+    while d <= last {
+        // The third Friday: a Friday on the 15th to the 21st.
+        if d.weekday() == 4 && (15..=21).contains(&d.day) && !out.contains(&d) {
+            out.push(d);
+        }
+        d = d.add_days(1);
+    }
+    out.sort();
+    out
+}
+
 /// The generated chain of `underlying` as of `now`, sorted by symbol.
 pub(crate) fn chain(seed: u64, underlying: &str, now: Timestamp) -> Vec<Occ> {
     let root = underlying.to_ascii_uppercase();
     if root.is_empty() || root.len() > 6 || !root.bytes().all(|b| b.is_ascii_uppercase()) {
         return Vec::new();
     }
+    let liquid = LIQUID.contains(&root.as_str());
     // Strikes stay put for a day: centre them on the previous close.
     let anchor = now.date_eastern().at_eastern(0);
     let p = model::price_at(seed, &root, anchor);
-    let step = strike_step(p);
+    let (step, each_side) = if liquid {
+        (1.0, 60)
+    } else {
+        (strike_step(p), 10)
+    };
     let atm = (p / step).round() * step;
-    let mut d: Date = now.date_eastern();
     let mut out = Vec::new();
-    for _ in 0..EXPIRATIONS {
-        // Next Friday on or after d.
-        while d.weekday() != 4 {
-            d = d.add_days(1);
-        }
-        for i in -STRIKES_EACH_SIDE..=STRIKES_EACH_SIDE {
+    for d in expirations(now.date_eastern(), liquid) {
+        for i in -each_side..=each_side {
             let strike = atm + i as f64 * step;
             if strike <= 0.0 {
                 continue;
@@ -60,7 +96,6 @@ pub(crate) fn chain(seed: u64, underlying: &str, now: Timestamp) -> Vec<Occ> {
                 });
             }
         }
-        d = d.add_days(1);
     }
     out.sort_by_key(Occ::symbol);
     out

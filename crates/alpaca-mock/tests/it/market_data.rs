@@ -310,3 +310,97 @@ async fn crypto_trades_around_the_clock() {
     assert_eq!(bars.len(), 60);
     assert!(bars[0]["v"].is_f64());
 }
+
+/// Counts a chain's contracts by following its pages of 1,000.
+async fn chain_size(h: &Harness, underlying: &str) -> (usize, std::collections::BTreeSet<String>) {
+    let mut n = 0;
+    let mut expirations = std::collections::BTreeSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "1000".to_string())];
+        if let Some(t) = &token {
+            q.push(("page_token", t.clone()));
+        }
+        let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = h
+            .get(&format!("/v1beta1/options/snapshots/{underlying}"), &q)
+            .await
+            .json();
+        let snaps = page["snapshots"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{page}"));
+        for symbol in snaps.keys() {
+            n += 1;
+            // The OCC symbol's date: the six digits after the root.
+            expirations.insert(symbol[underlying.len()..underlying.len() + 6].to_string());
+        }
+        match page["next_page_token"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => return (n, expirations),
+        }
+    }
+}
+
+#[tokio::test]
+async fn volumes_are_realistic_a_liquid_chain_has_thousands_of_contracts_and_news_has_bodies() {
+    let h = Harness::default().await;
+    let (spy, spy_dates) = chain_size(&h, "SPY").await;
+    eprintln!("SPY: {spy} contracts, {} expirations", spy_dates.len());
+    assert!(spy > 5_000, "SPY: {spy} contracts");
+    assert!(
+        spy_dates.len() >= 25,
+        "SPY: {} expirations",
+        spy_dates.len()
+    );
+    let (aapl, aapl_dates) = chain_size(&h, "AAPL").await;
+    eprintln!("AAPL: {aapl} contracts, {} expirations", aapl_dates.len());
+    assert!((200..2_000).contains(&aapl), "AAPL: {aapl} contracts");
+    assert!(
+        aapl_dates.len() >= 10,
+        "AAPL: {} expirations",
+        aapl_dates.len()
+    );
+
+    let news = h
+        .get(
+            "/v1beta1/news",
+            &[
+                ("symbols", "AAPL"),
+                ("limit", "10"),
+                ("include_content", "true"),
+            ],
+        )
+        .await
+        .json();
+    let bodies: Vec<usize> = news["news"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["content"].as_str().unwrap().len())
+        .collect();
+    assert!(
+        bodies.iter().all(|b| (1_500..10_000).contains(b)),
+        "{bodies:?}"
+    );
+    // Minute bars over weeks: every session of the two weeks (nine: 2025-01-09 was a market
+    // holiday), on IEX most of its 390 minutes.
+    let bars = h
+        .get(
+            "/v2/stocks/bars",
+            &[
+                ("symbols", "AAPL"),
+                ("timeframe", "1Min"),
+                ("start", "2025-01-06T00:00:00Z"),
+                ("end", "2025-01-17T23:59:00Z"),
+                ("limit", "10000"),
+                ("feed", "iex"),
+            ],
+        )
+        .await
+        .json();
+    let n = bars["bars"]["AAPL"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{bars}"))
+        .len();
+    assert!(n > 2_000, "two weeks of minute bars: {n}");
+}

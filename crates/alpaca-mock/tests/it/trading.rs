@@ -639,3 +639,53 @@ async fn account_configuration_round_trips() {
         403
     );
 }
+
+#[tokio::test]
+async fn the_asset_list_is_as_long_as_alpacas() {
+    let h = Harness::default().await;
+    let all = h.get("/v2/assets", &[]).await.json();
+    let all = all.as_array().unwrap();
+    let active_equities = all
+        .iter()
+        .filter(|a| a["class"] == "us_equity" && a["status"] == "active")
+        .count();
+    assert!(
+        (9_500..12_500).contains(&active_equities),
+        "{active_equities}"
+    );
+    let crypto = all.iter().filter(|a| a["class"] == "crypto").count();
+    assert!(crypto > 50, "{crypto}");
+    let optionable = all
+        .iter()
+        .filter(|a| {
+            a["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "has_options")
+        })
+        .count();
+    assert!(optionable > 3_000, "{optionable}");
+    let symbols: std::collections::HashSet<&str> =
+        all.iter().map(|a| a["symbol"].as_str().unwrap()).collect();
+    assert_eq!(symbols.len(), all.len(), "every symbol once");
+    // A listed symbol is found on its own, by symbol and by id.
+    let some = all
+        .iter()
+        .rev()
+        .find(|a| a["class"] == "us_equity")
+        .unwrap();
+    let one = h
+        .get(
+            &format!("/v2/assets/{}", some["symbol"].as_str().unwrap()),
+            &[],
+        )
+        .await
+        .json();
+    assert_eq!(one["id"], some["id"]);
+    let by_id = h
+        .get(&format!("/v2/assets/{}", some["id"].as_str().unwrap()), &[])
+        .await
+        .json();
+    assert_eq!(by_id["symbol"], some["symbol"]);
+}
