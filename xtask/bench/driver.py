@@ -6,6 +6,8 @@ Usage: driver.py '<json config>'; prints one JSON object on stdout. The config:
   call_runs, calls          sessions of `calls` sequential tool calls each
   tool, tool_args           the tool to call
   toolset_variants          {label: ALPACA_TOOLSETS value or null}: tools/list sizes to measure
+  research                  [[tool, args], ...]: one session calling each once, recording the
+                            characters of each result (optional)
 
 Every figure is a list of samples; the caller takes median, min and max. Both servers are driven
 by the same client (the `mcp` package's stdio_client + ClientSession), so its overhead is the
@@ -92,6 +94,43 @@ async def call_session(cfg: dict) -> dict:
     return {"p50_ms": p50, "p99_ms": p99, "rss_calls_kib": rss, "rss_anon_kib": anon, "rss_file_kib": file}
 
 
+def field(obj, *names):
+    """An attribute under its first name present (the `mcp` package renamed some across
+    releases: `isError` / `is_error`)."""
+    for n in names:
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return None
+
+
+async def research(cfg: dict) -> list:
+    """Each call of the scripted research session once: the characters of its text content and
+    of its structuredContent as compact JSON (clients hand the model one or the other)."""
+    out = []
+    async with stdio_client(params(cfg), errlog=open(os.devnull, "w")) as (r, w):
+        async with ClientSession(r, w) as session:
+            await session.initialize()
+            for tool, args in cfg["research"]:
+                try:
+                    result = await session.call_tool(tool, args)
+                except Exception as e:  # a protocol error (an unknown tool) counts as failed
+                    out.append({"tool": tool, "ok": False, "error": str(e)[:200]})
+                    continue
+                text = "".join(getattr(c, "text", "") for c in result.content)
+                structured = field(result, "structuredContent", "structured_content")
+                out.append({
+                    "tool": tool,
+                    "ok": not field(result, "isError", "is_error"),
+                    "text_chars": len(text),
+                    "structured_chars": 0 if structured is None else len(
+                        json.dumps(structured, separators=(",", ":"), ensure_ascii=False)),
+                    "error": text[:200] if field(result, "isError", "is_error") else None,
+                    # Ours says in meta.budget when it left rows out.
+                    "cut": '"rows_returned":' in text or '"rows_returned":' in json.dumps(structured),
+                })
+    return out
+
+
 def compact_len(value) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
@@ -174,6 +213,8 @@ async def main() -> None:
     out["tools_list"] = {
         label: raw_session(cfg, toolsets, 0) for label, toolsets in cfg["toolset_variants"].items()
     }
+    if cfg.get("research"):
+        out["research"] = await research(cfg)
     json.dump(out, sys.stdout)
 
 

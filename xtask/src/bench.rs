@@ -260,6 +260,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
             "call_runs": if measure { plan.call_runs } else { 0 },
             "calls": plan.calls, "tool": TOOL, "tool_args": tool_args,
             "toolset_variants": variants,
+            "research": if measure { research_calls() } else { json!([]) },
         });
         match driver_output(python, &driver, &config) {
             Ok(v) => Some(v),
@@ -497,6 +498,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         rows.push(Row::new(format!("  {q}, raw stdio client"), "ms", o, v));
     }
     rows.extend(http_rows);
+    rows.extend(research_rows(&ours, &v2));
     for (variant, bytes) in &sizes {
         rows.push(Row::new(
             format!("release binary size, {variant}"),
@@ -616,6 +618,116 @@ fn order_wait_rows(v: &Value) -> Vec<Row> {
         out.push(row.target("<=", 50.0));
     }
     out
+}
+
+/// The scripted research session of issue 19: nine typical market-data calls, then four whose
+/// answers are large on real data. Dates fall where the fake has data.
+fn research_calls() -> Value {
+    json!([
+        ["get_stock_latest_quote", {"symbols": "AAPL,MSFT,NVDA"}],
+        ["get_stock_snapshot", {"symbols": "AAPL,MSFT,NVDA"}],
+        ["get_stock_bars", {"symbols": "AAPL", "timeframe": "1Day", "start": "2024-12-02", "end": "2025-01-15"}],
+        ["get_stock_bars", {"symbols": "AAPL", "timeframe": "1Hour", "start": "2025-01-06", "end": "2025-01-10"}],
+        ["get_crypto_latest_quote", {"symbols": "BTC/USD"}],
+        ["get_option_chain", {"underlying_symbol": "AAPL"}],
+        ["get_news", {"symbols": "AAPL"}],
+        ["get_most_active_stocks", {}],
+        ["get_market_movers", {"market_type": "stocks"}],
+        ["get_all_assets", {}],
+        ["get_option_chain", {"underlying_symbol": "SPY", "limit": 1000}],
+        ["get_stock_bars", {"symbols": "AAPL", "timeframe": "1Min", "start": "2025-01-06", "end": "2025-01-10", "limit": 10000}],
+        ["get_news", {"symbols": "AAPL", "limit": 50, "include_content": true}],
+    ])
+}
+
+/// What a model may read of one result: its text or its structuredContent, the larger.
+fn research_chars(call: &Value) -> Option<f64> {
+    (call["ok"] == true).then(|| {
+        call["text_chars"]
+            .as_f64()
+            .unwrap_or(0.0)
+            .max(call["structured_chars"].as_f64().unwrap_or(0.0))
+    })
+}
+
+/// The research session's rows: characters of the calls both answered (the compact-rendering
+/// target, ours at most half of V2's), of all calls each answered, the largest result and how
+/// many exceed 50,000 characters.
+fn research_rows(ours: &Option<Value>, v2: &Option<Value>) -> Vec<Row> {
+    let calls = |side: &Option<Value>| -> Vec<Option<f64>> {
+        side.as_ref()
+            .and_then(|v| v["research"].as_array())
+            .map(|a| a.iter().map(research_chars).collect())
+            .unwrap_or_default()
+    };
+    let (o, v) = (calls(ours), calls(v2));
+    if o.is_empty() {
+        return vec![];
+    }
+    let cut = |side: &Option<Value>, i: usize| {
+        side.as_ref()
+            .and_then(|v| v["research"][i]["cut"].as_bool())
+            .unwrap_or(false)
+    };
+    let both: Vec<usize> = (0..o.len())
+        .filter(|i| o[*i].is_some() && v.get(*i).copied().flatten().is_some())
+        .collect();
+    // The compact-rendering target counts only calls where nothing is trimmed on either side:
+    // ours not cut, V2's answer within our default budget.
+    let whole: Vec<usize> = both
+        .iter()
+        .copied()
+        .filter(|i| !cut(ours, *i) && v[*i].is_some_and(|c| c <= 40_000.0))
+        .collect();
+    let sum = |side: &[Option<f64>], idx: &[usize]| -> f64 {
+        idx.iter().map(|i| side[*i].unwrap_or(0.0)).sum()
+    };
+    let stat_if = |present: bool, x: f64| if present { Stat::one(x) } else { None };
+    let mut rows = vec![];
+    rows.push(
+        Row::new(
+            format!(
+                "research session, characters of the {} calls that fit the budget on both sides",
+                whole.len()
+            ),
+            "chars",
+            Stat::one(sum(&o, &whole)),
+            stat_if(!v.is_empty(), sum(&v, &whole)),
+        )
+        .target("<=", 0.5),
+    );
+    rows.push(Row::new(
+        format!(
+            "  all {} calls both answered (ours within the budget)",
+            both.len()
+        ),
+        "chars",
+        Stat::one(sum(&o, &both)),
+        stat_if(!v.is_empty(), sum(&v, &both)),
+    ));
+    let answered = |side: &[Option<f64>]| side.iter().flatten().count() as f64;
+    rows.push(Row::new(
+        format!("  calls answered of {}", o.len()),
+        "calls",
+        Stat::one(answered(&o)),
+        stat_if(!v.is_empty(), answered(&v)),
+    ));
+    let largest = |side: &[Option<f64>]| side.iter().flatten().fold(0.0, |a: f64, b| a.max(*b));
+    rows.push(Row::new(
+        "  largest single result",
+        "chars",
+        Stat::one(largest(&o)),
+        stat_if(!v.is_empty(), largest(&v)),
+    ));
+    let over =
+        |side: &[Option<f64>]| side.iter().flatten().filter(|c| **c > 50_000.0).count() as f64;
+    rows.push(Row::new(
+        "  results over 50,000 characters",
+        "results",
+        Stat::one(over(&o)),
+        stat_if(!v.is_empty(), over(&v)),
+    ));
+    rows
 }
 
 /// The cache's rows: requests that reached Alpaca over the session with and without it. V2 has
