@@ -235,15 +235,10 @@ fn plain_key(k: &str) -> bool {
     bare(k) && !k.contains('.')
 }
 
-/// Whether a string may be written bare (see the module's rules).
+/// Whether a string may be written bare in a cell (see the module's rules): as a head value,
+/// and without a comma or quote, which would end or open a cell.
 fn bare(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(['"', '[', '{'])
-        && !s.starts_with(char::is_whitespace)
-        && !s.ends_with(char::is_whitespace)
-        && !s.contains([',', '"'])
-        && !s.chars().any(char::is_control)
-        && serde_json::from_str::<Value>(s).is_err()
+    head_bare(s) && !s.contains([',', '"'])
 }
 
 fn push_cell(out: &mut String, v: &Value) {
@@ -386,7 +381,8 @@ fn head_line(out: &mut String, k: &str, v: &Value) {
     out.push('\n');
 }
 
-/// A head value may be bare text with commas and quotes inside; the other rules hold.
+/// Whether a head value may be bare text (commas and quotes inside are fine there): not empty,
+/// no control character or space at either end, not starting like JSON, not a JSON literal.
 fn head_bare(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(['"', '[', '{'])
@@ -538,12 +534,8 @@ fn parse_table_line(rest: &str) -> Result<(Path, usize, bool), String> {
     let mut keys = Vec::new();
     while let Some(r) = rest.strip_prefix('.') {
         if r.starts_with('"') {
-            let mut it = serde_json::Deserializer::from_str(r).into_iter::<String>();
-            let k = it
-                .next()
-                .ok_or("a quoted key without its end")?
-                .map_err(|e| format!("a quoted key: {e}"))?;
-            rest = &r[it.byte_offset()..];
+            let (k, after) = json_prefix::<String>(r).map_err(|e| format!("a quoted key: {e}"))?;
+            rest = after;
             keys.push(k);
         } else {
             let end = r.find('.').unwrap_or(r.len());
@@ -557,6 +549,13 @@ fn parse_table_line(rest: &str) -> Result<(Path, usize, bool), String> {
     Ok((keys, n, keyed))
 }
 
+/// The JSON value `s` starts with, and the text after it.
+fn json_prefix<T: serde::de::DeserializeOwned>(s: &str) -> Result<(T, &str), String> {
+    let mut it = serde_json::Deserializer::from_str(s).into_iter::<T>();
+    let v = it.next().ok_or("no value")?.map_err(|e| e.to_string())?;
+    Ok((v, &s[it.byte_offset()..]))
+}
+
 enum Cell {
     Absent,
     Bare(String),
@@ -568,12 +567,9 @@ fn parse_cells(line: &str) -> Result<Vec<Cell>, String> {
     let mut rest = line;
     loop {
         if rest.starts_with(['"', '[', '{']) {
-            let mut it = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-            let v = it
-                .next()
-                .ok_or("a cell without its value")?
-                .map_err(|e| format!("cell {}: {e}", cells.len() + 1))?;
-            rest = &rest[it.byte_offset()..];
+            let (v, after) =
+                json_prefix::<Value>(rest).map_err(|e| format!("cell {}: {e}", cells.len() + 1))?;
+            rest = after;
             cells.push(Cell::Json(v));
         } else {
             let end = rest.find(',').unwrap_or(rest.len());

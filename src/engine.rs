@@ -42,6 +42,8 @@ struct Entry {
     structured_args: Vec<(String, bool)>,
     /// String arguments that take comma-separated lists (an array given for one is joined).
     comma_args: Vec<String>,
+    /// What writing its results needs to know of the tool.
+    shape: ToolShape,
 }
 
 /// The tools a run exposes, ready to list and call. Shared by every session.
@@ -107,11 +109,13 @@ impl AlpacaTools {
             let mcp = tool.mcp_tool();
             let structured_args = structured_args(&mcp.input_schema);
             let comma_args = comma_args(&mcp.input_schema);
+            let shape = shape(tool, &mcp);
             by_name.insert(tool.name(), entries.len());
             entries.push(Entry {
                 tool,
                 structured_args,
                 comma_args,
+                shape,
             });
             listed.push(mcp);
         }
@@ -181,13 +185,15 @@ impl AlpacaTools {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<CallToolResult> {
-        let answer = self.run(session, peer, name, arguments.clone()).await?;
-        let shape = self.shape(name)?;
+        let shape = self.entries[*self.by_name.get(name)?].shape;
+        // Kept only where a cut answer is asked for again.
+        let again_args = shape.pages.then(|| arguments.clone());
+        let answer = self.run(session, peer, name, arguments).await?;
         let written = self.output.write(self.result(answer), &shape);
         // Rows were cut from a paged answer: the same call for exactly the rows kept gives the
         // page token that continues right after them.
-        if let Some(kept) = written.cut_to.filter(|k| shape.pages && *k > 0) {
-            let mut args = arguments.unwrap_or_default();
+        if let (Some(kept), Some(args)) = (written.cut_to.filter(|k| *k > 0), again_args) {
+            let mut args = args.unwrap_or_default();
             args.insert("limit".into(), Value::from(kept as u64));
             if let Some(again) = self.run(session, peer, name, Some(args)).await {
                 let mut again = self.result(again);
@@ -204,38 +210,6 @@ impl AlpacaTools {
             }
         }
         Some(written.result)
-    }
-
-    /// What writing a result needs to know of the enabled tool `name`.
-    fn shape(&self, name: &str) -> Option<ToolShape> {
-        let index = *self.by_name.get(name)?;
-        let tool = &self.listed[index];
-        let props = tool
-            .input_schema
-            .get("properties")
-            .and_then(Value::as_object);
-        let takes = |arg: &str| props.is_some_and(|p| p.contains_key(arg));
-        let read_only = tool
-            .annotations
-            .as_ref()
-            .and_then(|a| a.read_only_hint)
-            .unwrap_or(false);
-        let (keyed, narrow): (&'static [&'static [&'static str]], &'static [&'static str]) =
-            match self.entries[index].tool {
-                ToolRef::Generated(def) => (def.keyed, def.narrow),
-                ToolRef::Handwritten(..) => (&[], &[]),
-            };
-        Some(ToolShape {
-            name: self.entries[index].tool.name(),
-            keyed,
-            narrow,
-            pages: read_only && takes("limit") && takes("page_token"),
-        })
-    }
-
-    /// How results are written and bounded.
-    pub fn output(&self) -> &OutputConfig {
-        &self.output
     }
 
     /// The one path: checks, coerces and validates the arguments of the enabled tool `name`,
@@ -460,6 +434,33 @@ fn invalid_arguments(tool: &str, msg: &str) -> CallToolResult {
     envelope::error_text(format!(
         "{tool} was not called: invalid arguments: {msg}. Nothing was sent to Alpaca."
     ))
+}
+
+/// What writing a tool's results needs to know of it: its maps of records and narrowing
+/// arguments (generated tools), and whether `limit` (items in all) with `page_token` continues
+/// its answer exactly (a read-only tool that takes both).
+fn shape(tool: ToolRef, mcp: &Tool) -> ToolShape {
+    let props = mcp
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object);
+    let takes = |arg: &str| props.is_some_and(|p| p.contains_key(arg));
+    let read_only = mcp
+        .annotations
+        .as_ref()
+        .and_then(|a| a.read_only_hint)
+        .unwrap_or(false);
+    let (keyed, narrow): (&'static [&'static [&'static str]], &'static [&'static str]) = match tool
+    {
+        ToolRef::Generated(def) => (def.keyed, def.narrow),
+        ToolRef::Handwritten(..) => (&[], &[]),
+    };
+    ToolShape {
+        name: tool.name(),
+        keyed,
+        narrow,
+        pages: read_only && takes("limit") && takes("page_token"),
+    }
 }
 
 /// A string sent where the schema wants an array or object (some clients do that): JSON text

@@ -149,16 +149,7 @@ impl OutputConfig {
         loop {
             let (kept, first_out) = cut(&tables, keep);
             let mut env = envelope.clone();
-            let more_at_alpaca = more_at_alpaca(&env);
-            add_budget_meta(
-                &mut env,
-                self.max_chars,
-                keep,
-                total,
-                more_at_alpaca,
-                first_out,
-                tool,
-            );
+            add_budget_meta(&mut env, self.max_chars, keep, total, first_out, tool);
             let mut data = rest.clone();
             compact::insert(&mut data, kept.clone());
             env.insert("data".into(), data);
@@ -212,24 +203,22 @@ impl OutputConfig {
         tables: &[Table],
     ) -> usize {
         // What is not rows: the text with every table empty, plus room for `meta.budget`.
-        let mut fixed_env = envelope.clone();
-        fixed_env.insert("data".into(), rest.clone());
         let fixed = match self.format {
             Format::Compact => compact::render_parts(envelope, rest, &[]).len(),
-            Format::Json | Format::Both => Value::Object(fixed_env).to_string().len(),
+            Format::Json | Format::Both => {
+                let mut fixed_env = envelope.clone();
+                fixed_env.insert("data".into(), rest.clone());
+                Value::Object(fixed_env).to_string().len()
+            }
         } + 600;
         let mut room = self.max_chars.saturating_sub(fixed);
         let mut kept = 0;
+        // A row as JSON: the record, and its key (or the comma) beside it.
+        let json_len = |(k, r): &(Option<String>, Map<String, Value>)| {
+            serde_json::to_string(r).map_or(0, |s| s.len()) + k.as_ref().map_or(1, |k| k.len() + 4)
+        };
         for t in tables {
-            let (head, rows) = compact::row_lengths(t);
-            let json_rows: Vec<usize> = t
-                .rows
-                .iter()
-                .map(|(k, r)| {
-                    serde_json::to_string(r).map_or(0, |s| s.len())
-                        + k.as_ref().map_or(1, |k| k.len() + 4)
-                })
-                .collect();
+            let (head, lines) = compact::row_lengths(t);
             let head = match self.format {
                 Format::Compact => head,
                 _ => 16 + t.path.iter().map(|k| k.len() + 3).sum::<usize>(),
@@ -238,11 +227,11 @@ impl OutputConfig {
                 return kept;
             }
             room -= head;
-            for (i, line) in rows.iter().enumerate() {
+            for (row, line) in t.rows.iter().zip(lines) {
                 let cost = match self.format {
-                    Format::Compact => *line,
-                    Format::Json => json_rows[i],
-                    Format::Both => json_rows[i].max(*line),
+                    Format::Compact => line,
+                    Format::Json => json_len(row),
+                    Format::Both => json_len(row).max(line),
                 };
                 if cost > room {
                     return kept;
@@ -319,17 +308,6 @@ fn cut(tables: &[Table], keep: usize) -> (Vec<Table>, Option<String>) {
     (out, first_out)
 }
 
-/// Whether Alpaca has more beyond this answer (a page token, or the walk's `meta`).
-fn more_at_alpaca(envelope: &Map<String, Value>) -> bool {
-    let token = |v: Option<&Value>| v.is_some_and(|t| t.as_str().is_some_and(|s| !s.is_empty()));
-    token(envelope.get("data").and_then(|d| d.get("next_page_token")))
-        || envelope
-            .get("meta")
-            .and_then(|m| m.get("more_available"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-}
-
 /// Says in a result's `meta.budget` that it holds the first `kept` of `total` rows Alpaca sent,
 /// called again with `limit` = `kept` so that its page token continues exactly after them.
 pub fn note_cut_pages(
@@ -340,7 +318,7 @@ pub fn note_cut_pages(
     tool: &ToolShape,
 ) {
     if let Some(Value::Object(env)) = result.structured_content.as_mut() {
-        add_budget_meta(env, max_chars, kept, total, true, None, tool);
+        add_budget_meta(env, max_chars, kept, total, None, tool);
     }
 }
 
@@ -349,16 +327,23 @@ fn add_budget_meta(
     max_chars: usize,
     kept: usize,
     total: usize,
-    more_at_alpaca: bool,
     first_out: Option<String>,
     tool: &ToolShape,
 ) {
+    // Where Alpaca has more beyond this answer: a page token (the walk's `meta` or the
+    // answer's own), or the walk saying so.
     let token = env
         .get("meta")
         .and_then(|m| m.get("next_page_token"))
         .or_else(|| env.get("data").and_then(|d| d.get("next_page_token")))
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty());
+    let more_at_alpaca = token.is_some()
+        || env
+            .get("meta")
+            .and_then(|m| m.get("more_available"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     let rest = if let (true, Some(token)) = (tool.pages, token) {
         format!(
             "call {} again with the same arguments and page_token={token}: it continues right after the last row returned",
