@@ -287,3 +287,50 @@ async fn a_bare_date_is_sent_as_the_date_time_the_spec_states() {
     assert_eq!(q[0]["after"], "2025-02-28T23:59:59.999999999Z");
     assert_eq!(q[0]["until"], "2025-03-05T10:00:00-05:00");
 }
+
+#[tokio::test]
+async fn the_crypto_venue_defaults_to_us_and_is_otherwise_checked() {
+    let mock = mock().await;
+    let config = config_for(&mock);
+    let tools = AlpacaTools::new(&config).unwrap();
+    let listed = tools
+        .tools()
+        .iter()
+        .find(|t| t.name == "get_crypto_latest_quote")
+        .expect("listed");
+    let schema = Value::Object((*listed.input_schema).clone());
+    assert_eq!(schema["properties"]["loc"]["default"], "us", "{schema}");
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    assert!(!required.contains(&json!("loc")), "{schema}");
+
+    let client = connect(&config).await;
+    let r = call(
+        &client,
+        "get_crypto_latest_quote",
+        json!({"symbols": "BTC/USD"}),
+    )
+    .await;
+    assert!(data(&r)["quotes"]["BTC/USD"].is_object(), "{}", text(&r));
+    assert_eq!(sent(&mock), ["GET /v1beta3/crypto/us/latest/quotes"]);
+
+    mock.clear_requests();
+    let r = call(
+        &client,
+        "get_crypto_latest_quote",
+        json!({"symbols": "BTC/USD", "loc": "eu-1"}),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(sent(&mock), ["GET /v1beta3/crypto/eu-1/latest/quotes"]);
+
+    mock.clear_requests();
+    let r = call(
+        &client,
+        "get_crypto_latest_quote",
+        json!({"symbols": "BTC/USD", "loc": "mars"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("loc"), "{}", text(&r));
+    assert!(sent(&mock).is_empty(), "{:?}", sent(&mock));
+}

@@ -111,6 +111,22 @@ pub struct Arguments {
     /// The format is neither checked nor listed for them.
     #[serde(default)]
     pub unformatted: BTreeMap<String, String>,
+    /// Values for parameters the spec requires but that have one usual value (a venue):
+    /// parameter name -> its default and why. A tool's argument with a default is optional,
+    /// its schema states the default and the tool sends it when the argument is absent; the
+    /// typed client keeps the parameter required.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, ArgumentDefault>,
+}
+
+/// A default for a parameter the spec requires (manifest `arguments.defaults`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArgumentDefault {
+    /// The value sent when the argument is absent.
+    pub value: String,
+    /// Why the default is safe to assume.
+    pub reason: String,
 }
 
 /// A pattern that arguments of some names must match.

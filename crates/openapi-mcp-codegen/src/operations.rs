@@ -384,12 +384,23 @@ pub fn generate(
             }
             None => quote!(None),
         };
+        // Arguments with a manifest default are filled in before the strict parse.
+        let fill: Vec<TokenStream> = args
+            .iter()
+            .filter_map(|a| {
+                let d = manifest.arguments.defaults.get(&a.name)?;
+                let (n, v) = (&a.name, &d.value);
+                Some(quote!(rt::fill_default(&mut args, #n, #v);))
+            })
+            .collect();
+        let fill = (!fill.is_empty()).then(|| quote!(let mut args = args; #(#fill)*));
         let call_ident = naming::ident(&format!("call_{}", tool.name));
         let request_ident = naming::ident(&format!("request_{}", tool.name));
         code.tool_fn = Some(quote! {
             /// Parses the tool's arguments strictly into the request they make (nothing is sent).
             pub fn #request_ident(args: rt::JsonObject) -> Result<rt::ApiRequest, rt::ToolError> {
                 #strip
+                #fill
                 let params: params::#params_ident = rt::parse_args(args)?;
                 #refuse_unlisted
                 Ok(params.to_request()?)
@@ -794,8 +805,20 @@ fn input_schema(
         {
             obj.remove("format");
         }
+        let default = manifest.arguments.defaults.get(&a.name);
+        if let (Some(d), Some(obj)) = (default, schema.as_object_mut()) {
+            if let Some(listed) = obj.get("enum").and_then(Value::as_array)
+                && !listed.iter().any(|v| v.as_str() == Some(d.value.as_str()))
+            {
+                return Err(Error::Manifest(format!(
+                    "tool `{}`: the default {:?} of `{}` is not one of its listed values",
+                    tool.name, d.value, a.name
+                )));
+            }
+            obj.insert("default".into(), Value::String(d.value.clone()));
+        }
         properties.insert(a.name.clone(), schema);
-        if a.required {
+        if a.required && default.is_none() {
             required.push(Value::String(a.name.clone()));
         }
     }

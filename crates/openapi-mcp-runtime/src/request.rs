@@ -143,6 +143,16 @@ pub fn parse_args<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError>
     })
 }
 
+/// Sets an absent (or null) argument to its default (the manifest's `arguments.defaults`).
+pub fn fill_default(args: &mut JsonObject, name: &str, value: &str) {
+    match args.get(name) {
+        None | Some(Value::Null) => {
+            args.insert(name.to_string(), Value::String(value.to_string()));
+        }
+        Some(_) => {}
+    }
+}
+
 /// Removes an argument the server's pager reads and the API is not sent (a cursor list's
 /// `limit`), checking that it is an integer from `min` to `max` when present.
 pub fn take_pager_arg(
