@@ -26,8 +26,10 @@
 //!   written bare when that cannot be misread: it has no comma, quote or control character,
 //!   no space at either end, does not start with `[` or `{`, and is not itself a JSON number,
 //!   `true`, `false` or `null`. An empty cell means the record has no such field.
-//! - Nested objects become dotted columns (`latestQuote.bp`); a quoted column name is one key
-//!   as written. Arrays stay JSON in their cell.
+//! - Nested objects become dotted columns (`latestQuote.bp`); a column that differs from the
+//!   one before it only in its last key is written `.key` (`latestQuote.bp,.bs` is
+//!   `latestQuote.bp,latestQuote.bs`). A quoted column name is one key as written. Arrays stay
+//!   JSON in their cell.
 
 use serde_json::{Map, Value};
 
@@ -303,12 +305,18 @@ pub fn render_table(t: &Table) -> String {
     if t.keyed {
         header.push(key_name(&cols));
     }
+    let mut prev: Option<&Vec<String>> = None;
     for c in &cols {
-        if c.len() == 1 && !plain_key(&c[0]) {
+        let n = c.len();
+        if n == 1 && !plain_key(&c[0]) {
             header.push(Value::String(c[0].clone()).to_string());
+        } else if n >= 2 && prev.is_some_and(|p| p.len() == n && p[..n - 1] == c[..n - 1]) {
+            // A sibling of the previous column: `.x` after `latestTrade.t`.
+            header.push(format!(".{}", c[n - 1]));
         } else {
             header.push(c.join("."));
         }
+        prev = Some(c);
     }
     out.push_str(&header.join(","));
     out.push('\n');
@@ -430,11 +438,27 @@ pub fn parse(text: &str) -> Result<Map<String, Value>, ParseError> {
                     keyed_skip = false;
                     continue;
                 }
-                names.push(if quoted {
+                let path = if quoted {
                     vec![name]
+                } else if let Some(last) = name.strip_prefix('.') {
+                    let Some(mut path) = names
+                        .last()
+                        .cloned()
+                        .filter(|p: &Vec<String>| p.len() >= 2 && plain_key(last))
+                    else {
+                        return Err(ParseError {
+                            line: hi + 1,
+                            message: format!(
+                                "column `{name}` continues no dotted column before it"
+                            ),
+                        });
+                    };
+                    *path.last_mut().expect("two segments") = last.to_string();
+                    path
                 } else {
                     name.split('.').map(str::to_string).collect()
-                });
+                };
+                names.push(path);
             }
             let mut rows = Vec::with_capacity(n);
             for _ in 0..n {
@@ -653,7 +677,7 @@ mod tests {
                 "next_page_token": "abc"}),
             &[&["snapshots"]],
         );
-        assert!(text.contains("== data.snapshots (2 rows, first column is the key)\nsymbol,latestQuote.ap,latestQuote.bp,greeks.delta,greeks.gamma,impliedVolatility\nAAPL261218C00190000,5.1,4.9,0.51,0.02,0.31\nAAPL261218P00190000,4.2,4.0,,,0.29\n"), "{text}");
+        assert!(text.contains("== data.snapshots (2 rows, first column is the key)\nsymbol,latestQuote.ap,.bp,greeks.delta,.gamma,impliedVolatility\nAAPL261218C00190000,5.1,4.9,0.51,0.02,0.31\nAAPL261218P00190000,4.2,4.0,,,0.29\n"), "{text}");
     }
 
     #[test]
@@ -725,6 +749,24 @@ mod tests {
                 .message
                 .contains("3 cells for 2 columns")
         );
+        // A `.key` column continues a dotted column; after a plain one it means nothing.
+        let orphan = text.replace("\na,b\n", "\na,.b\n");
+        assert!(
+            parse(&orphan)
+                .unwrap_err()
+                .message
+                .contains("continues no dotted column")
+        );
+    }
+
+    #[test]
+    fn sibling_columns_are_written_once_and_read_back_whole() {
+        let rows = json!([
+            {"q": {"bp": 1, "ap": 2, "x": {"a": 3, "b": 4}}, "t": {"p": 5}},
+            {"q": {"bp": 6, "ap": 7, "x": {"a": 8, "b": 9}}, "t": {"p": 10}},
+        ]);
+        let text = round_trip(rows, &[]);
+        assert!(text.contains("\nq.bp,.ap,q.x.a,.b,t.p\n"), "{text}");
     }
 
     mod generated {

@@ -325,7 +325,7 @@ impl AlpacaTools {
                     summary,
                     meta,
                 },
-            ) => envelope::envelope_with(data, def.risk, self.mode, Some(summary), Some(meta)),
+            ) => envelope::envelope_with(data, def.risk, self.mode, summary, Some(meta)),
             Answer::Done(result) => result,
         }
     }

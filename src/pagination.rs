@@ -122,8 +122,8 @@ pub(crate) enum Walked {
     Merged {
         /// The merged pages, in the API's shape (with the remaining `next_page_token`).
         data: Value,
-        /// What was read, why a later page was not, and how to continue.
-        summary: String,
+        /// Why a later page was not read and how to continue (none when all was read).
+        summary: Option<String>,
         /// `{pages, items, more_available, next_page_token}`.
         meta: Value,
     },
@@ -229,18 +229,20 @@ where
         }
         Some(_) => Value::Array(merged_array),
     };
-    let mut summary = format!("{collected} item(s) in {pages} page(s).");
+    // Counts are in meta; the summary is there only when something needs saying.
+    let mut said = Vec::new();
     if let Some(why) = &stopped_by {
-        summary.push_str(&format!(" Page {} could not be read: {why}.", pages + 1));
+        said.push(format!("Page {} could not be read: {why}.", pages + 1));
     }
     if filled >= budget && walk.token.is_some() {
-        summary.push_str(" The pages read fill the result budget, so no more were fetched.");
+        said.push("The pages read fill the result budget, so no more were fetched.".into());
     }
     if let Some(t) = &walk.token {
-        summary.push_str(&format!(
-            " More remains: call again with the same arguments and page_token={t} to continue."
+        said.push(format!(
+            "More remains: call again with the same arguments and page_token={t} to continue."
         ));
     }
+    let summary = (!said.is_empty()).then(|| said.join(" "));
     let meta = json!({
         "pages": pages,
         "items": collected,

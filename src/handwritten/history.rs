@@ -354,32 +354,21 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         token.clone().map_or(Value::Null, Value::String),
     );
     let more = token.is_some();
-    let mut summary = format!(
-        "{collected} {} from {}{} in {pages} page(s){}.",
-        e.key,
-        plan.start,
-        base.get("end")
-            .and_then(Value::as_str)
-            .map(|e| format!(" to {e}"))
-            .unwrap_or_default(),
-        base.get("timeframe")
-            .and_then(Value::as_str)
-            .map(|t| format!(", timeframe {t}"))
-            .unwrap_or_default(),
-    );
+    // Counts, range and timeframe are in meta; the summary says only what needs saying.
+    let mut said = Vec::new();
     if size >= ctx.output.max_chars && more {
-        summary.push_str(" The pages read fill the result budget, so no more were fetched.");
+        said.push("The pages read fill the result budget, so no more were fetched.".to_string());
     }
     if more {
-        summary.push_str(&format!(
-            " More data remains: call again with page_token={} to continue.",
+        said.push(format!(
+            "More data remains: call again with page_token={} to continue.",
             token.as_deref().unwrap_or("")
         ));
     }
     if let Some(note) = feed_note {
-        summary.push(' ');
-        summary.push_str(&note);
+        said.push(note);
     }
+    let summary = (!said.is_empty()).then(|| said.join(" "));
     let meta = json!({
         "start": plan.start,
         "end": base.get("end"),
@@ -394,7 +383,7 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         Value::Object(data),
         Risk::ApiData,
         ctx.mode,
-        Some(summary),
+        summary,
         Some(meta),
     )
 }

@@ -260,3 +260,102 @@ async fn real_volumes_stay_within_the_default_budget() {
         );
     }
 }
+
+/// The rows of a tool's answer, from its `data`.
+type RowsOf = fn(&Value) -> Vec<Value>;
+
+/// The page token a cut answer's `meta.budget.rest` names, if it names one.
+fn continuation_token(env: &serde_json::Map<String, Value>) -> Option<String> {
+    let rest = env.get("meta")?.get("budget")?.get("rest")?.as_str()?;
+    let after = rest.split_once("page_token=")?.1;
+    Some(
+        after
+            .split(|c: char| c == ':' || c.is_whitespace())
+            .next()?
+            .to_string(),
+    )
+}
+
+/// Calls `tool` and follows each cut answer's continuation (same arguments, the token its
+/// `meta.budget.rest` names) while answers are cut and fewer than `enough` rows were read:
+/// every row, in order, and the number of calls. Each answer is within `budget`.
+async fn follow(
+    c: &Client,
+    tool: &str,
+    args: &Value,
+    rows_of: RowsOf,
+    budget: usize,
+    enough: usize,
+) -> (Vec<Value>, usize) {
+    let mut got = Vec::new();
+    let mut calls = 0;
+    let mut next = args.clone();
+    loop {
+        let r = call(c, tool, next.clone()).await;
+        calls += 1;
+        assert!(longest_text(&r) <= budget, "{tool}: {}", longest_text(&r));
+        let env = envelope(&r);
+        let rows = rows_of(&env["data"]);
+        assert!(!rows.is_empty(), "{tool}: every call returns rows");
+        if let Some(b) = env.get("meta").and_then(|m| m.get("budget")) {
+            assert_eq!(b["rows_returned"], rows.len(), "{tool}: {b}");
+        }
+        got.extend(rows);
+        match continuation_token(&env) {
+            Some(token) if got.len() < enough => next["page_token"] = json!(token),
+            _ => break,
+        }
+        assert!(calls < 100, "{tool}: the continuation makes progress");
+    }
+    (got, calls)
+}
+
+#[tokio::test]
+async fn every_cut_list_shape_continues_exactly_where_it_was_cut() {
+    let mock = mock().await;
+    let roomy = client(&mock, Format::Json, 1_000_000).await;
+    let news = |d: &Value| d["news"].as_array().cloned().unwrap_or_default();
+    let bars = |d: &Value| d["bars"]["AAPL"].as_array().cloned().unwrap_or_default();
+    // A list whose pages the server walks (news, 50 a page) and a history tool (bars, which
+    // also says where it stopped in its own meta), each cut by a small budget.
+    let cases: [(&str, Value, RowsOf, usize, usize); 2] = [
+        ("get_news", json!({"limit": 200}), news, 6_000, 200),
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL", "timeframe": "1Min", "start": "2025-01-06", "end": "2025-01-08", "limit": 10000}),
+            bars,
+            20_000,
+            usize::MAX,
+        ),
+    ];
+    for format in [Format::Compact, Format::Json] {
+        for (tool, args, rows_of, budget, enough) in &cases {
+            let small = client(&mock, format, *budget).await;
+            let (got, calls) = follow(&small, tool, args, *rows_of, *budget, *enough).await;
+            assert!(
+                calls > 2,
+                "{tool} {format:?}: the budget cut it: {calls} calls"
+            );
+            // The same rows read at once with room for them all.
+            let mut whole_args = args.clone();
+            whole_args["limit"] = json!(got.len().min(10_000));
+            let r = call(&roomy, tool, whole_args).await;
+            assert!(envelope(&r)["meta"].get("budget").is_none());
+            let whole = rows_of(&data(&r));
+            assert_eq!(
+                got.len(),
+                whole.len(),
+                "{tool} {format:?}: {calls} calls gave {} rows",
+                got.len()
+            );
+            assert!(
+                got == whole,
+                "{tool} {format:?}: following the continuation gives every row once, in order"
+            );
+            eprintln!(
+                "{tool} {format:?}: {} rows in {calls} calls under {budget}",
+                got.len()
+            );
+        }
+    }
+}
