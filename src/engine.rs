@@ -61,6 +61,8 @@ pub struct AlpacaTools {
     by_name: HashMap<&'static str, usize>,
     listed: Vec<Tool>,
     instructions: String,
+    /// What completions are drawn from.
+    completer: crate::completion::Completer,
 }
 
 /// Why the tools could not be built.
@@ -138,6 +140,7 @@ impl AlpacaTools {
             by_name,
             listed,
             instructions,
+            completer: Default::default(),
         })
     }
 
@@ -159,6 +162,32 @@ impl AlpacaTools {
     /// The MCP form of the enabled tool `name`.
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.by_name.get(name).map(|i| &self.listed[*i])
+    }
+
+    /// Completion values for `prefix` from `source` (see [`crate::completion`]).
+    pub async fn complete(
+        &self,
+        source: crate::completion::Source,
+        prefix: &str,
+    ) -> crate::completion::Completion {
+        self.completer.complete(self, source, prefix).await
+    }
+
+    /// The API's JSON answer of the enabled read tool `name` through the one path (cache,
+    /// pages), for the server's own use; `None` when the tool is not enabled or failed.
+    pub(crate) async fn read_json(&self, name: &str, args: JsonObject) -> Option<Value> {
+        match self.run(0, None, name, Some(args)).await? {
+            Answer::Invalid(..) => None,
+            Answer::Sent(_, sent) | Answer::Pages(_, Walked::First(sent)) => match sent.ok()? {
+                Sent::Fresh(r) => r.json().ok(),
+                Sent::Stale(stale, _) => stale.response.json().ok(),
+            },
+            Answer::Pages(_, Walked::Unshaped(data) | Walked::Merged { data, .. }) => Some(data),
+            Answer::Done(result) if result.is_error != Some(true) => {
+                result.structured_content?.get("data").cloned()
+            }
+            Answer::Done(_) => None,
+        }
     }
 
     /// Calls a tool by name; `None` when no enabled tool has that name.

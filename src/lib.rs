@@ -18,6 +18,7 @@
 
 pub mod cache;
 pub mod compact;
+pub mod completion;
 pub mod config;
 pub mod embed;
 mod engine;

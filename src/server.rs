@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CompletionInfo,
+    Implementation, ListToolsResult, PaginatedRequestParams, Reference, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use crate::completion::Source;
 use crate::engine::AlpacaTools;
 
 /// An rmcp server for the tools. Cheap to clone (one per session shares the same tools).
@@ -39,6 +41,7 @@ impl AlpacaServer {
 impl ServerHandler for AlpacaServer {
     fn get_info(&self) -> ServerConfig {
         let mut capabilities = ServerCapabilities::builder()
+            .enable_completions()
             .enable_prompts()
             .enable_resources()
             .enable_tools()
@@ -99,6 +102,21 @@ impl ServerHandler for AlpacaServer {
         Ok(crate::prompts::get(&self.tools, &request.name, request.arguments.as_ref())?.into())
     }
 
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let source = completion_source(&self.tools, &request.r#ref, &request.argument.name)?;
+        let found = self.tools.complete(source, &request.argument.value).await;
+        let has_more = found.has_more();
+        let mut info =
+            CompletionInfo::new(found.values).map_err(|e| ErrorData::internal_error(e, None))?;
+        info.total = Some(u32::try_from(found.total).unwrap_or(u32::MAX));
+        info.has_more = Some(has_more);
+        Ok(CompleteResult::new(info))
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -133,4 +151,56 @@ impl ServerHandler for AlpacaServer {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.tool(name).cloned()
     }
+}
+
+/// What the argument `argument` of `reference` completes from; an error naming what can be
+/// completed when it is neither the checklist's `symbol` nor the position template's.
+fn completion_source(
+    tools: &AlpacaTools,
+    reference: &Reference,
+    argument: &str,
+) -> Result<Source, ErrorData> {
+    let (source, what) = match reference {
+        Reference::Prompt(p) if p.name == crate::prompts::PRE_TRADE_CHECKLIST => {
+            (Source::Symbols, format!("prompt `{}`", p.name))
+        }
+        Reference::Prompt(p) => {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "no prompt `{}` takes arguments to complete: `{}` takes `symbol`",
+                    p.name,
+                    crate::prompts::PRE_TRADE_CHECKLIST
+                ),
+                None,
+            ));
+        }
+        Reference::Resource(r)
+            if r.uri == crate::resources::POSITION_TEMPLATE
+                && !crate::resources::templates(tools).is_empty() =>
+        {
+            (Source::Positions, format!("template `{}`", r.uri))
+        }
+        Reference::Resource(r) => {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "`{}` is not a resource template this server offers (see resources/templates/list)",
+                    r.uri
+                ),
+                None,
+            ));
+        }
+        _ => {
+            return Err(ErrorData::invalid_params(
+                "completions are offered for prompts and resource templates only",
+                None,
+            ));
+        }
+    };
+    if argument != "symbol" {
+        return Err(ErrorData::invalid_params(
+            format!("{what} has no argument `{argument}` to complete: it takes `symbol`"),
+            None,
+        ));
+    }
+    Ok(source)
 }
