@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::engine::AlpacaTools;
-use crate::runtime::JsonObject;
 
 /// The most values one completion returns (the protocol's limit).
 pub const MAX_VALUES: usize = 100;
@@ -111,42 +110,46 @@ impl Completer {
     }
 
     async fn account(&self, tools: &AlpacaTools) -> Arc<Account> {
-        let mut kept = self.account.lock().await;
-        if let Some(v) = kept.as_ref().and_then(Kept::fresh) {
-            return v;
-        }
-        let (account, complete) = read_account(tools).await;
-        let value = Arc::new(account);
-        *kept = Some(Kept {
-            at: Instant::now(),
-            ttl: if complete { ACCOUNT_TTL } else { RETRY_AFTER },
-            value: value.clone(),
-        });
-        value
+        kept_or_read(&self.account, ACCOUNT_TTL, read_account(tools)).await
     }
 
     async fn assets(&self, tools: &AlpacaTools) -> Arc<Vec<String>> {
-        let mut kept = self.assets.lock().await;
-        if let Some(v) = kept.as_ref().and_then(Kept::fresh) {
-            return v;
-        }
-        let read = read_json(tools, "get_all_assets", json!({"status": "active"})).await;
-        let ok = read.is_some();
-        let mut symbols: Vec<String> = read
-            .as_ref()
-            .and_then(Value::as_array)
-            .map(|a| symbols_of(a.iter()))
-            .unwrap_or_default();
-        symbols.sort();
-        symbols.dedup();
-        let value = Arc::new(symbols);
-        *kept = Some(Kept {
-            at: Instant::now(),
-            ttl: if ok { ASSETS_TTL } else { RETRY_AFTER },
-            value: value.clone(),
-        });
-        value
+        kept_or_read(&self.assets, ASSETS_TTL, async {
+            let read = read_json(tools, "get_all_assets", json!({"status": "active"})).await;
+            let ok = read.is_some();
+            let mut symbols: Vec<String> = read
+                .as_ref()
+                .and_then(Value::as_array)
+                .map(|a| symbols_of(a.iter()))
+                .unwrap_or_default();
+            symbols.sort();
+            symbols.dedup();
+            (symbols, ok)
+        })
+        .await
     }
+}
+
+/// What `slot` keeps while fresh; otherwise what `read` gives (the value and whether every
+/// source was read), kept for `ttl`, or for [`RETRY_AFTER`] when a read failed. The lock is
+/// held across the read, so concurrent requests wait for it instead of reading again.
+async fn kept_or_read<T>(
+    slot: &Mutex<Option<Kept<T>>>,
+    ttl: Duration,
+    read: impl Future<Output = (T, bool)>,
+) -> Arc<T> {
+    let mut kept = slot.lock().await;
+    if let Some(v) = kept.as_ref().and_then(Kept::fresh) {
+        return v;
+    }
+    let (value, complete) = read.await;
+    let value = Arc::new(value);
+    *kept = Some(Kept {
+        at: Instant::now(),
+        ttl: if complete { ttl } else { RETRY_AFTER },
+        value: value.clone(),
+    });
+    value
 }
 
 fn starts_with_ignoring_case(s: &str, prefix: &str) -> bool {
@@ -204,13 +207,9 @@ async fn read_account(tools: &AlpacaTools) -> (Account, bool) {
     (Account { positions, others }, complete)
 }
 
-/// The API's JSON answer of an enabled read tool, or `None`.
+/// The API's JSON answer of an enabled read tool called with the object `args`, or `None`.
 async fn read_json(tools: &AlpacaTools, tool: &str, args: Value) -> Option<Value> {
-    let Value::Object(args) = args else {
-        return None;
-    };
-    let args: JsonObject = args;
-    tools.read_json(tool, args).await
+    tools.read_json(tool, args.as_object()?.clone()).await
 }
 
 #[cfg(test)]

@@ -36,6 +36,58 @@ pub(crate) enum Answer {
     Done(CallToolResult),
 }
 
+/// The API's JSON an answer carries ([`Answer::into_data`]).
+pub(crate) struct Data {
+    /// Alpaca's JSON (a body that is not JSON, as a string).
+    pub(crate) json: Value,
+    /// Served from the cache because Alpaca failed: the answer's age in seconds, and why.
+    pub(crate) stale: Option<(u64, Error)>,
+}
+
+/// Why an answer carries no API JSON.
+pub(crate) enum NoData {
+    /// The arguments were refused before anything was sent.
+    Invalid(String),
+    /// Sending failed.
+    Failed(ToolError),
+    /// A hand-written or guarded tool's result is an error.
+    Error(Box<CallToolResult>),
+}
+
+impl Answer {
+    /// The API's JSON this answer carries (a hand-written tool's envelope's `data`), or why
+    /// there is none.
+    pub(crate) fn into_data(self) -> Result<Data, NoData> {
+        let sent = match self {
+            Answer::Invalid(_, msg) => return Err(NoData::Invalid(msg)),
+            Answer::Sent(_, sent) | Answer::Pages(_, Walked::First(sent)) => {
+                sent.map_err(NoData::Failed)?
+            }
+            Answer::Pages(_, Walked::Unshaped(json) | Walked::Merged { data: json, .. }) => {
+                return Ok(Data { json, stale: None });
+            }
+            Answer::Done(result) if result.is_error == Some(true) => {
+                return Err(NoData::Error(Box::new(result)));
+            }
+            Answer::Done(result) => {
+                let json = result
+                    .structured_content
+                    .and_then(|mut s| s.get_mut("data").map(Value::take))
+                    .unwrap_or(Value::Null);
+                return Ok(Data { json, stale: None });
+            }
+        };
+        let (response, stale) = match sent {
+            Sent::Fresh(response) => (response, None),
+            Sent::Stale(stale, error) => (stale.response, Some((stale.age.as_secs(), error))),
+        };
+        let json = response.json().unwrap_or_else(|_| {
+            Value::String(String::from_utf8_lossy(&response.body).into_owned())
+        });
+        Ok(Data { json, stale })
+    }
+}
+
 struct Entry {
     tool: ToolRef,
     /// Arguments whose schema wants an array or object, and whether it is a list of strings.
@@ -176,18 +228,8 @@ impl AlpacaTools {
     /// The API's JSON answer of the enabled read tool `name` through the one path (cache,
     /// pages), for the server's own use; `None` when the tool is not enabled or failed.
     pub(crate) async fn read_json(&self, name: &str, args: JsonObject) -> Option<Value> {
-        match self.run(0, None, name, Some(args)).await? {
-            Answer::Invalid(..) => None,
-            Answer::Sent(_, sent) | Answer::Pages(_, Walked::First(sent)) => match sent.ok()? {
-                Sent::Fresh(r) => r.json().ok(),
-                Sent::Stale(stale, _) => stale.response.json().ok(),
-            },
-            Answer::Pages(_, Walked::Unshaped(data) | Walked::Merged { data, .. }) => Some(data),
-            Answer::Done(result) if result.is_error != Some(true) => {
-                result.structured_content?.get("data").cloned()
-            }
-            Answer::Done(_) => None,
-        }
+        let answer = self.run(0, None, name, Some(args)).await?;
+        answer.into_data().ok().map(|d| d.json)
     }
 
     /// Calls a tool by name; `None` when no enabled tool has that name.

@@ -16,6 +16,10 @@ use crate::runtime::{JsonObject, Paginate, ToolError};
 /// The pages a call reads when no `limit` is given: one, as V2 does.
 const PAGES_WITHOUT_LIMIT: u64 = 1;
 
+/// What a list or history result's summary says when its pages stopped at the result budget.
+pub(crate) const BUDGET_FILLED: &str =
+    "The pages read fill the result budget, so no more were fetched.";
+
 /// The items a merged value holds: an array's length; for a map, its arrays' lengths plus one
 /// per other entry; nothing for a scalar.
 pub(crate) fn count(v: &Value) -> u64 {
@@ -235,7 +239,7 @@ where
         said.push(format!("Page {} could not be read: {why}.", pages + 1));
     }
     if filled >= budget && walk.token.is_some() {
-        said.push("The pages read fill the result budget, so no more were fetched.".into());
+        said.push(BUDGET_FILLED.into());
     }
     if let Some(t) = &walk.token {
         said.push(format!(

@@ -37,10 +37,8 @@ use rmcp::model::{
 };
 use serde_json::{Value, json};
 
-use crate::cache::Sent;
-use crate::engine::{AlpacaTools, Answer};
+use crate::engine::{AlpacaTools, NoData};
 use crate::envelope;
-use crate::pagination::Walked;
 use crate::runtime::{Error, JsonObject, Risk, ToolError};
 
 /// The MIME type of every resource's contents.
@@ -166,33 +164,21 @@ pub async fn read(tools: &AlpacaTools, uri: &str) -> Result<ReadResourceResult, 
     };
     let mut contents = serde_json::Map::new();
     contents.insert("notice".into(), json!(envelope::notice(Risk::ApiData)));
-    let data = match answer {
-        Answer::Invalid(_, msg) => {
+    let data = match answer.into_data() {
+        Ok(data) => data,
+        Err(NoData::Invalid(msg)) => {
             return Err(read_error(uri, tool, &ToolError::InvalidArguments(msg)));
         }
-        Answer::Sent(_, sent) | Answer::Pages(_, Walked::First(sent)) => {
-            sent_data(&mut contents, sent.map_err(|e| read_error(uri, tool, &e))?)
-        }
-        Answer::Pages(_, Walked::Unshaped(data) | Walked::Merged { data, .. }) => data,
-        Answer::Done(result) => done_data(uri, result)?,
+        Err(NoData::Failed(e)) => return Err(read_error(uri, tool, &e)),
+        Err(NoData::Error(result)) => return Err(done_error(uri, *result)),
     };
-    contents.insert("data".into(), data);
+    // A stale answer (Alpaca failed and the tool's cache had one) says so, as the tool's
+    // result does.
+    if let Some((age, error)) = &data.stale {
+        envelope::mark_stale(&mut contents, *age, error);
+    }
+    contents.insert("data".into(), data.json);
     contents_result(uri, contents)
-}
-
-/// The API's JSON of an answer; a stale one (Alpaca failed and the tool's cache had an
-/// answer) says so beside it, as the tool's result does.
-fn sent_data(contents: &mut serde_json::Map<String, Value>, sent: Sent) -> Value {
-    let response = match sent {
-        Sent::Fresh(response) => response,
-        Sent::Stale(stale, error) => {
-            envelope::mark_stale(contents, stale.age.as_secs(), &error);
-            stale.response
-        }
-    };
-    response
-        .json()
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
 }
 
 fn contents_result(
@@ -208,27 +194,20 @@ fn contents_result(
     .with_ttl_ms(0))
 }
 
-/// The API's JSON of a hand-written tool's result (under its envelope's `data`); its error
-/// text as the resource error.
-fn done_data(uri: &str, result: CallToolResult) -> Result<Value, ErrorData> {
+/// A hand-written tool's error result as the resource error: not found for an HTTP 404.
+fn done_error(uri: &str, result: CallToolResult) -> ErrorData {
     let data = Some(json!({"uri": uri}));
-    if result.is_error == Some(true) {
-        let text: Vec<String> = result
-            .content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect();
-        let text = text.join("\n");
-        return Err(if text.contains("HTTP 404") {
-            ErrorData::resource_not_found(format!("{uri}: resource not found: {text}"), data)
-        } else {
-            ErrorData::internal_error(format!("{uri}: {text}"), data)
-        });
+    let text: Vec<String> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
+    let text = text.join("\n");
+    if text.contains("HTTP 404") {
+        ErrorData::resource_not_found(format!("{uri}: resource not found: {text}"), data)
+    } else {
+        ErrorData::internal_error(format!("{uri}: {text}"), data)
     }
-    Ok(result
-        .structured_content
-        .and_then(|mut s| s.get_mut("data").map(Value::take))
-        .unwrap_or(Value::Null))
 }
 
 /// The tool and arguments a URI reads through.
@@ -303,6 +282,7 @@ fn read_error(uri: &str, tool: &str, error: &ToolError) -> ErrorData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Answer;
 
     #[test]
     fn uris_resolve_to_their_tools() {
@@ -367,12 +347,18 @@ mod tests {
     #[test]
     fn a_finished_result_becomes_data_or_a_resource_error() {
         let ok = envelope::envelope(json!({"a": 1}), Risk::ApiData, crate::config::Mode::Paper);
-        assert_eq!(done_data("alpaca://x", ok).unwrap(), json!({"a": 1}));
+        let Ok(data) = Answer::Done(ok).into_data() else {
+            panic!("a success carries data");
+        };
+        assert_eq!(data.json, json!({"a": 1}));
         let gone = envelope::error_text("x failed: Alpaca API error: HTTP 404: gone");
-        let e = done_data("alpaca://x", gone).unwrap_err();
+        let Err(NoData::Error(gone)) = Answer::Done(gone).into_data() else {
+            panic!("an error result carries no data");
+        };
+        let e = done_error("alpaca://x", *gone);
         assert_eq!(e.code, rmcp::model::ErrorCode::RESOURCE_NOT_FOUND, "{e:?}");
         let down = envelope::error_text("x failed: Alpaca API error: HTTP 503: down");
-        let e = done_data("alpaca://x", down).unwrap_err();
+        let e = done_error("alpaca://x", down);
         assert_eq!(e.code, rmcp::model::ErrorCode::INTERNAL_ERROR, "{e:?}");
         assert!(e.message.contains("HTTP 503"), "{}", e.message);
     }

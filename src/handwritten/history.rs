@@ -357,7 +357,7 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
     // Counts, range and timeframe are in meta; the summary says only what needs saying.
     let mut said = Vec::new();
     if size >= ctx.output.max_chars && more {
-        said.push("The pages read fill the result budget, so no more were fetched.".to_string());
+        said.push(pagination::BUDGET_FILLED.to_string());
     }
     if more {
         said.push(format!(
