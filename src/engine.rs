@@ -38,8 +38,8 @@ pub(crate) enum Answer {
 
 /// The API's JSON an answer carries ([`Answer::into_data`]).
 pub(crate) struct Data {
-    /// Alpaca's JSON (a body that is not JSON, as a string).
-    pub(crate) json: Value,
+    /// Alpaca's JSON, or the body as text when it is not JSON.
+    pub(crate) json: Result<Value, String>,
     /// Served from the cache because Alpaca failed: the answer's age in seconds, and why.
     pub(crate) stale: Option<(u64, Error)>,
 }
@@ -64,7 +64,10 @@ impl Answer {
                 sent.map_err(NoData::Failed)?
             }
             Answer::Pages(_, Walked::Unshaped(json) | Walked::Merged { data: json, .. }) => {
-                return Ok(Data { json, stale: None });
+                return Ok(Data {
+                    json: Ok(json),
+                    stale: None,
+                });
             }
             Answer::Done(result) if result.is_error == Some(true) => {
                 return Err(NoData::Error(Box::new(result)));
@@ -74,16 +77,19 @@ impl Answer {
                     .structured_content
                     .and_then(|mut s| s.get_mut("data").map(Value::take))
                     .unwrap_or(Value::Null);
-                return Ok(Data { json, stale: None });
+                return Ok(Data {
+                    json: Ok(json),
+                    stale: None,
+                });
             }
         };
         let (response, stale) = match sent {
             Sent::Fresh(response) => (response, None),
             Sent::Stale(stale, error) => (stale.response, Some((stale.age.as_secs(), error))),
         };
-        let json = response.json().unwrap_or_else(|_| {
-            Value::String(String::from_utf8_lossy(&response.body).into_owned())
-        });
+        let json = response
+            .json()
+            .map_err(|_| String::from_utf8_lossy(&response.body).into_owned());
         Ok(Data { json, stale })
     }
 }
@@ -229,7 +235,7 @@ impl AlpacaTools {
     /// pages), for the server's own use; `None` when the tool is not enabled or failed.
     pub(crate) async fn read_json(&self, name: &str, args: JsonObject) -> Option<Value> {
         let answer = self.run(0, None, name, Some(args)).await?;
-        answer.into_data().ok().map(|d| d.json)
+        answer.into_data().ok()?.json.ok()
     }
 
     /// Calls a tool by name; `None` when no enabled tool has that name.

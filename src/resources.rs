@@ -177,7 +177,8 @@ pub async fn read(tools: &AlpacaTools, uri: &str) -> Result<ReadResourceResult, 
     if let Some((age, error)) = &data.stale {
         envelope::mark_stale(&mut contents, *age, error);
     }
-    contents.insert("data".into(), data.json);
+    // A body that is not JSON is passed on as text.
+    contents.insert("data".into(), data.json.unwrap_or_else(Value::String));
     contents_result(uri, contents)
 }
 
@@ -350,7 +351,7 @@ mod tests {
         let Ok(data) = Answer::Done(ok).into_data() else {
             panic!("a success carries data");
         };
-        assert_eq!(data.json, json!({"a": 1}));
+        assert_eq!(data.json, Ok(json!({"a": 1})));
         let gone = envelope::error_text("x failed: Alpaca API error: HTTP 404: gone");
         let Err(NoData::Error(gone)) = Answer::Done(gone).into_data() else {
             panic!("an error result carries no data");
