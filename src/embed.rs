@@ -55,12 +55,26 @@ impl AlpacaTools {
                     let tools = Arc::clone(&tools);
                     Box::pin(async move {
                         let name = ctx.name;
-                        let peer = ctx.request_context.peer;
-                        match tools
-                            .call_from(session, Some(&peer), &name, ctx.arguments)
-                            .await
-                        {
-                            Some(result) => Ok(result.into()),
+                        let context = ctx.request_context;
+                        let round = crate::input::Round::of_request(
+                            &context,
+                            session,
+                            ctx.request_state,
+                            ctx.input_responses,
+                        );
+                        let answer = match &round {
+                            Some(round) => {
+                                tools
+                                    .call_in_round(session, round, &name, ctx.arguments)
+                                    .await
+                            }
+                            None => tools
+                                .call_from(session, Some(&context.peer), &name, ctx.arguments)
+                                .await
+                                .map(rmcp::model::CallToolResponse::from),
+                        };
+                        match answer {
+                            Some(response) => Ok(response),
                             // Only enabled tools get a route, so this does not happen.
                             None => Err(ErrorData::invalid_params(
                                 format!("unknown tool `{name}`"),

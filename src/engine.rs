@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rmcp::model::{CallToolResult, Tool};
+use rmcp::model::{CallToolResponse, CallToolResult, Tool};
 use rmcp::{Peer, RoleServer};
 use serde_json::Value;
 
@@ -22,6 +22,15 @@ use crate::runtime::{ApiResponse, Error, ToolDef, validate};
 use crate::runtime::{JsonObject, ToolError};
 use crate::safety::Safety;
 use crate::{Client, TOOLSETS};
+
+/// Who makes a call: the MCP session, the client to ask (older revisions), or the round
+/// (2026-07-28 and later).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Caller<'a> {
+    pub(crate) session: u64,
+    pub(crate) peer: Option<&'a Peer<RoleServer>>,
+    pub(crate) round: Option<&'a crate::input::Round>,
+}
 
 /// What one call through the engine gave, before it becomes a tool result (or a resource's
 /// contents).
@@ -234,7 +243,7 @@ impl AlpacaTools {
     /// The API's JSON answer of the enabled read tool `name` through the one path (cache,
     /// pages), for the server's own use; `None` when the tool is not enabled or failed.
     pub(crate) async fn read_json(&self, name: &str, args: JsonObject) -> Option<Value> {
-        let answer = self.run(0, None, name, Some(args)).await?;
+        let answer = self.run(Caller::default(), name, Some(args)).await?;
         answer.into_data().ok()?.json.ok()
     }
 
@@ -262,17 +271,54 @@ impl AlpacaTools {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<CallToolResult> {
+        let caller = Caller {
+            session,
+            peer,
+            round: None,
+        };
+        self.call_as(caller, name, arguments).await
+    }
+
+    /// Calls a tool in a round of MCP 2026-07-28's multi-round-trip pattern: the answer is
+    /// either a result or, for a held order, the question to put to the user
+    /// ([`CallToolResponse::InputRequired`]), which the client answers by calling again with
+    /// `round` carrying the answers.
+    pub async fn call_in_round(
+        &self,
+        session: u64,
+        round: &crate::input::Round,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Option<CallToolResponse> {
+        let caller = Caller {
+            session,
+            peer: None,
+            round: Some(round),
+        };
+        let result = self.call_as(caller, name, arguments).await?;
+        Some(match round.take_asked() {
+            Some(asked) => CallToolResponse::InputRequired(asked),
+            None => CallToolResponse::Complete(result),
+        })
+    }
+
+    async fn call_as(
+        &self,
+        caller: Caller<'_>,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Option<CallToolResult> {
         let shape = self.entries[*self.by_name.get(name)?].shape;
         // Kept only where a cut answer is asked for again.
         let again_args = shape.pages.then(|| arguments.clone());
-        let answer = self.run(session, peer, name, arguments).await?;
+        let answer = self.run(caller, name, arguments).await?;
         let written = self.output.write(self.result(answer), &shape);
         // Rows were cut from a paged answer: the same call for exactly the rows kept gives the
         // page token that continues right after them.
         if let (Some(kept), Some(args)) = (written.cut_to.filter(|k| *k > 0), again_args) {
             let mut args = args.unwrap_or_default();
             args.insert("limit".into(), Value::from(kept as u64));
-            if let Some(again) = self.run(session, peer, name, Some(args)).await {
+            if let Some(again) = self.run(caller, name, Some(args)).await {
                 let mut again = self.result(again);
                 if again.is_error != Some(true) {
                     out::note_cut_pages(
@@ -294,8 +340,7 @@ impl AlpacaTools {
     /// code). `None` when no enabled tool has that name.
     pub(crate) async fn run(
         &self,
-        session: u64,
-        peer: Option<&Peer<RoleServer>>,
+        caller: Caller<'_>,
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<Answer> {
@@ -357,10 +402,11 @@ impl AlpacaTools {
             mode: self.mode,
             clock: &self.clock,
             safety: &self.safety,
-            session,
-            peer,
+            session: caller.session,
+            peer: caller.peer,
             max_pages: self.max_pages,
             output: self.output,
+            round: caller.round,
         };
         Some(match entry.tool {
             // A tool that changes orders or positions goes through its guard.

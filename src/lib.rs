@@ -24,6 +24,7 @@ pub mod embed;
 mod engine;
 pub mod envelope;
 mod handwritten;
+pub mod input;
 pub mod output;
 mod pagination;
 pub mod prompts;

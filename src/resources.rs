@@ -156,7 +156,10 @@ pub async fn read(tools: &AlpacaTools, uri: &str) -> Result<ReadResourceResult, 
             Some(json!({"uri": uri})),
         ));
     }
-    let Some(answer) = tools.run(0, None, tool, Some(args)).await else {
+    let Some(answer) = tools
+        .run(crate::engine::Caller::default(), tool, Some(args))
+        .await
+    else {
         return Err(ErrorData::resource_not_found(
             format!("{uri}: {tool} is not enabled"),
             Some(json!({"uri": uri})),

@@ -11,6 +11,10 @@
 //! - `ALPACA_ALLOWED_SYMBOLS` / `ALPACA_DENIED_SYMBOLS`: comma-separated; an option is checked
 //!   by its contract symbol and its underlying.
 //! - `ALPACA_MAX_ORDERS_PER_MINUTE`: a sliding one-minute window over orders sent.
+//! - `ALPACA_CONFIRM_STATE_KEY_FILE` (or `ALPACA_CONFIRM_STATE_KEY`): the key, at least 32
+//!   bytes, that seals the `requestState` of a confirmation asked as MCP 2026-07-28's input
+//!   request. Replicas behind one address need the same key; without one each process makes
+//!   its own at start, so a question outlives neither a restart nor a move to another process.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -34,6 +38,39 @@ pub struct SafetyConfig {
     pub denied_symbols: Vec<String>,
     /// Most orders sent in any one minute.
     pub max_orders_per_minute: Option<u32>,
+    /// The key that seals confirmation state; `None`: one made at start.
+    pub state_key: Option<StateKey>,
+}
+
+/// A key sealing confirmation state (at least [`StateKey::MIN_LEN`] bytes). Its `Debug`
+/// shows its length, never its bytes.
+#[derive(Clone, PartialEq)]
+pub struct StateKey(Vec<u8>);
+
+impl StateKey {
+    /// The shortest key accepted.
+    pub const MIN_LEN: usize = rmcp::model::RequestStateCodec::MIN_KEY_LENGTH;
+
+    /// A key from its bytes; `None` when shorter than [`StateKey::MIN_LEN`].
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<StateKey> {
+        let bytes = bytes.into();
+        (bytes.len() >= Self::MIN_LEN).then_some(StateKey(bytes))
+    }
+
+    /// A fresh random key (from the operating system's generator, through UUID v4s).
+    pub fn random() -> StateKey {
+        let mut bytes = Vec::with_capacity(48);
+        for _ in 0..3 {
+            bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        }
+        StateKey(bytes)
+    }
+}
+
+impl std::fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StateKey({} bytes)", self.0.len())
+    }
 }
 
 impl SafetyConfig {
@@ -70,6 +107,7 @@ impl SafetyConfig {
             denied_symbols: symbols("ALPACA_DENIED_SYMBOLS").unwrap_or_default(),
             max_orders_per_minute: number("ALPACA_MAX_ORDERS_PER_MINUTE")?
                 .map(|n| n.round().max(1.0) as u32),
+            state_key: state_key(&non_empty)?,
         })
     }
 
@@ -99,6 +137,42 @@ impl SafetyConfig {
         } else {
             parts.join("; ")
         }
+    }
+}
+
+/// The confirmation-state key from `ALPACA_CONFIRM_STATE_KEY_FILE` (the file's bytes, one
+/// trailing newline dropped) or `ALPACA_CONFIRM_STATE_KEY`; errors never show the key.
+fn state_key(get: &impl Fn(&str) -> Option<String>) -> Result<Option<StateKey>, ConfigError> {
+    let short = |name: &str| ConfigError::BadChoice {
+        name: name.into(),
+        value: "(not shown)".into(),
+        expected: "a key of at least 32 bytes",
+    };
+    if let Some(path) = get("ALPACA_CONFIRM_STATE_KEY_FILE") {
+        let mut bytes = std::fs::read(path.trim()).map_err(|e| ConfigError::BadChoice {
+            name: "ALPACA_CONFIRM_STATE_KEY_FILE".into(),
+            value: path.clone(),
+            expected: if e.kind() == std::io::ErrorKind::NotFound {
+                "a readable file (it does not exist)"
+            } else {
+                "a readable file"
+            },
+        })?;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        return StateKey::new(bytes)
+            .map(Some)
+            .ok_or_else(|| short("ALPACA_CONFIRM_STATE_KEY_FILE"));
+    }
+    match get("ALPACA_CONFIRM_STATE_KEY") {
+        Some(v) => StateKey::new(v.into_bytes())
+            .map(Some)
+            .ok_or_else(|| short("ALPACA_CONFIRM_STATE_KEY")),
+        None => Ok(None),
     }
 }
 
@@ -153,8 +227,9 @@ impl Kind {
 /// positions.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    /// The session that asked for it.
-    pub session: u64,
+    /// Who asked for it: an MCP session (`session N`), or the principal of a client that
+    /// has no sessions.
+    pub owner: String,
     /// The tool that was called.
     pub tool: &'static str,
     /// The tool's guard (the manifest's name), checked again before sending.
@@ -169,22 +244,82 @@ pub struct Pending {
     pub expires: Instant,
 }
 
-/// Shared safety state: pending confirmations and the orders-per-minute window.
-#[derive(Debug, Default)]
+/// Shared safety state: pending confirmations, the orders-per-minute window, and the sealing
+/// of confirmation state with the states already used.
 pub struct Safety {
     /// Settings.
     pub config: SafetyConfig,
     pending: Mutex<HashMap<String, Pending>>,
     sent: Mutex<VecDeque<Instant>>,
+    codec: rmcp::model::RequestStateCodec,
+    /// Confirmation states already answered (their nonce), until they would have expired.
+    spent: Mutex<HashMap<String, Instant>>,
+}
+
+impl std::fmt::Debug for Safety {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Safety")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety::new(SafetyConfig::default())
+    }
 }
 
 impl Safety {
     /// Safety state for `config`.
     pub fn new(config: SafetyConfig) -> Self {
+        let key = config.state_key.clone().unwrap_or_else(StateKey::random);
         Safety {
             config,
-            ..Safety::default()
+            pending: Mutex::default(),
+            sent: Mutex::default(),
+            codec: rmcp::model::RequestStateCodec::new_unchecked(key.0),
+            spent: Mutex::default(),
         }
+    }
+
+    /// Seals `payload` for `principal`, valid for the confirmation time.
+    pub(crate) fn seal(&self, payload: &serde_json::Value, principal: &str) -> String {
+        let context = format!("alpaca-mcp confirmation v1\0{principal}");
+        let options = rmcp::model::SealOptions::new()
+            .associated_data(context.as_bytes())
+            .ttl(self.config.confirm_ttl);
+        // Serializing a JSON value cannot fail.
+        self.codec
+            .seal_json_with(payload, &options)
+            .unwrap_or_default()
+    }
+
+    /// Opens state sealed for `principal`: `Err` says why it does not open (forged, altered,
+    /// sealed for someone else or with another key, or expired), never what it holds.
+    pub(crate) fn open(&self, sealed: &str, principal: &str) -> Result<serde_json::Value, String> {
+        let context = format!("alpaca-mcp confirmation v1\0{principal}");
+        self.codec
+            .open_json_with(sealed, context.as_bytes())
+            .map_err(|e| match e {
+                rmcp::model::RequestStateError::Expired => {
+                    "the confirmation has expired; call the tool again to be asked again".into()
+                }
+                _ => "the requestState is not one this server sealed for this caller (altered, from another caller, or sealed with another key)".into(),
+            })
+    }
+
+    /// Marks the confirmation state `nonce` used; `false` when it already was. Kept until
+    /// it would have expired anyway.
+    pub(crate) fn spend(&self, nonce: &str) -> bool {
+        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        spent.retain(|_, until| *until > now);
+        if spent.contains_key(nonce) {
+            return false;
+        }
+        spent.insert(nonce.to_string(), now + self.config.confirm_ttl);
+        true
     }
 
     /// Checks a symbol against the allow and deny lists (an option also by its underlying),
@@ -289,16 +424,16 @@ impl Safety {
         id
     }
 
-    /// Takes a pending order (single use) for `session`.
-    pub fn take(&self, id: &str, session: u64) -> Result<Pending, String> {
+    /// Takes a pending order (single use) for `owner`.
+    pub fn take(&self, id: &str, owner: &str) -> Result<Pending, String> {
         let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(id) {
             None => Err(format!(
                 "no pending order with confirmation_id {id} (already used, cancelled, or never made)"
             )),
-            Some(p) if p.session != session => {
-                Err(format!("confirmation_id {id} belongs to another session"))
-            }
+            Some(p) if p.owner != owner => Err(format!(
+                "confirmation_id {id} belongs to another session or caller"
+            )),
             Some(p) if p.expires <= Instant::now() => {
                 map.remove(id);
                 Err(format!(
@@ -392,8 +527,8 @@ mod tests {
             confirm_ttl: Duration::from_secs(60),
             ..SafetyConfig::default()
         });
-        let p = |session| Pending {
-            session,
+        let p = |owner: &str| Pending {
+            owner: owner.to_string(),
             tool: "place_stock_order",
             guard: "place_order",
             kind: Some(Kind::Stock),
@@ -408,14 +543,92 @@ mod tests {
             what: "x".into(),
             expires: Instant::now() + Duration::from_secs(60),
         };
-        let id = s.hold(p(1));
-        assert!(s.take(&id, 2).unwrap_err().contains("another session"));
-        assert!(s.take(&id, 1).is_ok());
-        assert!(s.take(&id, 1).unwrap_err().contains("already used"));
+        let id = s.hold(p("session 1"));
+        assert!(
+            s.take(&id, "session 2")
+                .unwrap_err()
+                .contains("another session")
+        );
+        assert!(s.take(&id, "session 1").is_ok());
+        assert!(
+            s.take(&id, "session 1")
+                .unwrap_err()
+                .contains("already used")
+        );
         let old = s.hold(Pending {
             expires: Instant::now(),
-            ..p(1)
+            ..p("session 1")
         });
-        assert!(s.take(&old, 1).unwrap_err().contains("expired"));
+        assert!(s.take(&old, "session 1").unwrap_err().contains("expired"));
+    }
+
+    #[test]
+    fn sealed_state_opens_only_unaltered_for_its_principal_in_time_and_is_spent_once() {
+        let key = StateKey::new(b"k".repeat(32)).unwrap();
+        let s = Safety::new(SafetyConfig {
+            confirm_ttl: Duration::from_secs(60),
+            state_key: Some(key.clone()),
+            ..SafetyConfig::default()
+        });
+        let payload = serde_json::json!({"tool": "place_stock_order", "nonce": "n1"});
+        let sealed = s.seal(&payload, "http grant 1");
+        assert_eq!(s.open(&sealed, "http grant 1").unwrap(), payload);
+        assert!(
+            s.open(&sealed, "http grant 2")
+                .unwrap_err()
+                .contains("another caller")
+        );
+        // Any one character changed anywhere: refused.
+        for i in 0..sealed.len() {
+            let mut bytes = sealed.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap();
+            if altered != sealed {
+                assert!(s.open(&altered, "http grant 1").is_err(), "position {i}");
+            }
+        }
+        // Another process with the same key opens it; one with its own key does not.
+        let same = Safety::new(SafetyConfig {
+            state_key: Some(key),
+            ..SafetyConfig::default()
+        });
+        assert!(same.open(&sealed, "http grant 1").is_ok());
+        assert!(Safety::default().open(&sealed, "http grant 1").is_err());
+        let brief = Safety::new(SafetyConfig {
+            confirm_ttl: Duration::from_secs(1),
+            ..SafetyConfig::default()
+        });
+        let soon = brief.seal(&payload, "p");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert!(brief.open(&soon, "p").unwrap_err().contains("expired"));
+        assert!(s.spend("n1"));
+        assert!(!s.spend("n1"));
+        assert!(s.spend("n2"));
+    }
+
+    #[test]
+    fn the_state_key_is_read_but_never_shown() {
+        let secret = "0123456789abcdef0123456789abcdef-secret";
+        let c = config(&[("ALPACA_CONFIRM_STATE_KEY", secret)]).unwrap();
+        assert_eq!(c.state_key, StateKey::new(secret.as_bytes().to_vec()));
+        let shown = format!("{c:?} {:?}", Safety::new(c.clone()));
+        assert!(
+            !shown.contains("secret") && shown.contains("StateKey(39 bytes)"),
+            "{shown}"
+        );
+        let e = config(&[("ALPACA_CONFIRM_STATE_KEY", "short-secret")]).unwrap_err();
+        assert!(!e.to_string().contains("short-secret"), "{e}");
+        assert!(e.to_string().contains("32 bytes"), "{e}");
+        let dir = std::env::temp_dir().join(format!("alpaca-mcp-key-{}", std::process::id()));
+        std::fs::write(&dir, format!("{secret}\n")).unwrap();
+        let from_file =
+            config(&[("ALPACA_CONFIRM_STATE_KEY_FILE", dir.to_str().unwrap())]).unwrap();
+        assert_eq!(
+            from_file.state_key, c.state_key,
+            "the trailing newline is not key"
+        );
+        std::fs::remove_file(&dir).unwrap();
+        let missing = config(&[("ALPACA_CONFIRM_STATE_KEY_FILE", "/nonexistent/key")]).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
     }
 }

@@ -130,22 +130,32 @@ impl ServerHandler for AlpacaServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        match self
-            .tools
-            .call_from(
-                self.session,
-                Some(&context.peer),
-                &request.name,
-                request.arguments,
-            )
-            .await
-        {
-            Some(result) => Ok(result.into()),
-            None => Err(ErrorData::invalid_params(
-                format!("unknown tool `{}`", request.name),
-                None,
-            )),
-        }
+        let round = crate::input::Round::of_request(
+            &context,
+            self.session,
+            request.request_state,
+            request.input_responses,
+        );
+        let answer = match &round {
+            Some(round) => {
+                self.tools
+                    .call_in_round(self.session, round, &request.name, request.arguments)
+                    .await
+            }
+            None => self
+                .tools
+                .call_from(
+                    self.session,
+                    Some(&context.peer),
+                    &request.name,
+                    request.arguments,
+                )
+                .await
+                .map(CallToolResponse::from),
+        };
+        answer.ok_or_else(|| {
+            ErrorData::invalid_params(format!("unknown tool `{}`", request.name), None)
+        })
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

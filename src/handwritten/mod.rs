@@ -51,6 +51,19 @@ pub struct Ctx<'a> {
     pub max_pages: u64,
     /// How results are written and bounded: a list stops following pages at the budget.
     pub output: crate::output::OutputConfig,
+    /// The call's round when the client speaks MCP 2026-07-28 or later: a held order asks
+    /// through an input-required result instead of a server-initiated question.
+    pub round: Option<&'a crate::input::Round>,
+}
+
+impl Ctx<'_> {
+    /// Who held calls belong to: the round's principal, else the MCP session.
+    pub fn owner(&self) -> String {
+        match self.round {
+            Some(round) => round.principal.clone(),
+            None => format!("session {}", self.session),
+        }
+    }
 }
 
 /// A hand-written tool's call.

@@ -15,6 +15,7 @@ mod fuzz_args;
 mod generated_code;
 mod guards;
 mod history;
+mod input_required;
 mod manifest_integrity;
 mod order_lifecycle;
 mod orders;

@@ -161,6 +161,32 @@ pub(super) async fn look_up(
     }
 }
 
+/// The order with `client_order_id`, if Alpaca has one (`Ok(None)`: it answered 404).
+pub(super) async fn placed(ctx: &Ctx<'_>, client_order_id: &str) -> Result<Option<Value>, Error> {
+    let lookup = GetOrderByClientOrderId {
+        client_order_id: client_order_id.to_string(),
+    };
+    let found = ctx
+        .client
+        .transport()
+        .send(lookup.to_request()?)
+        .await
+        .and_then(|r| answer(&r, Guard::PlaceOrder));
+    match found {
+        Ok(order)
+            if order.get("client_order_id").and_then(Value::as_str) == Some(client_order_id) =>
+        {
+            Ok(Some(order))
+        }
+        Ok(_) => Err(Error::Decode {
+            detail: "the look-up by client_order_id returned another order".into(),
+            body: String::new(),
+        }),
+        Err(Error::Api { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The result of a call Alpaca accepted.
 pub(super) fn done(
     ctx: &Ctx<'_>,

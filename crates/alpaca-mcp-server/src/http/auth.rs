@@ -205,7 +205,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The token layer: 401 without a valid token; otherwise the request goes on with its
-/// [`Scope`] (and, for an OAuth token, its [`Access`]) as extensions.
+/// [`Scope`] (and, for an OAuth token, its [`Access`]) and its
+/// [`Principal`](alpaca_mcp::input::Principal) as extensions.
 pub async fn require_token(
     State(gate): State<Arc<Gate>>,
     mut request: Request,
@@ -214,6 +215,15 @@ pub async fn require_token(
     match gate.authorize(request.headers()).await {
         Ok((scope, access)) => {
             request.extensions_mut().insert(scope);
+            // Who the call is for: confirmation state sealed for one grant does not open for
+            // another (the owner's static tokens are one principal).
+            let principal = match &access {
+                Some(access) => format!("grant {}", access.grant),
+                None => "token".to_string(),
+            };
+            request
+                .extensions_mut()
+                .insert(alpaca_mcp::input::Principal(principal));
             if let Some(access) = access {
                 request.extensions_mut().insert(access);
             }
