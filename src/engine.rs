@@ -408,6 +408,15 @@ impl AlpacaTools {
             output: self.output,
             round: caller.round,
         };
+        if self.mode == Mode::Live && entry.tool.guard().is_some() {
+            crate::runtime::events::emit(
+                crate::runtime::events::Level::Notice,
+                format!(
+                    "{}: this is the LIVE account; what it does is done with real money",
+                    entry.tool.name()
+                ),
+            );
+        }
         Some(match entry.tool {
             // A tool that changes orders or positions goes through its guard.
             ToolRef::Generated(def) if def.guard.is_some() => {
@@ -463,13 +472,24 @@ impl AlpacaTools {
             Ok(Sent::Fresh(response)) => {
                 envelope::success(&response, def.risk, self.mode, def.name)
             }
-            Ok(Sent::Stale(stale, error)) => envelope::stale(
-                &stale.response,
-                def.risk,
-                self.mode,
-                stale.age.as_secs(),
-                &error,
-            ),
+            Ok(Sent::Stale(stale, error)) => {
+                crate::runtime::events::emit(
+                    crate::runtime::events::Level::Warning,
+                    format!(
+                        "{}: Alpaca failed ({}), so the answer kept from {} s ago was served instead",
+                        def.name,
+                        error.brief(),
+                        stale.age.as_secs()
+                    ),
+                );
+                envelope::stale(
+                    &stale.response,
+                    def.risk,
+                    self.mode,
+                    stale.age.as_secs(),
+                    &error,
+                )
+            }
             Err(ToolError::InvalidArguments(msg)) => invalid_arguments(def.name, &msg),
             Err(ToolError::Api(e)) => envelope::api_error(def.name, &e, !def.annotations.read_only),
         }

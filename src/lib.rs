@@ -25,6 +25,7 @@ mod engine;
 pub mod envelope;
 mod handwritten;
 pub mod input;
+pub mod logging;
 pub mod output;
 mod pagination;
 pub mod prompts;

@@ -14,6 +14,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::completion::Source;
 use crate::engine::AlpacaTools;
+use crate::logging::SessionLog;
 
 /// An rmcp server for the tools. Cheap to clone (one per session shares the same tools).
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AlpacaServer {
     tools: Arc<AlpacaTools>,
     /// This MCP session's number (order confirmations are bound to it).
     session: u64,
+    /// This session's log level (see [`crate::logging`]).
+    log: SessionLog,
 }
 
 impl AlpacaServer {
@@ -29,6 +32,7 @@ impl AlpacaServer {
         AlpacaServer {
             tools,
             session: crate::engine::next_session(),
+            log: SessionLog::default(),
         }
     }
 
@@ -40,8 +44,10 @@ impl AlpacaServer {
 
 impl ServerHandler for AlpacaServer {
     fn get_info(&self) -> ServerConfig {
+        #[allow(deprecated)] // logging: see crate::logging
         let mut capabilities = ServerCapabilities::builder()
             .enable_completions()
+            .enable_logging()
             .enable_prompts()
             .enable_resources()
             .enable_tools()
@@ -136,26 +142,45 @@ impl ServerHandler for AlpacaServer {
             request.request_state,
             request.input_responses,
         );
-        let answer = match &round {
-            Some(round) => {
-                self.tools
-                    .call_in_round(self.session, round, &request.name, request.arguments)
+        let call = async {
+            match &round {
+                Some(round) => {
+                    self.tools
+                        .call_in_round(self.session, round, &request.name, request.arguments)
+                        .await
+                }
+                None => self
+                    .tools
+                    .call_from(
+                        self.session,
+                        Some(&context.peer),
+                        &request.name,
+                        request.arguments,
+                    )
                     .await
+                    .map(CallToolResponse::from),
             }
-            None => self
-                .tools
-                .call_from(
-                    self.session,
-                    Some(&context.peer),
-                    &request.name,
-                    request.arguments,
-                )
-                .await
-                .map(CallToolResponse::from),
         };
+        let (answer, events) = crate::runtime::events::collect(call).await;
+        self.log.deliver(events, &context).await;
         answer.ok_or_else(|| {
             ErrorData::invalid_params(format!("unknown tool `{}`", request.name), None)
         })
+    }
+
+    #[allow(deprecated)] // logging: see crate::logging
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if self.log.set(request.level, &context) {
+            Ok(())
+        } else {
+            Err(ErrorData::method_not_found::<
+                rmcp::model::SetLevelRequestMethod,
+            >())
+        }
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -16,6 +16,7 @@ mod generated_code;
 mod guards;
 mod history;
 mod input_required;
+mod logging;
 mod manifest_integrity;
 mod order_lifecycle;
 mod orders;

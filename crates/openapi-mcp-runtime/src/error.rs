@@ -84,6 +84,21 @@ fn redirect_message(status: u16, host: Option<&str>) -> String {
 }
 
 impl Error {
+    /// The error in a few words for a log line: its kind and status, never a body, a
+    /// header or a message the API sent.
+    pub fn brief(&self) -> String {
+        match self {
+            Error::Api { status, .. } => format!("HTTP {status}"),
+            Error::Timeout => "no answer in time".into(),
+            Error::Connection { .. } => "a connection failure".into(),
+            Error::Decode { .. } => "an answer that could not be read".into(),
+            Error::Redirect { status, .. } => format!("a redirect (HTTP {status})"),
+            _ => "an error".into(),
+        }
+    }
+}
+
+impl Error {
     /// Whether the request may have reached the API (and so a write may have been applied).
     /// `false` only when it certainly was not sent.
     pub fn may_have_been_sent(&self) -> bool {

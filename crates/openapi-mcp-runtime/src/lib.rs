@@ -9,6 +9,7 @@ pub mod checks;
 pub mod de;
 mod defs;
 mod error;
+pub mod events;
 mod request;
 mod transport;
 pub mod validate;

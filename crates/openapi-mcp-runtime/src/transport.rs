@@ -275,6 +275,18 @@ impl Transport {
                 error = %error,
                 "retrying an idempotent request"
             );
+            crate::events::emit(
+                crate::events::Level::Warning,
+                format!(
+                    "{} {} got {}; retrying in {:.1} s (attempt {} of at most {})",
+                    request.method.as_str(),
+                    request.path,
+                    error.brief(),
+                    wait.as_secs_f64(),
+                    attempt + 1,
+                    self.inner.retry.max_attempts
+                ),
+            );
             tokio::time::sleep(wait).await;
             attempt += 1;
         }

@@ -216,6 +216,13 @@ impl RateLimiter {
                             write,
                             "client-side rate limit: waiting"
                         );
+                        crate::events::emit(
+                            crate::events::Level::Info,
+                            format!(
+                                "waiting about {:.1} s for the API's rate limit before sending",
+                                wait.as_secs_f64()
+                            ),
+                        );
                         logged = true;
                     }
                     tokio::select! {
