@@ -11,6 +11,7 @@ use std::future::Future;
 use serde_json::{Map, Value, json};
 
 use crate::cache::Sent;
+use crate::runtime::events;
 use crate::runtime::{JsonObject, Paginate, ToolError};
 
 /// The pages a call reads when no `limit` is given: one, as V2 does.
@@ -218,7 +219,17 @@ where
             }
         };
         let done = walk.total.is_some_and(|t| collected >= t);
+        events::progress(
+            collected,
+            walk.total,
+            format!("{pages} page(s) read, {collected} items"),
+        );
         if walk.token.is_none() || done || pages >= walk.max_pages || filled >= budget {
+            break;
+        }
+        // The caller gave up: no more pages are fetched for nobody.
+        if events::cancelled() {
+            stopped_by = Some("the request was cancelled".into());
             break;
         }
     }

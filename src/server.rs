@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CompletionInfo,
-    Implementation, ListToolsResult, PaginatedRequestParams, Reference, ServerCapabilities,
-    ServerConfig, Tool,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Reference,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -15,6 +15,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use crate::completion::Source;
 use crate::engine::AlpacaTools;
 use crate::logging::SessionLog;
+use crate::runtime::events::{Progress, Watch};
 
 /// An rmcp server for the tools. Cheap to clone (one per session shares the same tools).
 #[derive(Clone)]
@@ -161,7 +162,31 @@ impl ServerHandler for AlpacaServer {
                     .map(CallToolResponse::from),
             }
         };
-        let (answer, events) = crate::runtime::events::collect(call).await;
+        // Progress goes out as it is made, when the request asked for it; a cancelled
+        // request stops following pages.
+        let ct = context.ct.clone();
+        let mut watch = Watch::default().cancel_with(Arc::new(move || ct.is_cancelled()));
+        let mut forward = None;
+        if let Some(token) = context.meta.get_progress_token() {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+            watch = watch.progress(tx);
+            let peer = context.peer.clone();
+            forward = Some(tokio::spawn(async move {
+                while let Some(p) = rx.recv().await {
+                    let mut param = ProgressNotificationParam::new(token.clone(), p.done as f64);
+                    param.total = p.total.map(|t| t as f64);
+                    param.message = Some(p.message);
+                    if peer.notify_progress(param).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        let (answer, events) = watch.run(call).await;
+        if let Some(forward) = forward {
+            // Every report out before the result.
+            let _ = forward.await;
+        }
         self.log.deliver(events, &context).await;
         answer.ok_or_else(|| {
             ErrorData::invalid_params(format!("unknown tool `{}`", request.name), None)

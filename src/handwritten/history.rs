@@ -17,6 +17,7 @@ use super::time::{normalize_timeframe, rfc3339};
 use super::{Ctx, HandTool};
 use crate::envelope;
 use crate::pagination;
+use crate::runtime::events;
 use crate::runtime::{ApiRequest, Error, JsonObject, Risk, ToolError, parse_args};
 
 #[cfg(feature = "crypto-data")]
@@ -334,10 +335,17 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
             unreachable!("made an object above")
         };
         collected += pagination::merge(&mut merged, body);
+        events::progress(
+            collected,
+            Some(plan.limit),
+            format!("{pages} page(s) read, {collected} rows"),
+        );
         if token.is_none()
             || collected >= plan.limit
             || pages >= ctx.max_pages
             || size >= ctx.output.max_chars
+            // The caller gave up: no more pages are fetched for nobody.
+            || events::cancelled()
         {
             break;
         }

@@ -22,6 +22,7 @@ mod order_lifecycle;
 mod orders;
 mod outcomes;
 mod pagination;
+mod progress;
 mod rate_limits;
 mod readme_tools;
 mod redirects;
