@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CompletionInfo,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Reference,
-    ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    CompletionInfo, Icon, Implementation, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, Reference, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -43,6 +43,22 @@ impl AlpacaServer {
     }
 }
 
+/// How long a client may keep the tool, resource and prompt lists: they change only with the
+/// server's configuration (toolsets, read-only, what an OAuth grant is narrowed to), which
+/// never changes while it runs, so an hour is safe; the lists are in a fixed order. Tools and
+/// resources are private (a grant narrowed to some toolsets sees fewer), prompts public.
+pub const LIST_TTL_MS: u64 = 3_600_000;
+
+/// The server's icon: a small SVG written for this project, as a `data:` URI.
+pub fn icon() -> Icon {
+    use base64::Engine;
+    let svg = include_str!("../assets/icon.svg");
+    let data = base64::engine::general_purpose::STANDARD.encode(svg.trim_end());
+    Icon::new(format!("data:image/svg+xml;base64,{data}"))
+        .with_mime_type("image/svg+xml")
+        .with_sizes(vec!["any".into()])
+}
+
 impl ServerHandler for AlpacaServer {
     fn get_info(&self) -> ServerConfig {
         #[allow(deprecated)] // logging: see crate::logging
@@ -57,7 +73,11 @@ impl ServerHandler for AlpacaServer {
             capabilities.resources = None;
         }
         ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new("alpaca-mcp", env!("CARGO_PKG_VERSION")))
+            .with_server_info(
+                Implementation::new("alpaca-mcp", env!("CARGO_PKG_VERSION"))
+                    .with_title("Alpaca")
+                    .with_icons(vec![icon()]),
+            )
             .with_instructions(self.tools.instructions().to_string())
     }
 
@@ -66,9 +86,11 @@ impl ServerHandler for AlpacaServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
-        Ok(rmcp::model::ListResourcesResult::with_all_items(
-            crate::resources::list(&self.tools),
-        ))
+        Ok(
+            rmcp::model::ListResourcesResult::with_all_items(crate::resources::list(&self.tools))
+                .with_ttl_ms(LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private),
+        )
     }
 
     async fn list_resource_templates(
@@ -76,9 +98,13 @@ impl ServerHandler for AlpacaServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
-        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(
-            crate::resources::templates(&self.tools),
-        ))
+        Ok(
+            rmcp::model::ListResourceTemplatesResult::with_all_items(crate::resources::templates(
+                &self.tools,
+            ))
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private),
+        )
     }
 
     async fn read_resource(
@@ -96,9 +122,12 @@ impl ServerHandler for AlpacaServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
-        Ok(rmcp::model::ListPromptsResult::with_all_items(
-            crate::prompts::list(),
-        ))
+        // The same prompts for every caller of every build.
+        Ok(
+            rmcp::model::ListPromptsResult::with_all_items(crate::prompts::list())
+                .with_ttl_ms(LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Public),
+        )
     }
 
     async fn get_prompt(
@@ -129,7 +158,9 @@ impl ServerHandler for AlpacaServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools.tools().to_vec()))
+        Ok(ListToolsResult::with_all_items(self.tools.tools().to_vec())
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
     }
 
     async fn call_tool(

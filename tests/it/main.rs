@@ -29,6 +29,7 @@ mod redirects;
 mod registry;
 mod resilience;
 mod resources_prompts;
+mod revisions;
 mod safety;
 mod stdio_jsonrpc;
 mod tool_schemas;
