@@ -125,7 +125,12 @@ fn tools(bin: &Path) -> Vec<(String, String)> {
 fn cargo_install_from_git() {
     let clone = clean_clone();
     let tmp = tempfile::tempdir().unwrap();
-    let target = tmp.path().join("target");
+    // CI points this at the workspace's own target directory, so the release builds after
+    // this one (the bundle, the bench) reuse the registry crates built here; the workspace's
+    // crates come from another path (the clone), so nothing of theirs is shared.
+    let target = std::env::var_os("ALPACA_MCP_INSTALL_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.path().join("target"));
 
     // Default features.
     let bin = install(&clone, &tmp.path().join("default"), &target, &[]);
