@@ -16,5 +16,6 @@ mod load;
 mod oauth;
 mod oauth_browser;
 mod oauth_python;
+mod python_revisions;
 mod release;
 mod stdio_kinds;
