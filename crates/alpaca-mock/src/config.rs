@@ -24,6 +24,9 @@ pub struct MockConfig {
     /// Seed mixed into every generated price and id: two mocks with the same seed
     /// and the same requests give the same answers.
     pub seed: u64,
+    /// When set, the Connect token endpoint accepts only this `(client id, client
+    /// secret)`; otherwise any client.
+    pub connect_client: Option<(String, String)>,
 }
 
 impl MockConfig {
@@ -47,6 +50,7 @@ impl Default for MockConfig {
             now: Some(MockConfig::DEFAULT_NOW),
             starting_cash: 100_000.0,
             seed: 0,
+            connect_client: None,
         }
     }
 }

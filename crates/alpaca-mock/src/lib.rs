@@ -39,6 +39,7 @@ mod assets;
 mod auth;
 mod calendar;
 mod config;
+mod connect;
 mod errors;
 mod events;
 mod faults;
@@ -67,6 +68,7 @@ pub use request_log::RecordedRequest;
 pub use routes::router;
 pub use server::MockServer;
 pub use state::MockState;
+pub use state::PRIMARY;
 pub use time::{Date, Timestamp};
 
 /// Symbols of the assets the trading API knows (`/v2/assets`).

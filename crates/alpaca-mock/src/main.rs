@@ -64,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         now,
         starting_cash: args.cash,
         seed: args.seed,
+        connect_client: None,
     };
     let mock = MockServer::start_on(SocketAddr::new(args.host, args.port), config)
         .await

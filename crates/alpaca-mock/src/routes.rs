@@ -254,6 +254,12 @@ async fn method_not_allowed() -> ApiError {
 pub fn router(state: MockState) -> Router {
     trading()
         .merge(market_data())
+        .route(
+            "/oauth/authorize",
+            get(crate::connect::authorize_page).post(crate::connect::authorize_submit),
+        )
+        .route("/oauth/token", post(crate::connect::token))
+        .route("/oauth/revoke", post(crate::connect::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), auth::require_keys))

@@ -26,7 +26,11 @@ pub struct MockState {
 
 pub(crate) struct Inner {
     pub(crate) config: MockConfig,
-    pub(crate) book: Mutex<Book>,
+    /// Every account's book by name: the key-authenticated account is
+    /// [`PRIMARY`]; each Connect sign-in name is its own.
+    pub(crate) books: Mutex<HashMap<String, Arc<parking_lot::Mutex<Book>>>>,
+    /// Alpaca Connect: issued codes and tokens.
+    pub(crate) connect: Mutex<crate::connect::Grants>,
     pub(crate) now: Mutex<Option<Timestamp>>,
     pub(crate) sip_entitled: AtomicBool,
     pub(crate) faults: Faults,
@@ -47,6 +51,68 @@ pub(crate) struct Book {
     pub(crate) whitelists: Vec<Value>,
     pub(crate) do_not_exercise: BTreeSet<String>,
     pub(crate) counter: u64,
+    /// Mixed into this account's ids, so two accounts never share one (0 for the
+    /// primary account: its ids are what they always were).
+    pub(crate) salt: u64,
+}
+
+/// The account of requests authenticated with API keys, and of the state's helpers
+/// outside [`MockState::as_account`].
+pub const PRIMARY: &str = "primary";
+
+tokio::task_local! {
+    /// The account the request being served is for.
+    pub(crate) static ACCOUNT: String;
+}
+
+/// The account the current request (or [`MockState::as_account`]) is for.
+pub(crate) fn current_account() -> String {
+    ACCOUNT
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| PRIMARY.to_string())
+}
+
+/// A new account's book: the configured cash, a deposit, nothing else.
+fn fresh_book(config: &MockConfig, name: &str) -> Book {
+    let created = config.now.unwrap_or_else(Timestamp::now_utc);
+    Book {
+        cash: config.starting_cash,
+        orders: Vec::new(),
+        positions: BTreeMap::new(),
+        watchlists: Vec::new(),
+        prices: HashMap::new(),
+        activities: vec![json!({
+            "id": format!("{}::{}", created.add_secs(-86_400 * 30).date_utc().to_string().replace('-', ""), crate::ids::stable_uuid("deposit")),
+            "activity_type": "CSD",
+            "date": created.add_secs(-86_400 * 30).date_utc().to_string() + "T00:00:00Z",
+            "net_amount": crate::numbers::money(config.starting_cash),
+            "description": "initial deposit",
+            "status": "executed",
+            "currency": "USD",
+        })],
+        account_config: json!({
+            "dtbp_check": "entry",
+            "trade_confirm_email": "all",
+            "suspend_trade": false,
+            "no_shorting": false,
+            "fractional_trading": true,
+            "max_margin_multiplier": "4",
+            "max_options_trading_level": 3,
+            "pdt_check": "entry",
+            "ptp_no_exception_entry": false,
+            "disable_overnight_trading": false,
+        }),
+        locates: Vec::new(),
+        tokenization: Vec::new(),
+        whitelists: Vec::new(),
+        do_not_exercise: BTreeSet::new(),
+        counter: 0,
+        salt: if name == PRIMARY {
+            0
+        } else {
+            crate::hashing::hash_parts(&[b"account", name.as_bytes()])
+        },
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,50 +122,38 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl MockState {
     /// A fresh state from `config`.
     pub fn new(config: MockConfig) -> MockState {
-        let created = config.now.unwrap_or_else(Timestamp::now_utc);
-        let book = Book {
-            cash: config.starting_cash,
-            orders: Vec::new(),
-            positions: BTreeMap::new(),
-            watchlists: Vec::new(),
-            prices: HashMap::new(),
-            activities: vec![json!({
-                "id": format!("{}::{}", created.add_secs(-86_400 * 30).date_utc().to_string().replace('-', ""), crate::ids::stable_uuid("deposit")),
-                "activity_type": "CSD",
-                "date": created.add_secs(-86_400 * 30).date_utc().to_string() + "T00:00:00Z",
-                "net_amount": crate::numbers::money(config.starting_cash),
-                "description": "initial deposit",
-                "status": "executed",
-                "currency": "USD",
-            })],
-            account_config: json!({
-                "dtbp_check": "entry",
-                "trade_confirm_email": "all",
-                "suspend_trade": false,
-                "no_shorting": false,
-                "fractional_trading": true,
-                "max_margin_multiplier": "4",
-                "max_options_trading_level": 3,
-                "pdt_check": "entry",
-                "ptp_no_exception_entry": false,
-                "disable_overnight_trading": false,
-            }),
-            locates: Vec::new(),
-            tokenization: Vec::new(),
-            whitelists: Vec::new(),
-            do_not_exercise: BTreeSet::new(),
-            counter: 0,
-        };
+        let mut books = HashMap::new();
+        books.insert(
+            PRIMARY.to_string(),
+            Arc::new(parking_lot::Mutex::new(fresh_book(&config, PRIMARY))),
+        );
         MockState {
             inner: Arc::new(Inner {
                 sip_entitled: AtomicBool::new(config.sip_entitled),
                 now: Mutex::new(config.now),
                 config,
-                book: Mutex::new(book),
+                books: Mutex::new(books),
+                connect: Mutex::default(),
                 faults: Faults::default(),
                 log: Log::default(),
             }),
         }
+    }
+
+    /// Runs `f` as the account `name` (a Connect sign-in name; [`PRIMARY`] is the
+    /// key-authenticated one): the state's account helpers ([`MockState::orders`],
+    /// [`MockState::cash`], ...) read and change that account's book. An account
+    /// starts like the primary one did, with the configured cash and nothing else.
+    pub fn as_account<R>(&self, name: &str, f: impl FnOnce(&MockState) -> R) -> R {
+        ACCOUNT.sync_scope(name.to_string(), || f(self))
+    }
+
+    /// The accounts that exist so far (the primary one, and each one a request or
+    /// [`MockState::as_account`] used), sorted.
+    pub fn accounts(&self) -> Vec<String> {
+        let mut names: Vec<String> = lock(&self.inner.books).keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// The configuration the mock started with.
@@ -111,8 +165,20 @@ impl MockState {
         self.inner.config.seed
     }
 
-    pub(crate) fn book(&self) -> MutexGuard<'_, Book> {
-        lock(&self.inner.book)
+    /// The book of the account the current request is for (see [`MockState::as_account`]).
+    pub(crate) fn book(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, Book> {
+        let name = current_account();
+        let book = {
+            let mut books = lock(&self.inner.books);
+            let config = &self.inner.config;
+            books
+                .entry(name)
+                .or_insert_with_key(|name| {
+                    Arc::new(parking_lot::Mutex::new(fresh_book(config, name)))
+                })
+                .clone()
+        };
+        book.lock_arc()
     }
 
     /// The mock's current time: the frozen instant, or the wall clock.
@@ -230,6 +296,6 @@ impl MockState {
     /// The next sequential id (deterministic for a given seed and history).
     pub(crate) fn next_uuid(&self, book: &mut Book) -> String {
         book.counter += 1;
-        crate::ids::sequence_uuid(self.seed(), book.counter)
+        crate::ids::sequence_uuid(self.seed() ^ book.salt, book.counter)
     }
 }

@@ -3,6 +3,7 @@
 mod auth_and_log;
 mod common;
 mod conformance;
+mod connect;
 mod faults;
 mod market_data;
 mod robustness;
