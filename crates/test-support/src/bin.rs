@@ -114,3 +114,28 @@ pub async fn spawn_http(
     });
     (child, url, log)
 }
+
+/// Runs `python` on `args` (a script and its arguments) and returns the last line of its
+/// stdout that is a JSON object: what the script saw, for the test to judge. Panics with the
+/// script's output when there is none or it takes longer than `limit`.
+pub async fn python_json(python: &str, args: &[String], limit: Duration) -> serde_json::Value {
+    let out = tokio::time::timeout(
+        limit,
+        tokio::process::Command::new(python).args(args).output(),
+    )
+    .await
+    .expect("the Python script finished in time")
+    .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no result from the Python script: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(line).expect("the script's last JSON line parses")
+}

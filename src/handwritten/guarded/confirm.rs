@@ -20,7 +20,7 @@ use crate::safety::{Kind, Pending};
 
 use super::assess::{Assessment, Value_, account, assess, enforce};
 use super::guard::Guard;
-use super::send::{done, placed, send};
+use super::send::{client_order_id, done, placed, send};
 
 /// Holds a call for confirmation: asks the user directly where the client supports
 /// elicitation, else returns a `confirmation_id` for `confirm_order`.
@@ -207,13 +207,7 @@ async fn in_round(
     if let Asked::Refused(action) = judge(&answer) {
         return refused(ctx, guard, &request, a, action);
     }
-    let cid = request
-        .body
-        .as_ref()
-        .and_then(|b| b.get("client_order_id"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    if let Some(cid) = cid.filter(|_| guard.makes_order()) {
+    if let Some(cid) = client_order_id(&request).filter(|_| guard.makes_order()) {
         match placed(ctx, &cid).await {
             Ok(None) => {}
             Ok(Some(order)) => {

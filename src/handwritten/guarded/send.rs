@@ -25,12 +25,7 @@ pub(super) async fn send(
             "{tool} was not called: {why}. Nothing was sent to Alpaca."
         ));
     }
-    let client_order_id = request
-        .body
-        .as_ref()
-        .and_then(|b| b.get("client_order_id"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let client_order_id = client_order_id(&request);
     let account = account(ctx);
     let outcome = ctx.client.transport().send(request).await;
     // What came back, when it is what the call returns (an order is a JSON object with an id).
@@ -68,6 +63,16 @@ pub(super) async fn send(
         },
         Err(e) => envelope::api_error(tool, &e, true),
     }
+}
+
+/// The `client_order_id` a request's body carries, if any.
+pub(super) fn client_order_id(request: &ApiRequest) -> Option<String> {
+    request
+        .body
+        .as_ref()
+        .and_then(|b| b.get("client_order_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// The JSON of a 2xx answer, when it has the shape the call returns: an order for the calls

@@ -35,25 +35,7 @@ async fn sdk(url: &str, storage: &Path, extra: &[&str]) -> Value {
         storage.to_str().unwrap().into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        tokio::process::Command::new(python()).args(&args).output(),
-    )
-    .await
-    .expect("the SDK client finished in time")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "no result from the SDK client: {stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    serde_json::from_str(line).unwrap()
+    support::bin::python_json(&python(), &args, std::time::Duration::from_secs(120)).await
 }
 
 fn statuses(run: &Value, path: &str) -> Vec<u64> {

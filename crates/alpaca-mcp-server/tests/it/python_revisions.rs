@@ -18,27 +18,8 @@ fn python() -> String {
 
 async fn run_sdk(url: &str, mode: &str, answer: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/revisions.py");
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        tokio::process::Command::new(python())
-            .args([script, "--url", url, "--mode", mode, "--answer", answer])
-            .output(),
-    )
-    .await
-    .expect("the SDK client finished in time")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "no result from the SDK client: {stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    serde_json::from_str(line).unwrap()
+    let args = [script, "--url", url, "--mode", mode, "--answer", answer].map(String::from);
+    support::bin::python_json(&python(), &args, std::time::Duration::from_secs(60)).await
 }
 
 fn order_posts(mock: &MockServer) -> usize {
