@@ -136,13 +136,20 @@ impl std::fmt::Debug for ResponseCache {
     }
 }
 
-/// The cache key of a request: API, method, path and the query sorted.
+/// The cache key of a request: API, method, path and the query sorted; for a call made as
+/// one of several users ([`crate::runtime::caller`]), their id first, so no answer cached
+/// for one user is ever served to another.
 pub fn key(request: &ApiRequest) -> String {
     let mut query: Vec<&(&str, String)> = request.query.iter().collect();
     query.sort();
     let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let owner = match crate::runtime::caller::current_id() {
+        // A unit separator ends the id: no id can make the rest look like another key.
+        Some(id) => format!("user {id}\u{1f}"),
+        None => String::new(),
+    };
     format!(
-        "{} {} {}?{}",
+        "{owner}{} {} {}?{}",
         request.api,
         request.method.as_str(),
         request.path,
@@ -288,6 +295,11 @@ impl ResponseCache {
             .entries
             .keys()
             .filter(|k| {
+                // Every user's entries of the collection go (more than needed, never less).
+                let k = match k.strip_prefix("user ") {
+                    Some(rest) => rest.split_once('\u{1f}').map_or(rest, |(_, r)| r),
+                    None => k.as_str(),
+                };
                 let mut parts = k.splitn(3, ' ');
                 let (a, _, rest) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
                 a == Some(api) && collection(rest.split('?').next().unwrap_or("")) == prefix

@@ -6,6 +6,7 @@
 mod arguments;
 mod budget;
 mod cache;
+mod callers;
 mod completions;
 mod drifted_bodies;
 mod elicitation;

@@ -5,6 +5,7 @@
 //! ([`Auth`]).
 #![deny(missing_docs)]
 
+pub mod caller;
 pub mod checks;
 pub mod de;
 mod defs;

@@ -129,7 +129,12 @@ struct Inner {
     auth_headers: Vec<(HeaderName, HeaderValue)>,
     max_body_bytes: usize,
     /// One limiter per paced API.
-    limiters: BTreeMap<String, RateLimiter>,
+    limiters: BTreeMap<String, Arc<RateLimiter>>,
+    /// Each paced API's limit, for the limiters of callers ([`crate::caller`]).
+    rate_limits: BTreeMap<String, RateLimit>,
+    /// A caller's own limiters, by API and caller id.
+    caller_limiters:
+        std::sync::Mutex<std::collections::HashMap<(String, String), Arc<RateLimiter>>>,
     retry: RetryPolicy,
 }
 
@@ -168,7 +173,7 @@ impl Transport {
         let limiters = config
             .rate_limits
             .iter()
-            .filter_map(|(api, limit)| RateLimiter::new(*limit).map(|l| (api.clone(), l)))
+            .filter_map(|(api, limit)| RateLimiter::new(*limit).map(|l| (api.clone(), Arc::new(l))))
             .collect();
         let retry = RetryPolicy {
             max_attempts: config.max_attempts.max(1),
@@ -193,6 +198,8 @@ impl Transport {
                 auth_headers,
                 max_body_bytes: config.max_body_bytes,
                 limiters,
+                rate_limits: config.rate_limits.clone(),
+                caller_limiters: std::sync::Mutex::default(),
                 retry,
             }),
         })
@@ -254,14 +261,26 @@ impl Transport {
     pub async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
         let url = self.url_for(&request)?;
         let mut attempt = 1;
-        let limiter = self.inner.limiters.get(request.api);
+        let caller = crate::caller::current();
+        let limiter = match &caller {
+            Some(c) => self.caller_limiter(request.api, &c.id),
+            None => self.inner.limiters.get(request.api).cloned(),
+        };
+        let caller_headers = match &caller {
+            Some(c) => Some(c.auth.header_values()?),
+            None => None,
+        };
+        let auth_headers = caller_headers.as_ref().unwrap_or(&self.inner.auth_headers);
         // Placing, replacing and cancelling never wait behind queued reads.
         let write = !request.method.is_safe();
         loop {
-            if let Some(limiter) = limiter {
+            if let Some(limiter) = &limiter {
                 limiter.acquire(write).await;
             }
-            let error = match self.send_once(&request, url.clone()).await {
+            let sent = self
+                .send_once(&request, url.clone(), auth_headers, limiter.as_deref())
+                .await;
+            let error = match sent {
                 Ok(response) => return Ok(response),
                 Err(e) => e,
             };
@@ -293,7 +312,30 @@ impl Transport {
     }
 
     /// Sends a request once.
-    async fn send_once(&self, request: &ApiRequest, url: Url) -> Result<ApiResponse, Error> {
+    /// The limiter of `caller` for `api` (made on first use with the API's limit), or
+    /// `None` when the API is not paced.
+    fn caller_limiter(&self, api: &str, caller: &str) -> Option<Arc<RateLimiter>> {
+        let limit = *self.inner.rate_limits.get(api)?;
+        let mut map = self
+            .inner
+            .caller_limiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = map.get(&(api.to_string(), caller.to_string())) {
+            return Some(l.clone());
+        }
+        let made = Arc::new(RateLimiter::new(limit)?);
+        map.insert((api.to_string(), caller.to_string()), made.clone());
+        Some(made)
+    }
+
+    async fn send_once(
+        &self,
+        request: &ApiRequest,
+        url: Url,
+        auth_headers: &[(HeaderName, HeaderValue)],
+        limiter: Option<&RateLimiter>,
+    ) -> Result<ApiResponse, Error> {
         let sent_to = url.clone();
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
@@ -310,7 +352,7 @@ impl Transport {
             .http
             .request(method, url)
             .header("Accept", "application/json");
-        for (name, value) in &self.inner.auth_headers {
+        for (name, value) in auth_headers {
             builder = builder.header(name.clone(), value.clone());
         }
         if let Some(body) = &request.body {
@@ -318,7 +360,7 @@ impl Transport {
         }
         let mut response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
-        if let Some(limiter) = self.inner.limiters.get(request.api) {
+        if let Some(limiter) = limiter {
             let header = |name: &str| {
                 response
                     .headers()
@@ -452,6 +494,35 @@ mod tests {
             query: vec![],
             body: None,
         }
+    }
+
+    #[test]
+    fn each_caller_gets_limiters_of_their_own_with_the_apis_limit() {
+        let mut rate_limits = BTreeMap::new();
+        rate_limits.insert(
+            "trading".to_string(),
+            RateLimit {
+                per_minute: 60,
+                burst: 1,
+                fixed: true,
+            },
+        );
+        let t = Transport::new(TransportConfig {
+            rate_limits,
+            ..TransportConfig::default()
+        })
+        .unwrap();
+        let alice = t.caller_limiter("trading", "alice").unwrap();
+        let again = t.caller_limiter("trading", "alice").unwrap();
+        let bob = t.caller_limiter("trading", "bob").unwrap();
+        assert!(Arc::ptr_eq(&alice, &again), "one per caller and API");
+        assert!(!Arc::ptr_eq(&alice, &bob), "never shared between callers");
+        assert!(!Arc::ptr_eq(&alice, &t.inner.limiters["trading"]));
+        assert_eq!(alice.per_minute(), 60);
+        assert!(
+            t.caller_limiter("market-data", "alice").is_none(),
+            "unpaced API"
+        );
     }
 
     #[test]
