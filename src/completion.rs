@@ -10,12 +10,16 @@
 //!   [`ACCOUNT_TTL`], the asset list for [`ASSETS_TTL`]. Concurrent requests wait for the one
 //!   read in flight instead of starting their own. A source whose tool is not enabled, or whose
 //!   read fails, adds nothing (a failed read is retried after [`RETRY_AFTER`]).
-//! - Everything comes from this server's one Alpaca account; nothing else is mixed in.
+//! - The account's symbols are the caller's own: a call made as one of several users
+//!   ([`crate::runtime::caller`]) completes from that user's account, kept apart from
+//!   everyone else's; the asset list is shared.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
 use tokio::sync::Mutex;
 
 use crate::engine::AlpacaTools;
@@ -76,10 +80,15 @@ impl<T> Kept<T> {
     }
 }
 
+/// One caller's kept account symbols.
+type AccountSlot = Arc<Mutex<Option<Kept<Account>>>>;
+
 /// The symbols completions are drawn from, read lazily and kept for a while.
 #[derive(Default)]
 pub struct Completer {
-    account: Mutex<Option<Kept<Account>>>,
+    /// Each caller's own account symbols (`None`: the server's one account); the asset list
+    /// is the same for everyone and shared.
+    accounts: std::sync::Mutex<HashMap<Option<String>, AccountSlot>>,
     assets: Mutex<Option<Kept<Vec<String>>>>,
 }
 
@@ -110,7 +119,15 @@ impl Completer {
     }
 
     async fn account(&self, tools: &AlpacaTools) -> Arc<Account> {
-        kept_or_read(&self.account, ACCOUNT_TTL, read_account(tools)).await
+        let caller = crate::runtime::caller::current_id();
+        let slot = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(caller)
+            .or_default()
+            .clone();
+        kept_or_read(&slot, ACCOUNT_TTL, read_account(tools)).await
     }
 
     async fn assets(&self, tools: &AlpacaTools) -> Arc<Vec<String>> {

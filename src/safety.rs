@@ -250,7 +250,8 @@ pub struct Safety {
     /// Settings.
     pub config: SafetyConfig,
     pending: Mutex<HashMap<String, Pending>>,
-    sent: Mutex<VecDeque<Instant>>,
+    /// Orders sent in the last minute, per caller (`None`: the server's one account).
+    sent: Mutex<HashMap<Option<String>, VecDeque<Instant>>>,
     codec: rmcp::model::RequestStateCodec,
     /// Confirmation states already answered (their nonce), until they would have expired.
     spent: Mutex<HashMap<String, Instant>>,
@@ -378,7 +379,8 @@ impl Safety {
     }
 
     /// Takes `n` slots at once (all or none), or says when enough free up. A call that makes
-    /// several orders (closing every position) counts each one.
+    /// several orders (closing every position) counts each one. A caller
+    /// ([`crate::runtime::caller`]) has a window of their own.
     pub fn take_order_slots(&self, n: u32) -> Result<(), String> {
         let Some(max) = self.config.max_orders_per_minute else {
             return Ok(());
@@ -386,7 +388,9 @@ impl Safety {
         if n == 0 {
             return Ok(());
         }
-        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        // Each user's orders count against their own limit.
+        let sent = all.entry(crate::runtime::caller::current_id()).or_default();
         let now = Instant::now();
         while sent
             .front()

@@ -152,3 +152,58 @@ async fn a_revoked_callers_calls_fail_and_others_go_on() {
     assert_eq!(ok.is_error, Some(false), "{}", text(&ok));
     assert!(!text(&r).contains(&a), "the token is never in a result");
 }
+
+#[tokio::test]
+async fn the_order_limit_and_completions_are_per_caller() {
+    let mock = mock().await;
+    let mut config = config_for(&mock);
+    config.safety.max_orders_per_minute = Some(1);
+    let tools = AlpacaTools::new(&config).unwrap();
+    let (a, b) = tokens(&mock);
+    let alice = Some(("alice", a.as_str()));
+    let bob = Some(("bob", b.as_str()));
+    let order = |symbol: &str| json!({"symbol": symbol, "side": "buy", "qty": 1});
+    mock.clear_requests();
+    let first = call_as(&tools, alice, "place_stock_order", order("AAPL")).await;
+    assert_eq!(first.is_error, Some(false), "{}", text(&first));
+    let second = call_as(&tools, alice, "place_stock_order", order("AAPL")).await;
+    assert!(
+        text(&second).contains("ALPACA_MAX_ORDERS_PER_MINUTE=1"),
+        "{}",
+        text(&second)
+    );
+    let bobs = call_as(&tools, bob, "place_stock_order", order("MSFT")).await;
+    assert_eq!(
+        bobs.is_error,
+        Some(false),
+        "bob's minute is his own: {}",
+        text(&bobs)
+    );
+    assert_eq!(posted(&mock, "/v2/orders").len(), 2);
+
+    // Completions from each caller's own positions.
+    let held = |id: &'static str, token: String| {
+        let tools = &tools;
+        async move {
+            let caller = Caller {
+                id: id.into(),
+                auth: Auth::Bearer(token),
+            };
+            as_caller(
+                caller,
+                tools.complete(alpaca_mcp::completion::Source::Positions, ""),
+            )
+            .await
+        }
+    };
+    assert_eq!(held("alice", a.clone()).await.values, ["AAPL"]);
+    assert_eq!(held("bob", b.clone()).await.values, ["MSFT"]);
+    assert!(
+        tools
+            .complete(alpaca_mcp::completion::Source::Positions, "")
+            .await
+            .values
+            .is_empty(),
+        "the key holder's account holds nothing"
+    );
+}
