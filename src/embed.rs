@@ -55,24 +55,16 @@ impl AlpacaTools {
                     let tools = Arc::clone(&tools);
                     Box::pin(async move {
                         let name = ctx.name;
-                        let context = ctx.request_context;
-                        let round = crate::input::Round::of_request(
-                            &context,
-                            session,
-                            ctx.request_state,
-                            ctx.input_responses,
-                        );
-                        let answer = match &round {
-                            Some(round) => {
-                                tools
-                                    .call_in_round(session, round, &name, ctx.arguments)
-                                    .await
-                            }
-                            None => tools
-                                .call_from(session, Some(&context.peer), &name, ctx.arguments)
-                                .await
-                                .map(rmcp::model::CallToolResponse::from),
-                        };
+                        let answer = tools
+                            .call_for_request(
+                                session,
+                                &ctx.request_context,
+                                &name,
+                                ctx.arguments,
+                                ctx.request_state,
+                                ctx.input_responses,
+                            )
+                            .await;
                         match answer {
                             Some(response) => Ok(response),
                             // Only enabled tools get a route, so this does not happen.

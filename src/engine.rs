@@ -302,6 +302,27 @@ impl AlpacaTools {
         })
     }
 
+    /// A `tools/call` as rmcp hands it to a handler: in a round ([`Self::call_in_round`]) when
+    /// the client speaks 2026-07-28 or later, else on behalf of its peer
+    /// ([`Self::call_from`]), which can be asked through elicitation.
+    pub async fn call_for_request(
+        &self,
+        session: u64,
+        context: &rmcp::service::RequestContext<RoleServer>,
+        name: &str,
+        arguments: Option<JsonObject>,
+        request_state: Option<String>,
+        input_responses: Option<rmcp::model::InputResponses>,
+    ) -> Option<CallToolResponse> {
+        match crate::input::Round::of_request(context, session, request_state, input_responses) {
+            Some(round) => self.call_in_round(session, &round, name, arguments).await,
+            None => self
+                .call_from(session, Some(&context.peer), name, arguments)
+                .await
+                .map(CallToolResponse::from),
+        }
+    }
+
     async fn call_as(
         &self,
         caller: Caller<'_>,

@@ -26,6 +26,13 @@ impl std::fmt::Debug for Principal {
     }
 }
 
+/// Whether the request is made under MCP 2026-07-28 or later (ISO dates compare as text).
+pub(crate) fn is_2026_07_28_or_later(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
 /// One `tools/call` from a client speaking MCP 2026-07-28 or later.
 #[derive(Debug)]
 pub struct Round {
@@ -69,8 +76,7 @@ impl Round {
         state: Option<String>,
         responses: Option<InputResponses>,
     ) -> Option<Round> {
-        let version = context.protocol_version()?;
-        if version.as_str() < ProtocolVersion::V_2026_07_28.as_str() {
+        if !is_2026_07_28_or_later(context) {
             return None;
         }
         let can_ask = context

@@ -17,10 +17,11 @@
 use std::sync::{Arc, Mutex};
 
 use rmcp::RoleServer;
-use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion};
+use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
 use rmcp::service::RequestContext;
 use serde_json::json;
 
+use crate::input::is_2026_07_28_or_later;
 use crate::runtime::events::{Event, Level};
 
 /// The level a session starts at: everything the server logs.
@@ -71,13 +72,6 @@ impl SessionLog {
             }
         }
     }
-}
-
-/// Whether the request is made under MCP 2026-07-28 or later.
-pub(crate) fn is_2026_07_28_or_later(context: &RequestContext<RoleServer>) -> bool {
-    context
-        .protocol_version()
-        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
 /// A level's place in syslog's order, least severe first.

@@ -140,6 +140,11 @@ impl SafetyConfig {
     }
 }
 
+/// What confirmation state is bound to: this use, and the principal it was sealed for.
+fn sealed_for(principal: &str) -> String {
+    format!("alpaca-mcp confirmation v1\0{principal}")
+}
+
 /// The confirmation-state key from `ALPACA_CONFIRM_STATE_KEY_FILE` (the file's bytes, one
 /// trailing newline dropped) or `ALPACA_CONFIRM_STATE_KEY`; errors never show the key.
 fn state_key(get: &impl Fn(&str) -> Option<String>) -> Result<Option<StateKey>, ConfigError> {
@@ -286,7 +291,7 @@ impl Safety {
 
     /// Seals `payload` for `principal`, valid for the confirmation time.
     pub(crate) fn seal(&self, payload: &serde_json::Value, principal: &str) -> String {
-        let context = format!("alpaca-mcp confirmation v1\0{principal}");
+        let context = sealed_for(principal);
         let options = rmcp::model::SealOptions::new()
             .associated_data(context.as_bytes())
             .ttl(self.config.confirm_ttl);
@@ -299,7 +304,7 @@ impl Safety {
     /// Opens state sealed for `principal`: `Err` says why it does not open (forged, altered,
     /// sealed for someone else or with another key, or expired), never what it holds.
     pub(crate) fn open(&self, sealed: &str, principal: &str) -> Result<serde_json::Value, String> {
-        let context = format!("alpaca-mcp confirmation v1\0{principal}");
+        let context = sealed_for(principal);
         self.codec
             .open_json_with(sealed, context.as_bytes())
             .map_err(|e| match e {

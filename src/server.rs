@@ -168,31 +168,14 @@ impl ServerHandler for AlpacaServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let round = crate::input::Round::of_request(
-            &context,
+        let call = self.tools.call_for_request(
             self.session,
+            &context,
+            &request.name,
+            request.arguments,
             request.request_state,
             request.input_responses,
         );
-        let call = async {
-            match &round {
-                Some(round) => {
-                    self.tools
-                        .call_in_round(self.session, round, &request.name, request.arguments)
-                        .await
-                }
-                None => self
-                    .tools
-                    .call_from(
-                        self.session,
-                        Some(&context.peer),
-                        &request.name,
-                        request.arguments,
-                    )
-                    .await
-                    .map(CallToolResponse::from),
-            }
-        };
         // Progress goes out as it is made, when the request asked for it; a cancelled
         // request stops following pages.
         let ct = context.ct.clone();

@@ -311,7 +311,6 @@ impl Transport {
         }
     }
 
-    /// Sends a request once.
     /// The limiter of `caller` for `api` (made on first use with the API's limit), or
     /// `None` when the API is not paced.
     fn caller_limiter(&self, api: &str, caller: &str) -> Option<Arc<RateLimiter>> {
@@ -329,6 +328,8 @@ impl Transport {
         Some(made)
     }
 
+    /// Sends a request once, with `auth_headers`, letting `limiter` follow the answer's
+    /// rate-limit headers.
     async fn send_once(
         &self,
         request: &ApiRequest,
