@@ -127,7 +127,8 @@ pub struct AlpacaTools {
     entries: Vec<Entry>,
     by_name: HashMap<&'static str, usize>,
     listed: Vec<Tool>,
-    instructions: String,
+    /// The instructions for a paper account and for a live one.
+    instructions: [String; 2],
     /// What completions are drawn from.
     completer: crate::completion::Completer,
 }
@@ -194,7 +195,10 @@ impl AlpacaTools {
                 toolsets.push(e.tool.toolset());
             }
         }
-        let instructions = instructions(config, &toolsets);
+        let instructions = [
+            instructions(config, &toolsets, Mode::Paper),
+            instructions(config, &toolsets, Mode::Live),
+        ];
         Ok(AlpacaTools {
             client,
             mode: config.mode(),
@@ -216,9 +220,22 @@ impl AlpacaTools {
         &self.listed
     }
 
-    /// The instructions sent at initialize.
+    /// The instructions sent at initialize, for the server's own account.
     pub fn instructions(&self) -> &str {
-        &self.instructions
+        self.instructions_for(self.mode)
+    }
+
+    /// The instructions for an account of `mode` (a signed-in user's, [`crate::user`]).
+    pub fn instructions_for(&self, mode: Mode) -> &str {
+        match mode {
+            Mode::Paper => &self.instructions[0],
+            Mode::Live => &self.instructions[1],
+        }
+    }
+
+    /// The mode of the account the call in progress acts on: its user's, else the server's.
+    fn mode(&self) -> Mode {
+        crate::user::mode_or(self.mode)
     }
 
     /// The typed client the tools call through.
@@ -420,7 +437,7 @@ impl AlpacaTools {
         }
         let ctx = Ctx {
             client: &self.client,
-            mode: self.mode,
+            mode: self.mode(),
             clock: &self.clock,
             safety: &self.safety,
             session: caller.session,
@@ -429,7 +446,7 @@ impl AlpacaTools {
             output: self.output,
             round: caller.round,
         };
-        if self.mode == Mode::Live && entry.tool.guard().is_some() {
+        if self.mode() == Mode::Live && entry.tool.guard().is_some() {
             crate::runtime::events::emit(
                 crate::runtime::events::Level::Notice,
                 format!(
@@ -469,7 +486,7 @@ impl AlpacaTools {
             Answer::Sent(def, sent) => self.generated_result(def, sent),
             Answer::Pages(def, Walked::First(sent)) => self.generated_result(def, sent),
             Answer::Pages(def, Walked::Unshaped(data)) => {
-                envelope::envelope(data, def.risk, self.mode)
+                envelope::envelope(data, def.risk, self.mode())
             }
             Answer::Pages(
                 def,
@@ -478,7 +495,7 @@ impl AlpacaTools {
                     summary,
                     meta,
                 },
-            ) => envelope::envelope_with(data, def.risk, self.mode, summary, Some(meta)),
+            ) => envelope::envelope_with(data, def.risk, self.mode(), summary, Some(meta)),
             Answer::Done(result) => result,
         }
     }
@@ -491,7 +508,7 @@ impl AlpacaTools {
     ) -> CallToolResult {
         match sent {
             Ok(Sent::Fresh(response)) => {
-                envelope::success(&response, def.risk, self.mode, def.name)
+                envelope::success(&response, def.risk, self.mode(), def.name)
             }
             Ok(Sent::Stale(stale, error)) => {
                 crate::runtime::events::emit(
@@ -506,7 +523,7 @@ impl AlpacaTools {
                 envelope::stale(
                     &stale.response,
                     def.risk,
-                    self.mode,
+                    self.mode(),
                     stale.age.as_secs(),
                     &error,
                 )
@@ -695,13 +712,20 @@ fn structured_args(schema: &JsonObject) -> Vec<(String, bool)> {
         .collect()
 }
 
-fn instructions(config: &Config, toolsets: &[&str]) -> String {
-    let money = if config.sandbox {
-        "SANDBOX: every call goes to a built-in fake Alpaca; nothing is real and nothing leaves this machine."
-    } else if config.paper {
-        "PAPER trading: orders use Alpaca's paper account (simulated money)."
-    } else {
-        "LIVE trading: orders use REAL money. Confirm every order with the user before placing it."
+fn instructions(config: &Config, toolsets: &[&str], mode: Mode) -> String {
+    let money = match (config.sandbox, mode) {
+        (true, Mode::Paper) => {
+            "SANDBOX: every call goes to a built-in fake Alpaca; nothing is real and nothing leaves this machine."
+        }
+        (true, Mode::Live) => {
+            "SANDBOX: every call goes to a built-in fake Alpaca; nothing is real and nothing leaves this machine. This sign-in is the fake's LIVE account: treat its orders as if they used real money."
+        }
+        (false, Mode::Paper) => {
+            "PAPER trading: orders use Alpaca's paper account (simulated money)."
+        }
+        (false, Mode::Live) => {
+            "LIVE trading: orders use REAL money. Confirm every order with the user before placing it."
+        }
     };
     let confirm = if config.safety.confirm_orders {
         " Calls that open, change or close exposure (orders, replaces, closes, cancels, exercises) need confirmation: they return a confirmation_id and a summary and send nothing; show the summary to the user and call confirm_order only after they approve."

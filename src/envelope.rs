@@ -119,6 +119,9 @@ pub fn hint(error: &Error, is_write: bool) -> Option<String> {
             let lower = message.to_ascii_lowercase();
             Some(match *status {
                 400 => "the request was malformed: check the arguments' formats (RFC 3339 times, comma-separated symbols).".into(),
+                // A signed-in user's own authorization (Alpaca Connect) was refused: their
+                // sign-in has ended, and only signing in again helps.
+                401 if crate::runtime::caller::current_id().is_some() => "Alpaca no longer accepts this sign-in (revoked or expired at Alpaca): this connection's authorization has ended; reconnect the server in the client to sign in with Alpaca again.".into(),
                 401 => "the API keys were not accepted: check ALPACA_API_KEY and ALPACA_SECRET_KEY.".into(),
                 403 if lower.contains("sip") => {
                     "your market data plan does not include the SIP feed: retry with feed=iex.".into()

@@ -35,6 +35,7 @@ pub mod safety;
 pub mod server;
 pub mod settings;
 pub mod stdio;
+pub mod user;
 
 pub use config::{Config, ConfigError, Credentials, Mode};
 pub use engine::{AlpacaTools, BuildError};

@@ -59,7 +59,42 @@ pub fn icon() -> Icon {
         .with_sizes(vec!["any".into()])
 }
 
+impl AlpacaServer {
+    /// [`ServerHandler::get_info`] with the instructions for the request's user (whose
+    /// account may be paper or live, [`crate::user`]), else for the server's own account.
+    fn info_for(&self, context: &RequestContext<RoleServer>) -> ServerConfig {
+        let mut info = self.get_info();
+        if let Some(user) = crate::user::of_request(context) {
+            info.instructions = Some(self.tools.instructions_for(user.mode).to_string());
+        }
+        info
+    }
+}
+
 impl ServerHandler for AlpacaServer {
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let mut info = self.negotiate_initialize(&request)?;
+        if let Some(user) = crate::user::of_request(&context) {
+            info.instructions = Some(self.tools.instructions_for(user.mode).to_string());
+        }
+        Ok(info)
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
+        Ok(rmcp::model::DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.info_for(&context),
+        ))
+    }
+
     fn get_info(&self) -> ServerConfig {
         #[allow(deprecated)] // logging: see crate::logging
         let mut capabilities = ServerCapabilities::builder()
@@ -110,11 +145,10 @@ impl ServerHandler for AlpacaServer {
     async fn read_resource(
         &self,
         request: rmcp::model::ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
-        Ok(crate::resources::read(&self.tools, &request.uri)
-            .await?
-            .into())
+        let read = crate::resources::read(&self.tools, &request.uri);
+        Ok(crate::user::as_user_of(&context, read).await?.into())
     }
 
     async fn list_prompts(
@@ -141,10 +175,11 @@ impl ServerHandler for AlpacaServer {
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         let source = completion_source(&self.tools, &request.r#ref, &request.argument.name)?;
-        let found = self.tools.complete(source, &request.argument.value).await;
+        let found = self.tools.complete(source, &request.argument.value);
+        let found = crate::user::as_user_of(&context, found).await;
         let has_more = found.has_more();
         let mut info =
             CompletionInfo::new(found.values).map_err(|e| ErrorData::internal_error(e, None))?;
@@ -196,7 +231,7 @@ impl ServerHandler for AlpacaServer {
                 }
             }));
         }
-        let (answer, events) = watch.run(call).await;
+        let (answer, events) = watch.run(crate::user::as_user_of(&context, call)).await;
         if let Some(forward) = forward {
             // Every report out before the result.
             let _ = forward.await;

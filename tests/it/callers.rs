@@ -20,10 +20,7 @@ async fn call_as(
     let call = tools.call(name, args.as_object().cloned());
     match who {
         Some((id, token)) => {
-            let caller = Caller {
-                id: id.to_string(),
-                auth: Auth::Bearer(token.to_string()),
-            };
+            let caller = Caller::new(id, Auth::Bearer(token.to_string()));
             as_caller(caller, call).await
         }
         None => call.await,
@@ -185,10 +182,7 @@ async fn the_order_limit_and_completions_are_per_caller() {
     let held = |id: &'static str, token: String| {
         let tools = &tools;
         async move {
-            let caller = Caller {
-                id: id.into(),
-                auth: Auth::Bearer(token),
-            };
+            let caller = Caller::new(id, Auth::Bearer(token));
             as_caller(
                 caller,
                 tools.complete(alpaca_mcp::completion::Source::Positions, ""),

@@ -1,5 +1,6 @@
-//! `alpaca-mcp-server auth list|revoke|hash-passphrase`: the owner's view of connected OAuth
-//! clients, on the state in `--state-dir` (the running server sees a revocation on the
+//! `alpaca-mcp-server auth list|revoke|hash-passphrase|rekey`: the operator's view of
+//! connected OAuth clients (and, with `--auth alpaca`, of their users' Alpaca sign-ins), on the
+//! state in `--state-dir` (the running server sees a revocation on the
 //! client's next request, since it checks the store on every request).
 
 use std::io::Read;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use alpaca_mcp::settings::Lookup;
 use alpaca_mcp_server::cli::{AuthCommand, Settings};
-use alpaca_mcp_server::http::settings::{grant_idle, state_dir};
+use alpaca_mcp_server::http::settings::{grant_idle, no_token_key, state_dir, token_keys};
 use alpaca_mcp_server::oauth::secret::hash_passphrase;
 use alpaca_mcp_server::oauth::sqlite::{FILE_NAME, Sqlite};
 use alpaca_mcp_server::oauth::{self, Store};
@@ -31,16 +32,9 @@ pub async fn run(
         }
         AuthCommand::List { json } => (Some(json), None),
         AuthCommand::Revoke { id, all } => (None, Some((id, all))),
+        AuthCommand::Rekey => return rekey(settings, lookup).await,
     };
-    let dir = state_dir(settings, lookup)?;
-    if !dir.join(FILE_NAME).exists() {
-        return Err(SetupError(format!(
-            "no OAuth state in {} (the server creates it when it runs with --auth owner; pass the same --state-dir)",
-            dir.display()
-        ))
-        .into());
-    }
-    let store = Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+    let store = open_store(settings, lookup)?;
     let idle = grant_idle(settings, lookup)?.as_secs() as i64;
     if let Some(json) = list_json {
         let grants = store.grants(oauth::now(), idle).await?;
@@ -57,6 +51,8 @@ pub async fn run(
                         "toolsets": g.grant.toolsets,
                         "created_at": g.grant.created_at,
                         "last_used": g.grant.last_used,
+                        "account_mode": g.grant.upstream.as_ref().map(|u| &u.mode),
+                        "alpaca_account": g.grant.upstream.as_ref().map(|u| &u.account),
                     })
                 })
                 .collect();
@@ -65,8 +61,8 @@ pub async fn run(
             println!("No connected clients.");
         } else {
             println!(
-                "{:<16}  {:<28}  {:<24}  {:<10}  LAST USED (UTC)",
-                "ID", "CLIENT", "REDIRECT HOST", "SCOPE"
+                "{:<16}  {:<28}  {:<24}  {:<10}  {:<19}  LAST USED (UTC)",
+                "ID", "CLIENT", "REDIRECT HOST", "SCOPE", "ALPACA ACCOUNT"
             );
             for g in &grants {
                 let name: String = g
@@ -76,12 +72,21 @@ pub async fn run(
                     .chars()
                     .take(28)
                     .collect();
+                // An Alpaca sign-in's mode and the start of its account id.
+                let account = g.grant.upstream.as_ref().map_or("-".to_string(), |u| {
+                    format!(
+                        "{} {}",
+                        u.mode,
+                        u.account.chars().take(13).collect::<String>()
+                    )
+                });
                 println!(
-                    "{:<16}  {:<28}  {:<24}  {:<10}  {}",
+                    "{:<16}  {:<28}  {:<24}  {:<10}  {:<19}  {}",
                     g.grant.id,
                     name,
                     redirect_hosts(&g.redirect_uris).join(","),
                     g.grant.scope,
+                    account,
                     timestamp(g.grant.last_used)
                 );
             }
@@ -97,6 +102,54 @@ pub async fn run(
             }
             println!("Revoked grant {id}.");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The state in `--state-dir`, which must exist (a mistyped directory is not made empty).
+fn open_store(settings: &Settings, lookup: &Lookup) -> Result<Sqlite, SetupError> {
+    let dir = state_dir(settings, lookup)?;
+    if !dir.join(FILE_NAME).exists() {
+        return Err(SetupError(format!(
+            "no OAuth state in {} (the server creates it when it runs with --auth owner or --auth alpaca; pass the same --state-dir)",
+            dir.display()
+        )));
+    }
+    Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))
+}
+
+/// `auth rekey`: every stored Alpaca token not sealed with the first key is opened with the
+/// ring and sealed again with the first key. One that opens with no key given is reported by
+/// its sign-in's id (its user must sign in again), and the rest go on.
+async fn rekey(settings: &Settings, lookup: &Lookup) -> anyhow::Result<ExitCode> {
+    let keys = token_keys(lookup)?
+        .ok_or_else(|| no_token_key("`auth rekey` seals the stored Alpaca tokens again"))?;
+    let store = open_store(settings, lookup)?;
+    let (mut resealed, mut current, mut lost) = (0, 0, Vec::new());
+    for up in store.upstreams().await? {
+        if keys.is_current(&up.sealed) {
+            current += 1;
+            continue;
+        }
+        match keys.open(&up.sealed, &up.id) {
+            Ok(token) => {
+                store.reseal(&up.id, &keys.seal(&token, &up.id)).await?;
+                resealed += 1;
+            }
+            Err(why) => lost.push(format!("{} ({why})", up.id)),
+        }
+    }
+    println!(
+        "Sealed {resealed} Alpaca token(s) again with key {}; {current} already were.",
+        keys.sealing_id()
+    );
+    if !lost.is_empty() {
+        println!(
+            "{} could not be opened with any key given; their users must sign in again: {}",
+            lost.len(),
+            lost.join(", ")
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

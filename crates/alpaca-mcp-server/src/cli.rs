@@ -75,6 +75,10 @@ pub enum AuthMode {
     /// This server is its own OAuth 2.1 authorization server: clients register, the owner
     /// approves each on a consent page with the owner passphrase. Static tokens still work.
     Owner,
+    /// Each user signs in with their own Alpaca account (Alpaca Connect, the operator's OAuth
+    /// app in ALPACA_CONNECT_CLIENT_ID and ALPACA_CONNECT_CLIENT_SECRET); clients register and
+    /// get this server's tokens, and every call acts on the signed-in user's account.
+    Alpaca,
     /// No authentication (loopback only, unless --allow-public-without-auth).
     None,
 }
@@ -194,7 +198,8 @@ pub enum Command {
         #[arg(long)]
         check_update: bool,
     },
-    /// OAuth clients connected in `--auth owner` mode: list them, revoke them.
+    /// OAuth clients connected in `--auth owner` or `--auth alpaca` mode: list them, revoke
+    /// them, seal stored Alpaca tokens with a new key.
     Auth {
         #[command(subcommand)]
         action: AuthCommand,
@@ -222,4 +227,7 @@ pub enum AuthCommand {
     /// Read a passphrase on standard input and print its argon2 hash, to put in
     /// ALPACA_MCP_OWNER_SECRET or --owner-secret-file instead of the passphrase.
     HashPassphrase,
+    /// Seal every stored Alpaca token (`--auth alpaca`) again with the first key of
+    /// ALPACA_MCP_TOKEN_KEY_FILE, after a new key was put first; then the old keys can go.
+    Rekey,
 }

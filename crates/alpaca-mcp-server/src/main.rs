@@ -125,7 +125,12 @@ fn config(cli: &Cli, lookup: &Lookup) -> Result<Config, SetupError> {
     // Validate toolset names now, so a typo is a setup error with the valid names.
     alpaca_mcp::registry::enabled_tools(&alpaca_mcp::registry::ToolFilter::for_config(&config))
         .map_err(|e| SetupError(e.to_string()))?;
+    // With `--auth alpaca` each user brings their own account; keys are optional (static
+    // tokens act on theirs).
+    let users_sign_in = alpaca_mcp_server::http::settings::auth_mode(s, lookup)?
+        == alpaca_mcp_server::cli::AuthMode::Alpaca;
     let needs_keys = !config.sandbox
+        && !users_sign_in
         && !matches!(
             cli.command,
             Some(Command::Tools { .. } | Command::Auth { .. })

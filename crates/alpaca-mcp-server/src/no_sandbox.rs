@@ -11,6 +11,10 @@ impl Sandbox {
     pub fn now_unix(&self) -> u64 {
         match *self {}
     }
+
+    pub fn connect(&self) -> alpaca_mcp_server::http::settings::SandboxConnect {
+        match *self {}
+    }
 }
 
 pub async fn start(_config: &mut Config) -> anyhow::Result<Sandbox> {

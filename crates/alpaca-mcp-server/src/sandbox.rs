@@ -10,10 +10,24 @@ use serde_json::{Value, json};
 /// A running fake Alpaca; it stops when dropped.
 pub struct Sandbox(MockServer);
 
+/// The fake's Connect app, which `--sandbox --auth alpaca` signs users in through.
+const CONNECT_CLIENT: (&str, &str) = ("sandbox-connect-app", "sandbox-connect-secret");
+
 impl Sandbox {
     /// The fake's (frozen) clock, in Unix seconds.
     pub fn now_unix(&self) -> u64 {
         self.0.state().now().unix_secs().max(0) as u64
+    }
+
+    /// The fake's Connect app and hosts (its paper host is its main address).
+    pub fn connect(&self) -> alpaca_mcp_server::http::settings::SandboxConnect {
+        let parse = |u: &str| url::Url::parse(u).expect("the fake's own URL");
+        alpaca_mcp_server::http::settings::SandboxConnect {
+            client_id: CONNECT_CLIENT.0.into(),
+            client_secret: CONNECT_CLIENT.1.into(),
+            url: parse(&self.0.url()),
+            live_url: parse(&self.0.live_url().expect("the live host opens at start")),
+        }
     }
 }
 
@@ -23,7 +37,12 @@ pub async fn start(config: &mut Config) -> anyhow::Result<Sandbox> {
 
 /// Points `config` at an in-process fake Alpaca, which lives as long as the returned handle.
 async fn start_sandbox(config: &mut Config) -> anyhow::Result<MockServer> {
-    let mock = MockServer::start(MockConfig::default()).await?;
+    let mut mock = MockServer::start(MockConfig {
+        connect_client: Some((CONNECT_CLIENT.0.into(), CONNECT_CLIENT.1.into())),
+        ..MockConfig::default()
+    })
+    .await?;
+    mock.open_live_host().await?;
     let url = alpaca_mcp::config::parse_url("sandbox", &mock.url())?;
     config.trading_url = url.clone();
     config.data_url = url;

@@ -18,22 +18,30 @@ pub async fn run(
     settings: &Settings,
     lookup: &Lookup,
 ) -> anyhow::Result<ExitCode> {
-    // HTTP security settings are checked before anything starts (setup errors exit 2).
+    // The sandbox's fake Alpaca first: with `--auth alpaca` its Connect pages are where
+    // users sign in. Then the HTTP security settings are checked, before anything serves
+    // (setup errors exit 2).
+    let sandbox = if config.sandbox {
+        Some(crate::sandbox::start(&mut config).await?)
+    } else {
+        None
+    };
     let http = match settings.transport {
         Transport::Http => {
-            let security =
-                HttpSecurity::from_settings(settings, lookup, config.paper, toolsets(&config))?;
+            let connect = sandbox.as_ref().map(Sandbox::connect);
+            let security = HttpSecurity::from_settings(
+                settings,
+                lookup,
+                config.paper,
+                toolsets(&config),
+                connect.as_ref(),
+            )?;
             let addrs = security
                 .bind_addresses(&settings.host, settings.port)
                 .await?;
             Some((security, addrs))
         }
         Transport::Stdio => None,
-    };
-    let sandbox = if config.sandbox {
-        Some(crate::sandbox::start(&mut config).await?)
-    } else {
-        None
     };
     let tools = Arc::new(build_tools(&config, sandbox.as_ref())?);
     if !config.paper {

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use crate::assets::ok;
 use crate::errors::{ApiError, ApiResult, json_object};
-use crate::ids::ACCOUNT_ID;
 use crate::numbers::{money, round_to};
 use crate::query::{Api, Query};
 use crate::state::MockState;
@@ -42,8 +41,8 @@ pub(crate) fn account_json(s: &MockState) -> Value {
         .unwrap_or_else(|| s.now())
         .add_secs(-86_400 * 30);
     json!({
-        "id": ACCOUNT_ID,
-        "account_number": "PA3MOCK00001",
+        "id": crate::ids::account_id(),
+        "account_number": crate::ids::account_number(),
         "status": "ACTIVE",
         "crypto_status": "ACTIVE",
         "currency": "USD",

@@ -41,14 +41,25 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Marks requests that reached the fake's live trading host
+/// ([`crate::MockServer::open_live_host`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LiveHost;
+
 /// The middleware that rejects unauthenticated requests and serves the others as their
 /// account. The Connect endpoints themselves need no credentials.
 pub(crate) async fn require_keys(State(s): State<MockState>, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/oauth/") {
         return next.run(req).await;
     }
+    let live_host = req.extensions().get::<LiveHost>().is_some();
     let account = match bearer(&req).map(|t| s.token_is(t)) {
-        Some(TokenIs::For(account)) => account,
+        // A token reaches only the host of the account it was issued for.
+        Some(TokenIs::For(_, live)) if live != live_host => {
+            return ApiError::unauthorized().into_response();
+        }
+        Some(TokenIs::For(account, true)) => format!("{account}@live"),
+        Some(TokenIs::For(account, false)) => account,
         Some(TokenIs::Revoked) => return ApiError::unauthorized().into_response(),
         _ if authorized(&s, &req) => PRIMARY.to_string(),
         _ => return ApiError::unauthorized().into_response(),

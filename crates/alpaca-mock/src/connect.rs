@@ -6,7 +6,11 @@
 //! is answered 401.
 //!
 //! Alpaca serves the page at `app.alpaca.markets` and the token endpoint at
-//! `api.alpaca.markets`; the fake serves both on its one address.
+//! `api.alpaca.markets`; the fake serves both on its one address. A token is for the paper or
+//! the live account, as picked: the fake's main address is the paper trading host, and
+//! [`crate::MockServer::open_live_host`] opens the live one; a token used on the other host is
+//! answered 401, as a paper token is at Alpaca's live host. A user's live account is another
+//! book than their paper one (named `NAME@live`).
 
 use std::collections::HashMap;
 
@@ -47,8 +51,8 @@ pub(crate) struct Grants {
 
 /// How a bearer token stands.
 pub(crate) enum TokenIs {
-    /// Issued here for this account.
-    For(String),
+    /// Issued here for this account, paper (`false`) or live (`true`).
+    For(String, bool),
     /// Issued here, then revoked.
     Revoked,
     /// Not issued here.
@@ -82,6 +86,20 @@ impl MockState {
         }
     }
 
+    /// Revokes every token of `account` (its paper or its live one), as its user does by
+    /// removing the app in Alpaca's dashboard; how many.
+    pub fn revoke_account(&self, account: &str, live: bool) -> usize {
+        let mut g = lock(&self.inner.connect);
+        let mut n = 0;
+        for grant in g.tokens.values_mut() {
+            if grant.account == account && grant.live == live && !grant.revoked {
+                grant.revoked = true;
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// The account of a Connect token, and whether it is live (`None` when not issued or
     /// revoked).
     pub fn token_account(&self, token: &str) -> Option<(String, bool)> {
@@ -95,7 +113,7 @@ impl MockState {
     pub(crate) fn token_is(&self, token: &str) -> TokenIs {
         match lock(&self.inner.connect).tokens.get(token) {
             Some(g) if g.revoked => TokenIs::Revoked,
-            Some(g) => TokenIs::For(g.account.clone()),
+            Some(g) => TokenIs::For(g.account.clone(), g.live),
             None => TokenIs::Unknown,
         }
     }

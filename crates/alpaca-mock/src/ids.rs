@@ -33,6 +33,27 @@ pub(crate) fn sequence_uuid(seed: u64, n: u64) -> String {
 /// The account's id (stable across runs).
 pub(crate) const ACCOUNT_ID: &str = "8f2c7f1e-3b4a-4c6d-9e8f-0a1b2c3d4e5f";
 
+/// The id of the account the current request is for: [`ACCOUNT_ID`] for the primary one,
+/// else a UUID of its name (each signed-in user's account has its own, stable across runs).
+pub(crate) fn account_id() -> String {
+    let name = crate::state::current_account();
+    if name == crate::state::PRIMARY {
+        return ACCOUNT_ID.to_string();
+    }
+    let h = hash_parts(&[b"account", name.as_bytes()]);
+    uuid_from(h, mix(h ^ 0x5555))
+}
+
+/// The account number of the current request's account (`PA3MOCK00001` for the primary).
+pub(crate) fn account_number() -> String {
+    let name = crate::state::current_account();
+    if name == crate::state::PRIMARY {
+        return "PA3MOCK00001".to_string();
+    }
+    let h = hash_parts(&[b"account-number", name.as_bytes()]);
+    format!("PA3{:09}", h % 1_000_000_000)
+}
+
 #[cfg(test)]
 pub(crate) fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();

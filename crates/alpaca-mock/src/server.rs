@@ -25,6 +25,8 @@ pub struct MockServer {
     state: MockState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The live trading host, once opened: its address, its stop signal and its task.
+    live: Option<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl MockServer {
@@ -46,7 +48,32 @@ impl MockServer {
             state,
             stop: Some(stop),
             task: Some(task),
+            live: None,
         })
+    }
+
+    /// Opens the live trading host: a second loopback address serving the same state, where
+    /// Connect tokens of live accounts work and paper ones are answered 401 (and the other
+    /// way round on [`MockServer::url`], the paper host). Keys work on both. Its URL; the
+    /// same one when it is open already.
+    pub async fn open_live_host(&mut self) -> std::io::Result<String> {
+        if let Some((addr, _, _)) = &self.live {
+            return Ok(format!("http://{addr}"));
+        }
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = listener.local_addr()?;
+        let app = router(self.state.clone()).layer(Extension(crate::auth::LiveHost));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(accept_loop(listener, app, stopped));
+        self.live = Some((addr, stop, task));
+        Ok(format!("http://{addr}"))
+    }
+
+    /// The live trading host's URL, once [`MockServer::open_live_host`] opened it.
+    pub fn live_url(&self) -> Option<String> {
+        self.live
+            .as_ref()
+            .map(|(addr, _, _)| format!("http://{addr}"))
     }
 
     /// The bound address.
@@ -88,6 +115,10 @@ impl MockServer {
 
     /// Stops accepting, closes open connections and waits for the server task.
     pub async fn shutdown(mut self) {
+        if let Some((_, stop, task)) = self.live.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -99,6 +130,9 @@ impl MockServer {
 
 impl Drop for MockServer {
     fn drop(&mut self) {
+        if let Some((_, stop, _)) = self.live.take() {
+            let _ = stop.send(());
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

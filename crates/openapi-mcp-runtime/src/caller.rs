@@ -1,21 +1,61 @@
 //! Whose credentials a request goes out with, when one transport serves many users: a call
 //! run [`as_caller`] sends every request with that caller's [`Auth`] instead of the
-//! transport's own, and paces it with that caller's own rate limiters (an API's limits are
-//! per account, so one user's burst never slows another). Outside such a call, requests use
-//! the transport's configured credentials and its shared limiters, as before.
+//! transport's own, to that caller's own hosts where they differ (a user of a paper account
+//! and one of a live account reach different trading hosts), and paces it with that caller's
+//! own rate limiters (an API's limits are per account, so one user's burst never slows
+//! another). When the API answers 401 to a caller's credentials, the caller's
+//! [`Caller::on_unauthorized`] hook runs (a server ends that user's sign-in). Outside such a
+//! call, requests use the transport's configured credentials and its shared limiters, as
+//! before.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
+
+use url::Url;
 
 use crate::transport::Auth;
 
-/// A user of the transport: an id (what their limiters are kept under; never a secret) and
-/// their credentials (never printed).
-#[derive(Clone, PartialEq, Eq)]
+/// What runs when the API refuses a caller's credentials (401).
+pub type OnUnauthorized = Arc<dyn Fn() + Send + Sync>;
+
+/// A user of the transport: an id (what their limiters are kept under; never a secret),
+/// their credentials (never printed), and the hosts their requests go to where those differ
+/// from the transport's.
+#[derive(Clone)]
 pub struct Caller {
     /// Names the caller, for pacing; not a secret.
     pub id: String,
     /// What their requests are authenticated with.
     pub auth: Auth,
+    /// Base URLs by API name that replace the transport's for this caller.
+    pub base_urls: BTreeMap<String, Url>,
+    /// Called (once per refused request) when the API answers 401 to these credentials.
+    pub on_unauthorized: Option<OnUnauthorized>,
+}
+
+impl Caller {
+    /// A caller with the transport's hosts and no 401 hook.
+    pub fn new(id: impl Into<String>, auth: Auth) -> Self {
+        Caller {
+            id: id.into(),
+            auth,
+            base_urls: BTreeMap::new(),
+            on_unauthorized: None,
+        }
+    }
+
+    /// This caller's requests to `api` go to `base` instead of the transport's host.
+    pub fn with_base_url(mut self, api: impl Into<String>, base: Url) -> Self {
+        self.base_urls.insert(api.into(), base);
+        self
+    }
+
+    /// `hook` runs when the API answers 401 to this caller's credentials.
+    pub fn on_unauthorized(mut self, hook: OnUnauthorized) -> Self {
+        self.on_unauthorized = Some(hook);
+        self
+    }
 }
 
 impl std::fmt::Debug for Caller {
@@ -23,6 +63,8 @@ impl std::fmt::Debug for Caller {
         f.debug_struct("Caller")
             .field("id", &self.id)
             .field("auth", &self.auth)
+            .field("base_urls", &self.base_urls)
+            .field("on_unauthorized", &self.on_unauthorized.is_some())
             .finish()
     }
 }

@@ -212,9 +212,14 @@ impl Transport {
 
     /// The full URL a request goes to.
     pub fn url_for(&self, request: &ApiRequest) -> Result<Url, Error> {
-        let base = self.base_url(request.api).ok_or_else(|| {
-            Error::InvalidRequest(format!("no base URL for API `{}`", request.api))
-        })?;
+        let caller = crate::caller::current();
+        let base = caller
+            .as_ref()
+            .and_then(|c| c.base_urls.get(request.api))
+            .or_else(|| self.base_url(request.api))
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("no base URL for API `{}`", request.api))
+            })?;
         let dot_segment = |s: &str| {
             matches!(
                 s.to_ascii_lowercase().replace("%2e", ".").as_str(),
@@ -284,6 +289,13 @@ impl Transport {
                 Ok(response) => return Ok(response),
                 Err(e) => e,
             };
+            // The caller's own credentials were refused: whoever serves them hears of it.
+            if let (Error::Api { status: 401, .. }, Some(hook)) = (
+                &error,
+                caller.as_ref().and_then(|c| c.on_unauthorized.as_ref()),
+            ) {
+                hook();
+            }
             let Some(wait) = self.inner.retry.delay(request.method, attempt, &error) else {
                 return Err(error);
             };

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Helpers the workspace's integration tests share, so each exists once:
 //!
 //! - [`fake`]: the fake Alpaca, a [`Config`](alpaca_mcp::Config) pointing at it, rmcp's client

@@ -225,6 +225,10 @@ pub async fn require_token(
                 .extensions_mut()
                 .insert(alpaca_mcp::input::Principal(principal));
             if let Some(access) = access {
+                // `--auth alpaca`: the request runs as the user who signed in.
+                if let Some(user) = access.user.clone() {
+                    request.extensions_mut().insert(user);
+                }
                 request.extensions_mut().insert(access);
             }
             next.run(request).await

@@ -129,6 +129,9 @@ struct Endpoints {
     sessions: SessionLimit,
     /// Serializes `initialize` requests so the session limit is exact.
     initialize: tokio::sync::Mutex<()>,
+    /// Who opened each session (the principal of its token): a session is used by its own
+    /// user only, so one signed-in user never reaches another's session by its id.
+    owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Endpoints {
@@ -141,6 +144,26 @@ impl Endpoints {
             n += e.sessions.sessions.read().await.len();
         }
         n
+    }
+
+    /// The ids of every open session, on every endpoint.
+    async fn session_ids(&self) -> HashSet<String> {
+        let mut managers = vec![self.full.sessions.clone()];
+        if let Some(read) = &self.read {
+            managers.push(read.sessions.clone());
+        }
+        managers.extend(
+            self.narrowed
+                .lock()
+                .await
+                .values()
+                .map(|e| e.sessions.clone()),
+        );
+        let mut ids = HashSet::new();
+        for m in managers {
+            ids.extend(m.sessions.read().await.keys().map(|k| k.to_string()));
+        }
+        ids
     }
 
     /// The endpoint of a grant narrowed to `toolsets`, built on first use.
@@ -243,6 +266,7 @@ pub fn router_with(
         read,
         sessions: security.sessions,
         initialize: tokio::sync::Mutex::new(()),
+        owners: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     let inner = Router::new()
         .route("/mcp", axum::routing::any(serve_mcp))
@@ -297,6 +321,23 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
         _ => &endpoints.full,
     };
 
+    let principal = request
+        .extensions()
+        .get::<alpaca_mcp::input::Principal>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
+    // A session opened by another user is, for this one, a session that does not exist.
+    if let Some(id) = request.headers().get(SESSION_HEADER)
+        && endpoints
+            .owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id.to_str().unwrap_or_default())
+            .is_some_and(|owner| *owner != principal)
+    {
+        return plain(StatusCode::NOT_FOUND, "Not Found: no such MCP session");
+    }
+
     // Ending a session that does not exist (or belongs to the other endpoint): 404, as for
     // any other request on an unknown session.
     if request.method() == Method::DELETE
@@ -341,7 +382,26 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
     if let Some(refusal) = endpoints.sessions.refuse(endpoints.session_count().await) {
         return refusal;
     }
-    forward(endpoint, request.map(Body::from)).await
+    let response = forward(endpoint, request.map(Body::from)).await;
+    if let Some(id) = response
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        // Sessions that ended (closed, or idle too long) are forgotten as new ones open.
+        let full = endpoints.owners.lock().map_or(0, |o| o.len()) >= endpoints.sessions.max;
+        let live = if full {
+            Some(endpoints.session_ids().await)
+        } else {
+            None
+        };
+        let mut owners = endpoints.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(live) = live {
+            owners.retain(|id, _| live.contains(id));
+        }
+        owners.insert(id.to_string(), principal);
+    }
+    response
 }
 
 async fn forward(endpoint: &Endpoint, request: Request) -> Response {

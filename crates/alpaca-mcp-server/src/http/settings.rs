@@ -13,7 +13,7 @@ use super::origin::{Hosts, Origins};
 use crate::SetupError;
 use crate::cli::AuthMode;
 use crate::cli::Settings;
-use crate::oauth::{self, OAuth, OAuthSettings, OwnerSecret};
+use crate::oauth::{self, OAuth, OAuthSettings, OwnerSecret, seal};
 
 /// Default largest request body (1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -63,6 +63,7 @@ impl HttpSecurity {
         lookup: &Lookup,
         paper: bool,
         toolsets: Vec<String>,
+        sandbox: Option<&SandboxConnect>,
     ) -> Result<Self, SetupError> {
         let h = &settings.http;
         let tokens = Tokens::new(
@@ -85,18 +86,7 @@ impl HttpSecurity {
         let explicit_origins = origins.is_some();
         let mut origins = Origins::new(origins.as_deref())?;
 
-        // The variable takes the flag's values (clap's own parser, case-insensitive).
-        let auth = match (h.auth, lookup.get("ALPACA_MCP_AUTH")) {
-            (Some(mode), _) => mode,
-            (None, None) => AuthMode::Token,
-            (None, Some(v)) => {
-                <AuthMode as clap::ValueEnum>::from_str(v.trim(), true).map_err(|_| {
-                    SetupError(format!(
-                        "ALPACA_MCP_AUTH: expected token, owner or none, got `{v}`"
-                    ))
-                })?
-            }
-        };
+        let auth = auth_mode(settings, lookup)?;
         let public_url = h
             .public_url
             .clone()
@@ -175,6 +165,13 @@ impl HttpSecurity {
                 paper,
                 toolsets,
             )?)),
+            AuthMode::Alpaca => Some(Arc::new(alpaca_mode(
+                settings,
+                lookup,
+                public_url.clone(),
+                toolsets,
+                sandbox,
+            )?)),
             _ => None,
         };
         Ok(HttpSecurity {
@@ -205,6 +202,9 @@ impl HttpSecurity {
             .idle_timeout
             .map_or("never".into(), |d| format!("{}s", d.as_secs()));
         let oauth = match &self.oauth {
+            Some(o) if o.connect().is_some() => {
+                format!("OAuth (users sign in with Alpaca) at {}, ", o.issuer())
+            }
             Some(o) => format!("OAuth (owner) at {}, ", o.issuer()),
             None => String::new(),
         };
@@ -270,6 +270,20 @@ impl HttpSecurity {
 }
 
 /// The default state directory: the user's data directory's `alpaca-mcp`.
+/// How HTTP clients authenticate: `--auth`, else `ALPACA_MCP_AUTH` (the flag's values,
+/// clap's own parser, case-insensitive), else static tokens.
+pub fn auth_mode(settings: &Settings, lookup: &Lookup) -> Result<AuthMode, SetupError> {
+    match (settings.http.auth, lookup.get("ALPACA_MCP_AUTH")) {
+        (Some(mode), _) => Ok(mode),
+        (None, None) => Ok(AuthMode::Token),
+        (None, Some(v)) => <AuthMode as clap::ValueEnum>::from_str(v.trim(), true).map_err(|_| {
+            SetupError(format!(
+                "ALPACA_MCP_AUTH: expected token, owner, alpaca or none, got `{v}`"
+            ))
+        }),
+    }
+}
+
 pub fn default_state_dir() -> Option<std::path::PathBuf> {
     dirs::data_dir().map(|d| d.join("alpaca-mcp"))
 }
@@ -356,6 +370,180 @@ pub fn grant_idle(settings: &Settings, lookup: &Lookup) -> Result<Duration, Setu
     }
 }
 
+/// The sandbox's fake Alpaca Connect, for `--sandbox --auth alpaca`: its app's id and
+/// secret, and its pages and hosts.
+#[derive(Debug, Clone)]
+pub struct SandboxConnect {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The fake's address: its authorize page, token endpoint and paper trading host.
+    pub url: url::Url,
+    /// The fake's live trading host.
+    pub live_url: url::Url,
+}
+
+/// `--auth alpaca`: the operator's Alpaca app and the token keys, from the environment (or,
+/// in the sandbox, the fake's).
+fn alpaca_mode(
+    settings: &Settings,
+    lookup: &Lookup,
+    public_url: Option<url::Url>,
+    toolsets: Vec<String>,
+    sandbox: Option<&SandboxConnect>,
+) -> Result<OAuth, SetupError> {
+    let public_url = public_url.ok_or_else(|| needs_public_url("alpaca"))?;
+    let url = |name: &str, default: &str| -> Result<url::Url, SetupError> {
+        let value = lookup.get(name).unwrap_or_else(|| default.to_string());
+        let parsed = url::Url::parse(value.trim())
+            .map_err(|e| SetupError(format!("{name}: `{value}` is not a URL ({e})")))?;
+        let local = oauth::is_loopback_host(parsed.host_str().unwrap_or_default());
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
+            return Err(SetupError(format!(
+                "{name}: `{value}` must be https (http only on loopback, for a local fake)"
+            )));
+        }
+        Ok(parsed)
+    };
+    let (client_id, client_secret, defaults) = match sandbox {
+        Some(s) => (
+            s.client_id.clone(),
+            s.client_secret.clone(),
+            [
+                s.url
+                    .join("/oauth/authorize")
+                    .map_err(|e| SetupError(e.to_string()))?
+                    .to_string(),
+                s.url
+                    .join("/oauth/token")
+                    .map_err(|e| SetupError(e.to_string()))?
+                    .to_string(),
+                s.url.to_string(),
+                s.live_url.to_string(),
+            ],
+        ),
+        None => {
+            let id = lookup
+                .get("ALPACA_CONNECT_CLIENT_ID")
+                .filter(|v| !v.trim().is_empty());
+            let secret = match lookup.get("ALPACA_CONNECT_CLIENT_SECRET_FILE") {
+                Some(path) => std::fs::read_to_string(path.trim())
+                    .map_err(|e| {
+                        SetupError(format!("ALPACA_CONNECT_CLIENT_SECRET_FILE {path}: {e}"))
+                    })?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+                None => lookup
+                    .get("ALPACA_CONNECT_CLIENT_SECRET")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            };
+            let (Some(id), false) = (id, secret.is_empty()) else {
+                return Err(SetupError(
+                    "--auth alpaca needs the operator's Alpaca OAuth app: set ALPACA_CONNECT_CLIENT_ID \
+                     and ALPACA_CONNECT_CLIENT_SECRET (or ALPACA_CONNECT_CLIENT_SECRET_FILE), from the \
+                     app registered in Alpaca's dashboard (OAuth Apps) with the redirect URI \
+                     PUBLIC_URL/callback"
+                        .into(),
+                ));
+            };
+            (
+                id.trim().to_string(),
+                secret,
+                [
+                    oauth::connect::ALPACA_AUTHORIZE_URL.to_string(),
+                    oauth::connect::ALPACA_TOKEN_URL.to_string(),
+                    alpaca_mcp::config::PAPER_TRADING_URL.to_string(),
+                    alpaca_mcp::config::LIVE_TRADING_URL.to_string(),
+                ],
+            )
+        }
+    };
+    let accounts = lookup
+        .get("ALPACA_CONNECT_ACCOUNTS")
+        .unwrap_or_else(|| "paper".into());
+    let (mut paper, mut live) = (false, false);
+    for a in accounts.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        match a.to_ascii_lowercase().as_str() {
+            "paper" => paper = true,
+            "live" => live = true,
+            _ => {
+                return Err(SetupError(format!(
+                    "ALPACA_CONNECT_ACCOUNTS: expected `paper`, `live` or `paper,live`, got `{accounts}`"
+                )));
+            }
+        }
+    }
+    if !paper && !live {
+        return Err(SetupError(
+            "ALPACA_CONNECT_ACCOUNTS: expected `paper`, `live` or `paper,live`".into(),
+        ));
+    }
+    let keys = match (token_keys(lookup)?, sandbox) {
+        (Some(keys), _) => keys,
+        // The sandbox's users and their fake tokens end with the process anyway.
+        (None, Some(_)) => seal::Keys::ephemeral(),
+        (None, None) => {
+            return Err(no_token_key(
+                "--auth alpaca stores each user's Alpaca token encrypted",
+            ));
+        }
+    };
+    let connect = oauth::connect::ConnectSettings {
+        client_id,
+        client_secret,
+        authorize_url: url("ALPACA_CONNECT_AUTHORIZE_URL", &defaults[0])?,
+        token_url: url("ALPACA_CONNECT_TOKEN_URL", &defaults[1])?,
+        paper_url: paper
+            .then(|| url("ALPACA_CONNECT_PAPER_URL", &defaults[2]))
+            .transpose()?,
+        live_url: live
+            .then(|| url("ALPACA_CONNECT_LIVE_URL", &defaults[3]))
+            .transpose()?,
+        keys,
+    };
+    let mode = if live && !paper { "LIVE" } else { "paper" };
+    let o = oauth_settings(settings, lookup, public_url, mode, toolsets)?;
+    let dir = state_dir(settings, lookup)?;
+    let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+    Ok(OAuth::for_alpaca(o, Arc::new(store), connect))
+}
+
+/// The key ring of stored Alpaca tokens: `ALPACA_MCP_TOKEN_KEY_FILE` (one key per line, the
+/// first sealing), else `ALPACA_MCP_TOKEN_KEY`; `None` when neither is set.
+pub fn token_keys(lookup: &Lookup) -> Result<Option<seal::Keys>, SetupError> {
+    match (lookup.get(seal::KEY_FILE_ENV), lookup.get(seal::KEY_ENV)) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path.trim())
+                .map_err(|e| SetupError(format!("{} {path}: {e}", seal::KEY_FILE_ENV)))?;
+            seal::Keys::parse(&text, &format!("{} {path}", seal::KEY_FILE_ENV)).map(Some)
+        }
+        (None, Some(keys)) => seal::Keys::parse(&keys, seal::KEY_ENV).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The setup error for a missing token key: `why` it is needed, and how to make one.
+pub fn no_token_key(why: &str) -> SetupError {
+    SetupError(format!(
+        "{why} and needs the key: set {} to a file holding one (`openssl rand -hex 32 > FILE; \
+         chmod 600 FILE`), or {}",
+        seal::KEY_FILE_ENV,
+        seal::KEY_ENV
+    ))
+}
+
+fn needs_public_url(mode: &str) -> SetupError {
+    SetupError(format!(
+        "--auth {mode} needs --public-url (ALPACA_MCP_PUBLIC_URL): the https origin clients \
+         reach this server at, e.g. https://mcp.example.com (http://127.0.0.1:PORT for local \
+         use)"
+    ))
+}
+
 fn owner_mode(
     settings: &Settings,
     lookup: &Lookup,
@@ -363,17 +551,30 @@ fn owner_mode(
     paper: bool,
     toolsets: Vec<String>,
 ) -> Result<OAuth, SetupError> {
-    let Some(public_url) = public_url else {
-        return Err(SetupError(
-            "--auth owner needs --public-url (ALPACA_MCP_PUBLIC_URL): the https origin clients \
-             reach this server at, e.g. https://mcp.example.com (http://127.0.0.1:PORT for local \
-             use)"
-                .into(),
-        ));
-    };
+    let public_url = public_url.ok_or_else(|| needs_public_url("owner"))?;
     let owner = owner_secret(settings, lookup)?;
+    let o = oauth_settings(
+        settings,
+        lookup,
+        public_url,
+        if paper { "paper" } else { "LIVE" },
+        toolsets,
+    )?;
+    let dir = state_dir(settings, lookup)?;
+    let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+    Ok(OAuth::new(o, Arc::new(store), owner))
+}
+
+/// The authorization server's settings shared by both OAuth modes.
+fn oauth_settings(
+    settings: &Settings,
+    lookup: &Lookup,
+    public_url: url::Url,
+    mode: &str,
+    toolsets: Vec<String>,
+) -> Result<OAuthSettings, SetupError> {
     let h = &settings.http;
-    let mut o = OAuthSettings::new(public_url, if paper { "paper" } else { "LIVE" });
+    let mut o = OAuthSettings::new(public_url, mode);
     o.toolsets = toolsets;
     o.access_ttl = seconds(
         lookup,
@@ -387,7 +588,5 @@ fn owner_mode(
         o.code_ttl = Duration::from_secs(secs);
     }
     o.allow_local_client_metadata = h.oauth_allow_local_client_metadata;
-    let dir = state_dir(settings, lookup)?;
-    let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
-    Ok(OAuth::new(o, Arc::new(store), owner))
+    Ok(o)
 }

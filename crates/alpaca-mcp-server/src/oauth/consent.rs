@@ -1,6 +1,8 @@
-//! `/authorize`: the consent page and its answer. Plain HTML, no JavaScript, one form: it
-//! names the client, where approval returns to, what it asks, and whether the account is
-//! paper or LIVE; the owner types the passphrase and picks read only or read and trade.
+//! `/authorize`: the consent page and its answer (in `--auth alpaca` mode the user's answer
+//! goes on to Alpaca's sign-in instead of a passphrase check, see [`super::connect`]). Plain
+//! HTML, no JavaScript, one form: it names the client, where approval returns to, what it
+//! asks, and whether the account is paper or LIVE; the owner types the passphrase and picks
+//! read only or read and trade.
 //!
 //! Before anything is shown, the client and its redirect URI are checked; a bad one gets an
 //! error page and never a redirect (an open redirector otherwise). The form carries the id
@@ -88,7 +90,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36rem;margi
 .error{color:#900;font-weight:bold}fieldset{border:1px solid #ccc;border-radius:.4rem}button{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}\
 code{word-break:break-all}";
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     page(
         status,
         "Authorization failed",
@@ -100,7 +102,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 }
 
 /// Where the client's redirect goes, with `params` added to its query.
-fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
+pub(crate) fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
     let Ok(mut url) = url::Url::parse(uri) else {
         return error_page(StatusCode::BAD_REQUEST, "the redirect URI is not a URL");
     };
@@ -263,10 +265,33 @@ fn consent_page(
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| p.redirect_uri.clone());
     let live = oauth.settings.account_mode.eq_ignore_ascii_case("live");
-    let mode = if live {
-        "<p class=\"mode live\">LIVE account: orders use real money.</p>"
+    let mode = match oauth.connect.as_ref().map(|c| c.modes()) {
+        // Users of Alpaca sign-in pick the account where the operator allows both.
+        Some(modes) if modes.len() > 1 => {
+            "<fieldset><legend>Account</legend>\
+             <label class=\"mode paper\"><input type=\"radio\" name=\"account\" value=\"paper\" checked> Paper account: simulated money</label><br>\
+             <label class=\"mode live\"><input type=\"radio\" name=\"account\" value=\"live\"> LIVE account: orders use real money</label></fieldset>"
+        }
+        Some(modes) if modes == [alpaca_mcp::Mode::Live] => {
+            "<p class=\"mode live\">LIVE account: orders use real money.</p>"
+        }
+        Some(_) => "<p class=\"mode paper\">Paper account: simulated money.</p>",
+        None if live => "<p class=\"mode live\">LIVE account: orders use real money.</p>",
+        None => "<p class=\"mode paper\">Paper account: simulated money.</p>",
+    };
+    let (proof, approve, revoke) = if oauth.connect.is_some() {
+        (
+            "<p>Next you sign in at Alpaca and allow this server to use the account you picked.</p>",
+            "Continue to Alpaca",
+            "You can disconnect at any time: in your client, or in Alpaca's dashboard under OAuth apps.",
+        )
     } else {
-        "<p class=\"mode paper\">Paper account: simulated money.</p>"
+        (
+            "<p><label for=\"passphrase\">Owner passphrase</label><br>\
+             <input type=\"password\" id=\"passphrase\" name=\"passphrase\" autocomplete=\"current-password\" size=\"32\"></p>",
+            "Approve",
+            "You can revoke access at any time with <code>alpaca-mcp-server auth revoke</code>.",
+        )
     };
     let problem = problem
         .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m)))
@@ -306,12 +331,11 @@ fn consent_page(
          <fieldset><legend>Access</legend>\
          <label><input type=\"radio\" name=\"access\" value=\"read\" checked> Read only: account, \
          positions, orders and market data</label><br>{trade}</fieldset>{toolsets}\
-         <p><label for=\"passphrase\">Owner passphrase</label><br>\
-         <input type=\"password\" id=\"passphrase\" name=\"passphrase\" autocomplete=\"current-password\" size=\"32\"></p>\
-         <p><button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+         {proof}\
+         <p><button type=\"submit\" name=\"decision\" value=\"approve\">{approve}</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></p>\
          </form>\
-         <p>You can revoke access at any time with <code>alpaca-mcp-server auth revoke</code>.</p>",
+         <p>{revoke}</p>",
         name = escape(name),
         id_shown = escape(&p.client_id),
         host = escape(&host),
@@ -321,7 +345,7 @@ fn consent_page(
     page(status, "Authorize access to your Alpaca account", &body)
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -375,6 +399,9 @@ pub(crate) async fn decide(
             None => answered(),
         };
     }
+    if let Some(connect) = oauth.connect.as_ref() {
+        return to_alpaca(&oauth, connect, id, csrf, &form);
+    }
     let ip = super::client_ip(&headers, peer.as_ref().map(|p| &p.0));
     if oauth.attempts.exceeded(ip) {
         tracing::warn!(%ip, "too many wrong owner passphrases; refusing attempts for a while");
@@ -386,9 +413,14 @@ pub(crate) async fn decide(
     // argon2 is slow on purpose: off the async thread.
     let passphrase = field("passphrase").to_string();
     let oauth2 = oauth.clone();
-    let right = tokio::task::spawn_blocking(move || oauth2.owner.verify(&passphrase))
-        .await
-        .unwrap_or(false);
+    let right = tokio::task::spawn_blocking(move || {
+        oauth2
+            .owner
+            .as_ref()
+            .is_some_and(|owner| owner.verify(&passphrase))
+    })
+    .await
+    .unwrap_or(false);
     if !right {
         oauth.attempts.record(ip);
         tracing::warn!(%ip, "a wrong owner passphrase on the consent page");
@@ -401,10 +433,8 @@ pub(crate) async fn decide(
     let Some(p) = take(&oauth, id) else {
         return answered();
     };
-    let scope = match field("access") {
-        "trade" if p.offers_trade => format!("{SCOPE_READ} {SCOPE_TRADE}"),
-        "read" | "" => SCOPE_READ.to_string(),
-        _ => return error_page(StatusCode::BAD_REQUEST, "access must be read or trade"),
+    let Some(scope) = chosen_scope(&p, field("access")) else {
+        return error_page(StatusCode::BAD_REQUEST, "access must be read or trade");
     };
     let code = random_token("amcp_code_");
     let record = Code {
@@ -416,6 +446,7 @@ pub(crate) async fn decide(
         resource: p.resource.clone(),
         toolsets,
         expires_at: now() + oauth.settings.code_ttl.as_secs() as i64,
+        upstream: None,
     };
     if let Err(e) = oauth.store.put_code(&record).await {
         tracing::error!(error = %e, "cannot store an authorization code");
@@ -434,6 +465,70 @@ pub(crate) async fn decide(
         params.push(("state", s));
     }
     redirect_to(&p.redirect_uri, &params)
+}
+
+/// The scope answered on the form: `read`, or `read trade` when trade was offered and picked.
+fn chosen_scope(p: &Pending, access: &str) -> Option<String> {
+    match access {
+        "trade" if p.offers_trade => Some(format!("{SCOPE_READ} {SCOPE_TRADE}")),
+        "read" | "" => Some(SCOPE_READ.to_string()),
+        _ => None,
+    }
+}
+
+/// `--auth alpaca`: the user's answer sends them on to Alpaca to sign in ([`super::connect`]).
+fn to_alpaca(
+    oauth: &OAuth,
+    connect: &super::connect::ConnectSettings,
+    id: &str,
+    csrf: &str,
+    form: &[(String, String)],
+) -> Response {
+    let field = |k: &str| {
+        form.iter()
+            .find(|(name, _)| name == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let modes = connect.modes();
+    let mode = match field("account") {
+        "" => modes.first().copied(),
+        m => super::connect::parse_mode(m).filter(|m| modes.contains(m)),
+    };
+    let Some(mode) = mode else {
+        return again(
+            oauth,
+            id,
+            csrf,
+            "That account is not one this server connects.",
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let toolsets = match chosen_toolsets(&oauth.settings.toolsets, form) {
+        Ok(t) => t,
+        Err(problem) => return again(oauth, id, csrf, problem, StatusCode::BAD_REQUEST),
+    };
+    let Some(p) = take(oauth, id) else {
+        return answered();
+    };
+    let Some(scope) = chosen_scope(&p, field("access")) else {
+        return error_page(StatusCode::BAD_REQUEST, "access must be read or trade");
+    };
+    super::connect::begin(
+        oauth,
+        connect,
+        super::connect::SignIn {
+            client_id: p.client_id,
+            redirect_uri: p.redirect_uri,
+            client_state: p.state,
+            challenge: p.challenge,
+            scope,
+            resource: p.resource,
+            toolsets,
+            mode: mode.as_str().to_string(),
+            expires_at: 0,
+            browser: String::new(),
+        },
+    )
 }
 
 /// The toolsets the owner left checked: `None` for all of them (or when the server has one),

@@ -16,8 +16,10 @@
 //! a [`Store`] ([`sqlite`] by default).
 
 pub mod cimd;
+pub mod connect;
 pub mod consent;
 pub mod register;
+pub mod seal;
 pub mod secret;
 pub mod sqlite;
 pub mod store;
@@ -133,7 +135,13 @@ pub fn now() -> i64 {
 pub struct OAuth {
     settings: OAuthSettings,
     store: Arc<dyn Store>,
-    owner: OwnerSecret,
+    /// The owner passphrase (`--auth owner`); `None` when users sign in with Alpaca.
+    owner: Option<OwnerSecret>,
+    /// The operator's Alpaca app (`--auth alpaca`).
+    connect: Option<connect::ConnectSettings>,
+    /// Grants ended because Alpaca refused their token, refused here at once (the store
+    /// hears of it too, for every replica).
+    refused: Mutex<std::collections::HashSet<String>>,
     pending: Mutex<HashMap<String, consent::Pending>>,
     attempts: Limiter,
     registrations: Limiter,
@@ -145,12 +153,13 @@ impl std::fmt::Debug for OAuth {
         f.debug_struct("OAuth")
             .field("issuer", &self.issuer())
             .field("owner", &self.owner)
+            .field("connect", &self.connect)
             .finish_non_exhaustive()
     }
 }
 
 /// What a valid access token grants, as the MCP endpoint sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Access {
     /// The grant's id.
     pub grant: String,
@@ -158,6 +167,8 @@ pub struct Access {
     pub trade: bool,
     /// Toolsets it is narrowed to, if any.
     pub toolsets: Option<Vec<String>>,
+    /// The Alpaca user it acts as (`--auth alpaca`).
+    pub user: Option<alpaca_mcp::user::User>,
 }
 
 /// Why a presented token does not pass.
@@ -170,12 +181,33 @@ pub enum Rejected {
 }
 
 impl OAuth {
-    /// The authorization server over `store`.
+    /// The authorization server over `store`, its owner approving clients with `owner`.
     pub fn new(settings: OAuthSettings, store: Arc<dyn Store>, owner: OwnerSecret) -> Self {
+        Self::build(settings, store, Some(owner), None)
+    }
+
+    /// The authorization server over `store` whose users sign in with their own Alpaca
+    /// accounts through the operator's Alpaca app ([`connect`]).
+    pub fn for_alpaca(
+        settings: OAuthSettings,
+        store: Arc<dyn Store>,
+        connect: connect::ConnectSettings,
+    ) -> Self {
+        Self::build(settings, store, None, Some(connect))
+    }
+
+    fn build(
+        settings: OAuthSettings,
+        store: Arc<dyn Store>,
+        owner: Option<OwnerSecret>,
+        connect: Option<connect::ConnectSettings>,
+    ) -> Self {
         OAuth {
             settings,
             store,
             owner,
+            connect,
+            refused: Mutex::new(std::collections::HashSet::new()),
             pending: Mutex::new(HashMap::new()),
             // Five wrong passphrases per address per 15 minutes, 50 in all.
             attempts: Limiter::new(5, 50, Duration::from_secs(15 * 60)),
@@ -193,6 +225,32 @@ impl OAuth {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// The operator's Alpaca app, when users sign in with Alpaca.
+    pub fn connect(&self) -> Option<&connect::ConnectSettings> {
+        self.connect.as_ref()
+    }
+
+    /// Ends `grant` because Alpaca refused its user's token: at once here, and in the store
+    /// (so every replica refuses it).
+    pub fn end_refused(self: &Arc<Self>, grant: &str) {
+        let first = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(grant.to_string());
+        if !first {
+            return;
+        }
+        tracing::warn!(%grant, "Alpaca refused a user's token (revoked or expired at Alpaca); their grant is ended and their client must sign in again");
+        let oauth = self.clone();
+        let grant = grant.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = oauth.store.revoke_grant(&grant).await {
+                tracing::error!(error = %e, %grant, "cannot end a grant in the store");
+            }
+        });
     }
 
     /// The issuer identifier: the public URL without its trailing slash.
@@ -220,8 +278,9 @@ impl OAuth {
         resource == ours || resource.strip_suffix('/') == Some(ours.as_str())
     }
 
-    /// Checks an access token: it must be live and bound to this server's resource.
-    pub async fn verify(&self, token: &str) -> Result<Access, Rejected> {
+    /// Checks an access token: it must be live and bound to this server's resource; in
+    /// `--auth alpaca` mode its grant must hold an Alpaca sign-in that opens.
+    pub async fn verify(self: &Arc<Self>, token: &str) -> Result<Access, Rejected> {
         let now = now();
         let grant = self
             .store
@@ -241,6 +300,22 @@ impl OAuth {
         if !self.is_our_resource(&grant.resource) {
             return Err(Rejected::Invalid);
         }
+        if self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&grant.id)
+        {
+            return Err(Rejected::Invalid);
+        }
+        let user = match (&self.connect, &grant.upstream) {
+            (None, _) => None,
+            (Some(_), Some(upstream)) => {
+                Some(connect::user_of(self, &grant.id, upstream).ok_or(Rejected::Invalid)?)
+            }
+            // A grant from owner mode on the same state has no Alpaca sign-in.
+            (Some(_), None) => return Err(Rejected::Invalid),
+        };
         if grant.last_used < now - 60 {
             let _ = self.store.touch(&grant.id, now).await;
         }
@@ -252,6 +327,7 @@ impl OAuth {
                 .as_deref()
                 .map(|t| t.split(',').map(str::to_string).collect()),
             grant: grant.id,
+            user,
         })
     }
 
@@ -299,6 +375,7 @@ pub fn router(oauth: Arc<OAuth>) -> Router {
         .route("/authorize", get(consent::authorize).post(consent::decide))
         .route("/token", post(token::token).options(preflight))
         .route("/revoke", post(token::revoke).options(preflight))
+        .route("/callback", get(connect::callback))
         .with_state(oauth)
 }
 

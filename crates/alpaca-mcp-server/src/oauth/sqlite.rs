@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::store::{
     Client, ClientKind, Code, CodeUse, Fut, Grant, GrantView, Issued, Refresh, Store, StoreError,
+    Upstream,
 };
 
 /// The file in the state directory.
@@ -57,6 +58,16 @@ const MIGRATIONS: &[&str] = &[
         rotated INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX tokens_grant ON tokens(grant_id);",
+    // 2: users' Alpaca sign-ins (`--auth alpaca`), their tokens sealed.
+    "CREATE TABLE upstream (
+        id TEXT PRIMARY KEY,
+        sealed TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        account TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE codes ADD COLUMN upstream_id TEXT;
+    ALTER TABLE grants ADD COLUMN upstream_id TEXT;",
 ];
 
 /// The schema version this build writes.
@@ -199,8 +210,23 @@ fn grant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
         toolsets: r.get("toolsets")?,
         created_at: r.get("created_at")?,
         last_used: r.get("last_used")?,
+        upstream: match r.get::<_, Option<String>>("upstream_id")? {
+            Some(id) => Some(Upstream {
+                id,
+                sealed: r.get("u_sealed")?,
+                mode: r.get("u_mode")?,
+                account: r.get("u_account")?,
+            }),
+            None => None,
+        },
     })
 }
+
+/// A grant's columns with its Alpaca sign-in's (`grants g`, `upstream u`), for
+/// [`grant_row`].
+const GRANT: &str = "g.*, u.sealed AS u_sealed, u.mode AS u_mode, u.account AS u_account";
+/// The join that [`GRANT`] reads from.
+const UPSTREAM_JOIN: &str = "LEFT JOIN upstream u ON u.id = g.upstream_id";
 
 fn uris(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -225,6 +251,11 @@ fn insert_tokens(
 }
 
 fn end_grant(tx: &rusqlite::Transaction<'_>, grant: &str) -> rusqlite::Result<bool> {
+    // The user's Alpaca token goes with the grant.
+    tx.execute(
+        "DELETE FROM upstream WHERE id = (SELECT upstream_id FROM grants WHERE id = ?1)",
+        [grant],
+    )?;
     let n = tx.execute(
         "UPDATE grants SET revoked = 1 WHERE id = ?1 AND revoked = 0",
         [grant],
@@ -281,8 +312,8 @@ impl Store for Sqlite {
     fn put_code<'a>(&'a self, c: &'a Code) -> Fut<'a, ()> {
         ready(self.with(|conn| {
             conn.execute(
-                "INSERT INTO codes (digest, client_id, redirect_uri, challenge, scope, resource, toolsets, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO codes (digest, client_id, redirect_uri, challenge, scope, resource, toolsets, expires_at, upstream_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     c.digest,
                     c.client_id,
@@ -291,7 +322,8 @@ impl Store for Sqlite {
                     c.scope,
                     c.resource,
                     c.toolsets,
-                    c.expires_at
+                    c.expires_at,
+                    c.upstream
                 ],
             )?;
             Ok(())
@@ -303,7 +335,7 @@ impl Store for Sqlite {
             let tx = conn.transaction()?;
             let row = tx
                 .query_row(
-                    "SELECT client_id, redirect_uri, challenge, scope, resource, toolsets, expires_at, used, grant_id
+                    "SELECT client_id, redirect_uri, challenge, scope, resource, toolsets, expires_at, used, grant_id, upstream_id
                      FROM codes WHERE digest = ?1",
                     [digest],
                     |r| {
@@ -317,6 +349,7 @@ impl Store for Sqlite {
                                 resource: r.get(4)?,
                                 toolsets: r.get(5)?,
                                 expires_at: r.get(6)?,
+                                upstream: r.get(9)?,
                             },
                             r.get::<_, bool>(7)?,
                             r.get::<_, Option<String>>(8)?,
@@ -345,9 +378,19 @@ impl Store for Sqlite {
         ready(self.with(|conn| {
             let tx = conn.transaction()?;
             tx.execute(
-                "INSERT INTO grants (id, client_id, scope, resource, toolsets, created_at, last_used)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![g.id, g.client_id, g.scope, g.resource, g.toolsets, g.created_at, g.last_used],
+                // The grant acts with the Alpaca sign-in its code names, if any.
+                "INSERT INTO grants (id, client_id, scope, resource, toolsets, created_at, last_used, upstream_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT upstream_id FROM codes WHERE digest = ?8))",
+                params![
+                    g.id,
+                    g.client_id,
+                    g.scope,
+                    g.resource,
+                    g.toolsets,
+                    g.created_at,
+                    g.last_used,
+                    code
+                ],
             )?;
             insert_tokens(&tx, &g.id, issued)?;
             tx.execute("UPDATE codes SET grant_id = ?2 WHERE digest = ?1", [code, &g.id])?;
@@ -359,7 +402,7 @@ impl Store for Sqlite {
         ready(self.with(|conn| {
             conn.query_row(
                 &format!(
-                    "SELECT g.* FROM tokens t JOIN grants g ON g.id = t.grant_id
+                    "SELECT {GRANT} FROM tokens t JOIN grants g ON g.id = t.grant_id {UPSTREAM_JOIN}
                      WHERE t.digest = ?1 AND t.kind = 'access' AND t.expires_at > ?2 AND {}",
                     live_grant(2, 3)
                 ),
@@ -393,7 +436,7 @@ impl Store for Sqlite {
             let row = tx
                 .query_row(
                     &format!(
-                        "SELECT g.*, t.rotated AS rotated FROM tokens t JOIN grants g ON g.id = t.grant_id
+                        "SELECT {GRANT}, t.rotated AS rotated FROM tokens t JOIN grants g ON g.id = t.grant_id {UPSTREAM_JOIN}
                          WHERE t.digest = ?1 AND t.kind = 'refresh' AND t.expires_at > ?2 AND {}",
                         live_grant(2, 3)
                     ),
@@ -417,7 +460,7 @@ impl Store for Sqlite {
                         "UPDATE grants SET last_used = ?2 WHERE id = ?1",
                         params![grant.id, now],
                     )?;
-                    Refresh::Rotated(grant)
+                    Refresh::Rotated(Box::new(grant))
                 }
             };
             tx.commit()?;
@@ -462,6 +505,7 @@ impl Store for Sqlite {
             let tx = conn.transaction()?;
             let n = tx.execute("UPDATE grants SET revoked = 1 WHERE revoked = 0", [])?;
             tx.execute("DELETE FROM tokens", [])?;
+            tx.execute("DELETE FROM upstream", [])?;
             tx.commit()?;
             Ok(n)
         }))
@@ -470,8 +514,8 @@ impl Store for Sqlite {
     fn grants(&self, now: i64, idle: i64) -> Fut<'_, Vec<GrantView>> {
         ready(self.with(|conn| {
             let mut stmt = conn.prepare(&format!(
-                "SELECT g.*, c.name AS client_name, c.redirect_uris AS redirect_uris
-                 FROM grants g LEFT JOIN clients c ON c.id = g.client_id
+                "SELECT {GRANT}, c.name AS client_name, c.redirect_uris AS redirect_uris
+                 FROM grants g LEFT JOIN clients c ON c.id = g.client_id {UPSTREAM_JOIN}
                  WHERE {} ORDER BY g.last_used DESC",
                 live_grant(1, 2)
             ))?;
@@ -503,6 +547,14 @@ impl Store for Sqlite {
                 "DELETE FROM grants WHERE revoked = 1 OR last_used <= ?1 - ?2",
                 [now, idle],
             )?;
+            // Sign-ins no grant or code names any more (a code expired unredeemed).
+            tx.execute(
+                "DELETE FROM upstream WHERE
+                 id NOT IN (SELECT upstream_id FROM grants WHERE upstream_id IS NOT NULL)
+                 AND id NOT IN (SELECT upstream_id FROM codes WHERE upstream_id IS NOT NULL)
+                 AND created_at <= ?1 - 3600",
+                [now],
+            )?;
             tx.execute(
                 "DELETE FROM clients WHERE created_at <= ?1 - ?2
                  AND id NOT IN (SELECT client_id FROM grants)
@@ -510,6 +562,41 @@ impl Store for Sqlite {
                 [now, unused_client_age],
             )?;
             tx.commit()
+        }))
+    }
+
+    fn put_upstream<'a>(&'a self, u: &'a Upstream, now: i64) -> Fut<'a, ()> {
+        ready(self.with(|conn| {
+            conn.execute(
+                "INSERT INTO upstream (id, sealed, mode, account, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![u.id, u.sealed, u.mode, u.account, now],
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn upstreams(&self) -> Fut<'_, Vec<Upstream>> {
+        ready(self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT id, sealed, mode, account FROM upstream")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Upstream {
+                    id: r.get(0)?,
+                    sealed: r.get(1)?,
+                    mode: r.get(2)?,
+                    account: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        }))
+    }
+
+    fn reseal<'a>(&'a self, id: &'a str, sealed: &'a str) -> Fut<'a, ()> {
+        ready(self.with(|conn| {
+            conn.execute(
+                "UPDATE upstream SET sealed = ?2 WHERE id = ?1",
+                params![id, sealed],
+            )?;
+            Ok(())
         }))
     }
 }
@@ -545,6 +632,7 @@ mod tests {
             resource: "http://127.0.0.1:8000/mcp".into(),
             toolsets: None,
             expires_at,
+            upstream: None,
         }
     }
 
@@ -557,7 +645,49 @@ mod tests {
             toolsets: None,
             created_at: now,
             last_used: now,
+            upstream: None,
         }
+    }
+
+    #[test]
+    fn a_grant_acts_with_its_codes_alpaca_sign_in_which_ends_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sqlite::open(&dir.path().join("state")).unwrap();
+        let now = 1_000_000;
+        let up = Upstream {
+            id: "u1".into(),
+            sealed: "v1.abcd.SEALED".into(),
+            mode: "live".into(),
+            account: "acct-1".into(),
+        };
+        block(s.put_upstream(&up, now));
+        block(s.put_code(&Code {
+            upstream: Some("u1".into()),
+            ..code("k1", now + 60)
+        }));
+        let CodeUse::Fresh(redeemed) = block(s.redeem_code("k1", now)) else {
+            panic!("a fresh code");
+        };
+        assert_eq!(redeemed.upstream.as_deref(), Some("u1"));
+        block(s.start_grant("k1", &grant(now), &issued(1, now)));
+        assert_eq!(
+            block(s.access("a1", now, 100)).unwrap().upstream,
+            Some(up.clone())
+        );
+        // Rotation keeps it; `auth rekey` replaces its sealed token.
+        let Refresh::Rotated(g) = block(s.refresh("r1", "c1", now, 100, &issued(2, now))) else {
+            panic!("rotated");
+        };
+        assert_eq!(g.upstream.unwrap().account, "acct-1");
+        block(s.reseal("u1", "v1.ef01.AGAIN"));
+        assert_eq!(block(s.upstreams())[0].sealed, "v1.ef01.AGAIN");
+        // Ending the grant deletes the user's Alpaca token with it.
+        assert!(block(s.revoke_grant("g1")));
+        assert!(block(s.upstreams()).is_empty());
+        assert!(
+            !format!("{up:?}").contains("SEALED"),
+            "Debug leaves the token out"
+        );
     }
 
     #[test]

@@ -78,6 +78,31 @@ pub struct Code {
     pub toolsets: Option<String>,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The user's Alpaca sign-in the grant will act with (`--auth alpaca`): its id.
+    pub upstream: Option<String>,
+}
+
+/// A user's Alpaca sign-in (`--auth alpaca`): their Alpaca token, sealed
+/// ([`super::seal`], bound to `id`), and the account it reaches.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub id: String,
+    /// The sealed Alpaca access token.
+    pub sealed: String,
+    /// `paper` or `live`.
+    pub mode: String,
+    /// Alpaca's id of the account.
+    pub account: String,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("id", &self.id)
+            .field("mode", &self.mode)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A grant: what the owner approved for one client, until revoked or idle too long.
@@ -90,6 +115,8 @@ pub struct Grant {
     pub toolsets: Option<String>,
     pub created_at: i64,
     pub last_used: i64,
+    /// The Alpaca sign-in it acts with (`--auth alpaca`); `None` in owner mode.
+    pub upstream: Option<Upstream>,
 }
 
 /// A grant as `auth list` shows it.
@@ -126,7 +153,7 @@ pub enum CodeUse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
     /// The old token is spent; `Issued` belongs to this grant now.
-    Rotated(Grant),
+    Rotated(Box<Grant>),
     /// A token that was already rotated: someone holds a copy. The grant is revoked.
     Replayed { grant: String },
     /// Unknown, expired, or its grant revoked or idle.
@@ -144,7 +171,8 @@ pub trait Store: Send + Sync {
     fn put_code<'a>(&'a self, code: &'a Code) -> Fut<'a, ()>;
     /// Redeems a code, atomically: only one caller ever gets [`CodeUse::Fresh`].
     fn redeem_code<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, CodeUse>;
-    /// Starts `grant` with its first tokens, remembering that `code` started it.
+    /// Starts `grant` with its first tokens, remembering that `code` started it; the grant
+    /// acts with the Alpaca sign-in the code names (its `upstream` field is not read).
     fn start_grant<'a>(
         &'a self,
         code: &'a str,
@@ -173,7 +201,13 @@ pub trait Store: Send + Sync {
     fn revoke_all(&self) -> Fut<'_, usize>;
     /// The live grants, most recently used first.
     fn grants(&self, now: i64, idle: i64) -> Fut<'_, Vec<GrantView>>;
-    /// Removes expired codes and tokens, ended grants, and clients registered more than
-    /// `unused_client_age` seconds ago that never got a grant.
+    /// Removes expired codes and tokens, ended grants (and their Alpaca sign-ins), and
+    /// clients registered more than `unused_client_age` seconds ago that never got a grant.
     fn purge(&self, now: i64, idle: i64, unused_client_age: i64) -> Fut<'_, ()>;
+    /// Stores a user's Alpaca sign-in (before the code that names it).
+    fn put_upstream<'a>(&'a self, upstream: &'a Upstream, now: i64) -> Fut<'a, ()>;
+    /// Every stored Alpaca sign-in (for `auth rekey`).
+    fn upstreams(&self) -> Fut<'_, Vec<Upstream>>;
+    /// Replaces the sealed token of a sign-in (sealed again with another key).
+    fn reseal<'a>(&'a self, id: &'a str, sealed: &'a str) -> Fut<'a, ()>;
 }

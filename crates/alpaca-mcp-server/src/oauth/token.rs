@@ -216,6 +216,8 @@ async fn code_grant(oauth: &OAuth, client: &Client, form: &Form) -> Response {
         toolsets: record.toolsets.clone(),
         created_at: now,
         last_used: now,
+        // The store takes the code's Alpaca sign-in (`--auth alpaca`) into the grant.
+        upstream: None,
     };
     if let Err(e) = oauth.store.start_grant(&code_digest, &grant, &issued).await {
         return unavailable(e);

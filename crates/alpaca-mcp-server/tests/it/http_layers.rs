@@ -28,6 +28,7 @@ fn app(flags: &[&str], vars: &[(&str, &str)]) -> (Router, Arc<AtomicUsize>) {
         &Lookup::from_pairs(vars.iter().copied()),
         true,
         Vec::new(),
+        None,
     )
     .unwrap_or_else(|e| panic!("settings: {e}"));
     let reached = Arc::new(AtomicUsize::new(0));
@@ -276,6 +277,7 @@ async fn real_app(flags: &[&str], vars: &[(&str, &str)]) -> RealApp {
         &Lookup::from_pairs(vars.iter().copied()),
         true,
         Vec::new(),
+        None,
     )
     .unwrap_or_else(|e| panic!("settings: {e}"));
     let mock = crate::common::mock().await;

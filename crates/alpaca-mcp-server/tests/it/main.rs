@@ -3,6 +3,7 @@
 //! package's binary. The install test (`install::`) and the load test (`load::`) are ignored
 //! by default: `.ci/run` runs the first, BENCHMARKS.md says how to run the second.
 
+mod alpaca_connect;
 mod common;
 mod config_errors;
 mod e2e;

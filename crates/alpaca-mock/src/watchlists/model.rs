@@ -3,7 +3,6 @@
 use serde_json::{Value, json};
 
 use crate::assets;
-use crate::ids::ACCOUNT_ID;
 use crate::time::Timestamp;
 
 /// One watchlist.
@@ -20,7 +19,7 @@ impl Watchlist {
     pub(crate) fn to_json(&self, with_assets: bool) -> Value {
         let mut v = json!({
             "id": self.id,
-            "account_id": ACCOUNT_ID,
+            "account_id": crate::ids::account_id(),
             "name": self.name,
             "created_at": self.created_at.rfc3339_micros(),
             "updated_at": self.updated_at.rfc3339_micros(),

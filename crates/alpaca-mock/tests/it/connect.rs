@@ -83,9 +83,17 @@ async fn sign_in(mock: &MockServer, name: &str, env: &str) -> String {
     ok["access_token"].as_str().unwrap().to_string()
 }
 
+/// The trading host of a token's account: the live one for a live account.
+fn host_of(mock: &MockServer, token: &str) -> String {
+    match mock.state().token_account(token) {
+        Some((_, true)) => mock.live_url().expect("the live host is open"),
+        _ => mock.url(),
+    }
+}
+
 async fn get(mock: &MockServer, token: &str, path: &str) -> (u16, Value) {
     let r = client()
-        .get(format!("{}{path}", mock.url()))
+        .get(format!("{}{path}", host_of(mock, token)))
         .bearer_auth(token)
         .send()
         .await
@@ -96,7 +104,7 @@ async fn get(mock: &MockServer, token: &str, path: &str) -> (u16, Value) {
 
 async fn post(mock: &MockServer, token: &str, path: &str, body: Value) -> Value {
     let r = client()
-        .post(format!("{}{path}", mock.url()))
+        .post(format!("{}{path}", host_of(mock, token)))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -108,11 +116,22 @@ async fn post(mock: &MockServer, token: &str, path: &str, body: Value) -> Value 
 
 #[tokio::test]
 async fn each_signed_in_user_has_an_account_of_their_own() {
-    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let mut mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let live = mock.open_live_host().await.unwrap();
     let alice = sign_in(&mock, "alice", "paper").await;
     let bob = sign_in(&mock, "bob", "live").await;
     assert_ne!(alice, bob);
     assert_eq!(mock.state().token_account(&bob), Some(("bob".into(), true)));
+    // Each token works on its own account's host only.
+    for (base, token) in [(mock.url(), &bob), (live.clone(), &alice)] {
+        let r = client()
+            .get(format!("{base}/v2/account"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{base}");
+    }
 
     let order = json!({"symbol": "AAPL", "qty": "3", "side": "buy", "type": "market", "time_in_force": "day"});
     let a1 = post(&mock, &alice, "/v2/orders", order.clone()).await;
@@ -154,7 +173,7 @@ async fn each_signed_in_user_has_an_account_of_their_own() {
     assert!(mock.state().orders().is_empty());
     let in_alice = mock.state().as_account("alice", |s| s.orders().len());
     assert_eq!(in_alice, 1);
-    assert_eq!(mock.state().accounts(), ["alice", "bob", "primary"]);
+    assert_eq!(mock.state().accounts(), ["alice", "bob@live", "primary"]);
 }
 
 #[tokio::test]
