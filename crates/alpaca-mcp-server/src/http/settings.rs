@@ -462,9 +462,14 @@ fn alpaca_mode(
             )
         }
     };
-    let accounts = lookup
-        .get("ALPACA_CONNECT_ACCOUNTS")
-        .unwrap_or_else(|| "paper".into());
+    // The sandbox shows the choice; a real deployment connects paper accounts unless told.
+    let accounts = lookup.get("ALPACA_CONNECT_ACCOUNTS").unwrap_or_else(|| {
+        if sandbox.is_some() {
+            "paper,live".into()
+        } else {
+            "paper".into()
+        }
+    });
     let (mut paper, mut live) = (false, false);
     for a in accounts.split(',').map(str::trim).filter(|a| !a.is_empty()) {
         match a.to_ascii_lowercase().as_str() {

@@ -265,19 +265,21 @@ fn consent_page(
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| p.redirect_uri.clone());
     let live = oauth.settings.account_mode.eq_ignore_ascii_case("live");
-    let mode = match oauth.connect.as_ref().map(|c| c.modes()) {
-        // Users of Alpaca sign-in pick the account where the operator allows both.
-        Some(modes) if modes.len() > 1 => {
+    // The account mode: a banner above the form, or (users of Alpaca sign-in, where the
+    // operator allows both) a choice inside it.
+    const PAPER: &str = "<p class=\"mode paper\">Paper account: simulated money.</p>";
+    const LIVE: &str = "<p class=\"mode live\">LIVE account: orders use real money.</p>";
+    let (mode, choice) = match oauth.connect.as_ref().map(|c| c.modes()) {
+        Some(modes) if modes.len() > 1 => (
+            "",
             "<fieldset><legend>Account</legend>\
              <label class=\"mode paper\"><input type=\"radio\" name=\"account\" value=\"paper\" checked> Paper account: simulated money</label><br>\
-             <label class=\"mode live\"><input type=\"radio\" name=\"account\" value=\"live\"> LIVE account: orders use real money</label></fieldset>"
-        }
-        Some(modes) if modes == [alpaca_mcp::Mode::Live] => {
-            "<p class=\"mode live\">LIVE account: orders use real money.</p>"
-        }
-        Some(_) => "<p class=\"mode paper\">Paper account: simulated money.</p>",
-        None if live => "<p class=\"mode live\">LIVE account: orders use real money.</p>",
-        None => "<p class=\"mode paper\">Paper account: simulated money.</p>",
+             <label class=\"mode live\"><input type=\"radio\" name=\"account\" value=\"live\"> LIVE account: orders use real money</label></fieldset>",
+        ),
+        Some(modes) if modes == [alpaca_mcp::Mode::Live] => (LIVE, ""),
+        Some(_) => (PAPER, ""),
+        None if live => (LIVE, ""),
+        None => (PAPER, ""),
     };
     let (proof, approve, revoke) = if oauth.connect.is_some() {
         (
@@ -328,6 +330,7 @@ fn consent_page(
          <form method=\"post\" action=\"/authorize\">\
          <input type=\"hidden\" name=\"request\" value=\"{id}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         {choice}\
          <fieldset><legend>Access</legend>\
          <label><input type=\"radio\" name=\"access\" value=\"read\" checked> Read only: account, \
          positions, orders and market data</label><br>{trade}</fieldset>{toolsets}\

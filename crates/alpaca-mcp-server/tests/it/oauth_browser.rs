@@ -65,6 +65,129 @@ async fn chromium_completes_the_consent_without_javascript_and_a_wrong_passphras
     assert_eq!(seen["scope"], "read trade");
 }
 
+#[tokio::test]
+#[ignore = "needs Chromium and Playwright; .ci/run runs it"]
+async fn chromium_signs_in_with_the_sandboxs_fake_alpaca_and_the_token_acts_on_that_account() {
+    // The README's demo: `--sandbox --auth alpaca`, users signing in at the fake's Connect.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let port_s = port.to_string();
+    let state = dir.path().join("state");
+    let (_child, _, log) = support::bin::spawn_http(
+        super::common::BIN,
+        &[
+            "--sandbox",
+            "--port",
+            &port_s,
+            "--auth",
+            "alpaca",
+            "--public-url",
+            &base,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth/connect.cjs");
+    let chromium =
+        std::env::var("ALPACA_MCP_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .env(
+                "NODE_PATH",
+                var(
+                    "ALPACA_MCP_TEST_NODE_PATH",
+                    "a node_modules directory with playwright-core",
+                ),
+            )
+            .args([script, &base, &chromium])
+            .output(),
+    )
+    .await
+    .expect("the browser finished in time")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        seen.get("error").is_none_or(Value::is_null),
+        "{seen}\n{}",
+        log.lock().unwrap()
+    );
+    assert_eq!(seen["page_status"], 200);
+    assert!(
+        seen["heading"]
+            .as_str()
+            .unwrap()
+            .contains("Browser Connect Client")
+    );
+    assert_eq!(seen["accounts"], serde_json::json!(["paper", "live"]));
+    assert_eq!(seen["passphrase_fields"], 0);
+    assert_eq!(seen["button"], "Continue to Alpaca");
+    assert!(
+        seen["alpaca_title"]
+            .as_str()
+            .unwrap()
+            .contains("Alpaca (fake)")
+    );
+    assert_ne!(
+        seen["alpaca_origin"],
+        base.as_str(),
+        "the sign-in is at the fake, not here"
+    );
+    assert!(seen["returned_to"].as_u64() >= Some(1), "{seen}");
+    assert_eq!(seen["state"], "browser-state");
+    assert_eq!(seen["iss"], base.as_str());
+    assert_eq!(seen["token_status"], 200, "{seen}");
+    assert_eq!(seen["scope"], "read trade");
+    // The token acts on the fake's live account of `browser-user`: the instructions say LIVE,
+    // and an order placed with it says `live`.
+    let token = seen["access_token"].as_str().unwrap();
+    let config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            format!("{base}/mcp"),
+        )
+        .auth_header(token);
+    let client = rmcp::ServiceExt::serve(
+        (),
+        rmcp::transport::StreamableHttpClientTransport::from_config(config),
+    )
+    .await
+    .expect("initialize with the token");
+    let said = client
+        .peer_info()
+        .and_then(|i| i.instructions.clone())
+        .unwrap_or_default();
+    assert!(said.contains("fake's LIVE account"), "{said}");
+    let placed = support::mcp::call(
+        &client,
+        "place_stock_order",
+        serde_json::json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"}),
+    )
+    .await;
+    assert_ne!(
+        placed.is_error,
+        Some(true),
+        "{}",
+        support::mcp::text(&placed)
+    );
+    assert_eq!(support::mcp::envelope(&placed)["mode"], "live");
+    let positions = support::mcp::call(&client, "get_all_positions", serde_json::json!({})).await;
+    let held = support::mcp::data(&positions);
+    // Her own account: the order she placed, none of the demo account's holdings.
+    let symbols: Vec<&str> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["symbol"].as_str())
+        .collect();
+    assert_eq!(symbols, ["AAPL"], "{held}");
+    let _ = client.cancel().await;
+}
+
 /// The README's Caddy recipe, with `tls internal` instead of a public certificate. The request
 /// body is buffered whole before it goes upstream: without that, Go's HTTP/1 server (Caddy's)
 /// closes a request body once the answer's headers are written, and the proxy, still making its
