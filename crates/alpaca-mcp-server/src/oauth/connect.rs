@@ -30,7 +30,7 @@ use alpaca_mcp::runtime::caller::Caller;
 use alpaca_mcp::user::User;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::seal::Keys;
@@ -151,19 +151,17 @@ pub(crate) fn begin(oauth: &OAuth, connect: &ConnectSettings, mut sign_in: SignI
         &serde_json::to_vec(&sign_in).unwrap_or_default(),
         STATE_BINDING,
     );
-    let mut to = connect.authorize_url.clone();
-    to.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &connect.client_id)
-        .append_pair("redirect_uri", &callback_url(oauth))
-        .append_pair("state", &state)
-        .append_pair("scope", alpaca_scope(&sign_in.scope));
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(to.as_str()) {
-        h.insert(header::LOCATION, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let callback = callback_url(oauth);
+    let mut r = super::consent::redirect_to(
+        connect.authorize_url.as_str(),
+        &[
+            ("response_type", "code"),
+            ("client_id", &connect.client_id),
+            ("redirect_uri", &callback),
+            ("state", &state),
+            ("scope", alpaca_scope(&sign_in.scope)),
+        ],
+    );
     // Lax, not Strict: the callback is a top-level navigation from Alpaca's site.
     let secure = if oauth.settings.public_url.scheme() == "https" {
         "; Secure"
@@ -174,7 +172,7 @@ pub(crate) fn begin(oauth: &OAuth, connect: &ConnectSettings, mut sign_in: SignI
         "{COOKIE}={browser}; Path=/callback; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         SIGN_IN_TTL.as_secs()
     )) {
-        h.append(header::SET_COOKIE, v);
+        r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
 }
@@ -330,19 +328,21 @@ async fn exchange(oauth: &OAuth, connect: &ConnectSettings, code: &str) -> Resul
         .send()
         .await
         .map_err(|e| format!("cannot reach Alpaca's token endpoint: {}", e.without_url()))?;
+    string_field(r, "Alpaca's token endpoint", "access_token").await
+}
+
+/// The non-empty string `field` of a successful JSON answer from `who`.
+async fn string_field(r: reqwest::Response, who: &str, field: &str) -> Result<String, String> {
     let status = r.status();
     if !status.is_success() {
-        return Err(format!("Alpaca's token endpoint answered {status}"));
+        return Err(format!("{who} answered {status}"));
     }
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|_| "Alpaca's token endpoint sent no JSON".to_string())?;
-    body.get("access_token")
-        .and_then(|t| t.as_str())
-        .filter(|t| !t.is_empty())
+    let body: serde_json::Value = r.json().await.map_err(|_| format!("{who} sent no JSON"))?;
+    body.get(field)
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| "Alpaca's token answer has no access_token".to_string())
+        .ok_or_else(|| format!("{who}'s answer has no {field}"))
 }
 
 /// The id of the account `token` reaches at `host` (`GET /v2/account`).
@@ -356,19 +356,7 @@ async fn account_of(host: &url::Url, token: &str) -> Result<String, String> {
         .send()
         .await
         .map_err(|e| format!("cannot reach the trading host: {}", e.without_url()))?;
-    let status = r.status();
-    if !status.is_success() {
-        return Err(format!("the trading host answered {status}"));
-    }
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|_| "the trading host sent no JSON".to_string())?;
-    body.get("id")
-        .and_then(|v| v.as_str())
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| "the account has no id".to_string())
+    string_field(r, "the trading host", "id").await
 }
 
 /// The user an access token's grant acts as: their Alpaca token (opened here), their
