@@ -33,8 +33,10 @@ pub(crate) fn is_2026_07_28_or_later(context: &RequestContext<RoleServer>) -> bo
         .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
-/// One `tools/call` from a client speaking MCP 2026-07-28 or later.
+/// One `tools/call` from a client speaking MCP 2026-07-28 or later. (Only orders ask
+/// questions, so without the `trading` toolset most of it goes unread.)
 #[derive(Debug)]
+#[cfg_attr(not(feature = "trading"), allow(dead_code))]
 pub struct Round {
     /// Who the call is for: sealed state is bound to it.
     pub(crate) principal: String,
@@ -102,6 +104,7 @@ impl Round {
     }
 
     /// Records what the client is to be asked instead of getting a result.
+    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     pub(crate) fn ask(&self, asked: InputRequiredResult) {
         *self.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some(asked);
     }

@@ -141,6 +141,7 @@ impl SafetyConfig {
 }
 
 /// What confirmation state is bound to: this use, and the principal it was sealed for.
+#[cfg_attr(not(feature = "trading"), allow(dead_code))]
 fn sealed_for(principal: &str) -> String {
     format!("alpaca-mcp confirmation v1\0{principal}")
 }
@@ -257,8 +258,10 @@ pub struct Safety {
     pending: Mutex<HashMap<String, Pending>>,
     /// Orders sent in the last minute, per caller (`None`: the server's one account).
     sent: Mutex<HashMap<Option<String>, VecDeque<Instant>>>,
+    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     codec: rmcp::model::RequestStateCodec,
     /// Confirmation states already answered (their nonce), until they would have expired.
+    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     spent: Mutex<HashMap<String, Instant>>,
 }
 
@@ -290,6 +293,7 @@ impl Safety {
     }
 
     /// Seals `payload` for `principal`, valid for the confirmation time.
+    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     pub(crate) fn seal(&self, payload: &serde_json::Value, principal: &str) -> String {
         let context = sealed_for(principal);
         let options = rmcp::model::SealOptions::new()
@@ -303,6 +307,7 @@ impl Safety {
 
     /// Opens state sealed for `principal`: `Err` says why it does not open (forged, altered,
     /// sealed for someone else or with another key, or expired), never what it holds.
+    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     pub(crate) fn open(&self, sealed: &str, principal: &str) -> Result<serde_json::Value, String> {
         let context = sealed_for(principal);
         self.codec
@@ -317,6 +322,7 @@ impl Safety {
 
     /// Marks the confirmation state `nonce` used; `false` when it already was. Kept until
     /// it would have expired anyway.
+    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     pub(crate) fn spend(&self, nonce: &str) -> bool {
         let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();

@@ -139,7 +139,7 @@ impl Drop for Guard {
 }
 
 /// Runs the benchmark; see the module docs.
-pub fn run(quick: bool) -> anyhow::Result<()> {
+pub fn run(quick: bool, binary: Option<PathBuf>) -> anyhow::Result<()> {
     let plan = if quick {
         Plan {
             quick,
@@ -166,20 +166,34 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out_dir)?;
     let mut notes: Vec<String> = Vec::new();
 
-    eprintln!("== building release binaries");
-    cargo(
-        &root,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "alpaca-mcp-server",
-            "-p",
-            "alpaca-mock",
-        ],
-        None,
-    )?;
-    let ours_bin = target.join("release/alpaca-mcp-server");
+    let ours_bin = match binary {
+        Some(bin) => {
+            let bin = std::fs::canonicalize(&bin)
+                .with_context(|| format!("the server binary {}", bin.display()))?;
+            eprintln!(
+                "== building the release alpaca-mock (the server is {})",
+                bin.display()
+            );
+            cargo(&root, &["build", "--release", "-p", "alpaca-mock"], None)?;
+            bin
+        }
+        None => {
+            eprintln!("== building release binaries");
+            cargo(
+                &root,
+                &[
+                    "build",
+                    "--release",
+                    "-p",
+                    "alpaca-mcp-server",
+                    "-p",
+                    "alpaca-mock",
+                ],
+                None,
+            )?;
+            target.join("release/alpaca-mcp-server")
+        }
+    };
     let manifest = read_manifest(&root)?;
     let all_toolsets: Vec<&str> = manifest.toolsets.keys().map(String::as_str).collect();
 

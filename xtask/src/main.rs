@@ -110,6 +110,10 @@ enum Command {
         /// Fewer runs, 2 s HTTP windows, no feature-variant or clean builds (the CI smoke test).
         #[arg(long)]
         quick: bool,
+        /// A release build of the server to measure instead of building
+        /// target/release/alpaca-mcp-server (CI passes the one `cargo install --git` made).
+        #[arg(long, value_name = "FILE")]
+        binary: Option<PathBuf>,
     },
 }
 
@@ -146,7 +150,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_OTHER)
             }
         },
-        Command::Bench { quick } => match bench::run(quick) {
+        Command::Bench { quick, binary } => match bench::run(quick, binary) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("bench: {e:#}");
