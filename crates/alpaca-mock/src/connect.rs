@@ -110,6 +110,13 @@ impl MockState {
             .map(|g| (g.account.clone(), g.live))
     }
 
+    /// Every token issued so far (revoked ones too), sorted.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let mut all: Vec<String> = lock(&self.inner.connect).tokens.keys().cloned().collect();
+        all.sort();
+        all
+    }
+
     pub(crate) fn token_is(&self, token: &str) -> TokenIs {
         match lock(&self.inner.connect).tokens.get(token) {
             Some(g) if g.revoked => TokenIs::Revoked,

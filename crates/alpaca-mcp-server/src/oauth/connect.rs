@@ -254,7 +254,7 @@ pub(crate) async fn callback(
     };
     let account = match account_of(host, &token).await {
         Ok(id) => id,
-        Err(why) => {
+        Err(Probe::NotThisAccount(why)) => {
             tracing::info!(client = %sign_in.client_id, mode = %mode, %why, "an Alpaca sign-in does not reach the chosen account");
             let description = format!(
                 "the Alpaca sign-in does not include a {mode} account: connect again and pick your {mode} account on Alpaca's page"
@@ -262,6 +262,16 @@ pub(crate) async fn callback(
             return back(&[
                 ("error", "access_denied"),
                 ("error_description", &description),
+            ]);
+        }
+        Err(Probe::Broken(why)) => {
+            tracing::warn!(client = %sign_in.client_id, mode = %mode, %why, "the account check of an Alpaca sign-in failed");
+            return back(&[
+                ("error", "server_error"),
+                (
+                    "error_description",
+                    "the server could not check the account at Alpaca; try connecting again later",
+                ),
             ]);
         }
     };
@@ -331,13 +341,29 @@ async fn exchange(oauth: &OAuth, connect: &ConnectSettings, code: &str) -> Resul
     string_field(r, "Alpaca's token endpoint", "access_token").await
 }
 
-/// The non-empty string `field` of a successful JSON answer from `who`.
-async fn string_field(r: reqwest::Response, who: &str, field: &str) -> Result<String, String> {
+/// The most of an answer from Alpaca read here (a token or an account is a few hundred bytes).
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// The non-empty string `field` of a successful JSON answer from `who`, read up to
+/// [`MAX_ANSWER`] bytes.
+async fn string_field(mut r: reqwest::Response, who: &str, field: &str) -> Result<String, String> {
     let status = r.status();
     if !status.is_success() {
         return Err(format!("{who} answered {status}"));
     }
-    let body: serde_json::Value = r.json().await.map_err(|_| format!("{who} sent no JSON"))?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = r
+        .chunk()
+        .await
+        .map_err(|e| format!("{who}'s answer broke off: {}", e.without_url()))?
+    {
+        if bytes.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!("{who}'s answer is over {MAX_ANSWER} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| format!("{who} sent no JSON"))?;
     body.get(field)
         .and_then(|v| v.as_str())
         .filter(|v| !v.is_empty())
@@ -345,18 +371,42 @@ async fn string_field(r: reqwest::Response, who: &str, field: &str) -> Result<St
         .ok_or_else(|| format!("{who}'s answer has no {field}"))
 }
 
+/// Why the account check failed.
+enum Probe {
+    /// Alpaca refused the token on this host (401, 403 or 404): the sign-in does not include
+    /// an account of the chosen mode.
+    NotThisAccount(String),
+    /// Anything else (unreachable, a redirect, an error status, an answer without an id):
+    /// nothing is known about the account.
+    Broken(String),
+}
+
 /// The id of the account `token` reaches at `host` (`GET /v2/account`).
-async fn account_of(host: &url::Url, token: &str) -> Result<String, String> {
+async fn account_of(host: &url::Url, token: &str) -> Result<String, Probe> {
     let mut url = host.clone();
     let path = format!("{}/v2/account", host.path().trim_end_matches('/'));
     url.set_path(&path);
-    let r = client()?
+    let r = client()
+        .map_err(Probe::Broken)?
         .get(url)
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|e| format!("cannot reach the trading host: {}", e.without_url()))?;
-    string_field(r, "the trading host", "id").await
+        .map_err(|e| {
+            Probe::Broken(format!(
+                "cannot reach the trading host: {}",
+                e.without_url()
+            ))
+        })?;
+    if matches!(r.status().as_u16(), 401 | 403 | 404) {
+        return Err(Probe::NotThisAccount(format!(
+            "the trading host answered {}",
+            r.status()
+        )));
+    }
+    string_field(r, "the trading host", "id")
+        .await
+        .map_err(Probe::Broken)
 }
 
 /// The user an access token's grant acts as: their Alpaca token (opened here), their

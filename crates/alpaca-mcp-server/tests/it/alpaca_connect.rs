@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use alpaca_mock::{MockConfig, MockServer};
+use alpaca_mock::{Fault, FaultKind, MockConfig, MockServer};
 use base64::Engine;
 use reqwest::StatusCode;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -823,4 +823,174 @@ async fn rotating_the_token_key_keeps_every_sign_in() {
     let out = auth(&["rekey"], &other).output().await.unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("must sign in again"));
+}
+
+#[tokio::test]
+async fn odd_answers_from_alpaca_end_the_sign_in_and_the_token_follows_no_redirect() {
+    let mock = fake().await;
+    // Another host: where a redirect would take the code or the token.
+    let elsewhere = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, log) = server(&mock, dir.path(), &[]).await;
+    let answer = |body: &str| FaultKind::Status {
+        status: 200,
+        body: Some(body.to_string()),
+        headers: vec![("content-type".into(), "application/json".into())],
+    };
+    let at_token = |kind| Fault::new("/oauth/token", kind).once();
+    let at_account = |kind| Fault::new("/v2/account", kind).method("GET").once();
+    let cases = [
+        (
+            "the token endpoint redirects to another host",
+            at_token(FaultKind::redirect(
+                307,
+                format!("{}/oauth/token", elsewhere.url()),
+            )),
+            false,
+            "server_error",
+        ),
+        (
+            "the token endpoint answers 500",
+            at_token(FaultKind::status(500)),
+            false,
+            "server_error",
+        ),
+        (
+            "the token endpoint issues a token but answers something that is not JSON",
+            at_token(FaultKind::NotJson).record_anyway(),
+            false,
+            "server_error",
+        ),
+        (
+            "the token endpoint answers a blank access_token",
+            at_token(answer(r#"{"access_token": "", "token_type": "bearer"}"#)),
+            false,
+            "server_error",
+        ),
+        (
+            "the token endpoint answers a token that is not a string",
+            at_token(answer(r#"{"access_token": 12345, "token_type": "bearer"}"#)),
+            false,
+            "server_error",
+        ),
+        (
+            "the token endpoint answers more than any token is",
+            at_token(answer(&format!(
+                r#"{{"access_token": "{}", "token_type": "bearer"}}"#,
+                "x".repeat(100_000)
+            ))),
+            false,
+            "server_error",
+        ),
+        (
+            "the account check redirects to another host",
+            at_account(FaultKind::redirect(
+                302,
+                format!("{}/v2/account", elsewhere.url()),
+            )),
+            true,
+            "server_error",
+        ),
+        (
+            "the account answer has no id",
+            at_account(answer(
+                r#"{"account_number": "PA0000", "status": "ACTIVE"}"#,
+            )),
+            true,
+            "server_error",
+        ),
+        (
+            "the account check answers 503",
+            at_account(FaultKind::status(503)),
+            true,
+            "server_error",
+        ),
+        (
+            "the account check answers 403",
+            at_account(FaultKind::status(403)),
+            true,
+            "access_denied",
+        ),
+    ];
+    for (what, fault, reaches_account, error) in cases {
+        mock.clear_requests();
+        mock.inject(fault);
+        let (answer, _, _) = sign_in_to_callback(
+            &base,
+            "paper",
+            "trade",
+            AtAlpaca {
+                name: "dave",
+                env: "paper",
+                decision: "allow",
+            },
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{what}");
+        let q = query_of(&location(&answer));
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some(error),
+            "{what}: {q:?}"
+        );
+        assert_eq!(q["state"], "client-state", "{what}");
+        assert!(!q.contains_key("code"), "{what}: no code is issued");
+        let seen = mock.requests();
+        let count = |path: &str| seen.iter().filter(|r| r.path == path).count();
+        assert_eq!(count("/oauth/token"), 1, "{what}: one exchange, no retry");
+        assert_eq!(
+            count("/v2/account"),
+            usize::from(reaches_account),
+            "{what}: the account is checked once, only with a token in hand"
+        );
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing followed a redirect: {:?}",
+        elsewhere.requests()
+    );
+    // Tokens were issued for the non-JSON answer and the four account checks.
+    let failed_tokens = mock.state().issued_tokens();
+    assert_eq!(failed_tokens.len(), 5, "{failed_tokens:?}");
+
+    // Nothing was kept of the failed sign-ins, and a good one still works.
+    mock.clear_requests();
+    let token = sign_in(&base, "dave", "paper", "trade").await;
+    let dave = client(&base, &token).await;
+    let account = call(&dave, "get_account_info", json!({})).await;
+    assert_ne!(account.is_error, Some(true), "{}", text(&account));
+    let _ = dave.cancel().await;
+    child.kill().await.unwrap();
+    let _ = child.wait().await;
+    let listed = super::common::command(&[
+        "auth",
+        "list",
+        "--json",
+        "--state-dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .env("ALPACA_MCP_TOKEN_KEY", KEY)
+    .output()
+    .await
+    .unwrap();
+    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    let log = log.lock().unwrap().clone();
+    let all_tokens = mock.state().issued_tokens();
+    assert_eq!(all_tokens.len(), 6);
+    for t in &all_tokens {
+        assert!(
+            !stored.contains(t.as_str()) && !log.contains(t.as_str()),
+            "an Alpaca token in the clear"
+        );
+    }
+    assert!(
+        log.contains("the account check of an Alpaca sign-in failed"),
+        "{log}"
+    );
 }
