@@ -215,6 +215,14 @@ impl AlpacaTools {
         })
     }
 
+    /// These tools with their held calls, answered confirmation states and order windows in
+    /// `ledger` instead of this process's memory: what replicas behind one address share
+    /// ([`crate::ledger`]).
+    pub fn with_ledger(mut self, ledger: Arc<dyn crate::ledger::Ledger>) -> Self {
+        self.safety = Arc::new(Safety::with_ledger(self.safety.config.clone(), ledger));
+        self
+    }
+
     /// The MCP tool list.
     pub fn tools(&self) -> &[Tool] {
         &self.listed
@@ -771,6 +779,13 @@ fn results_text(output: &OutputConfig) -> String {
         }
         out::Format::Compact | out::Format::Both => format!("{tables} {budget}"),
     }
+}
+
+/// A random tag of this process, made once: what tells its session numbers from another
+/// process's.
+pub(crate) fn process_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
 /// A fresh MCP session number (0 is the session of plain [`AlpacaTools::call`]).

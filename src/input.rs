@@ -93,7 +93,10 @@ impl Round {
                 Some(p) => format!("http {}", p.0),
                 None => "http".to_string(),
             },
-            None => format!("session {session}"),
+            None => format!(
+                "session {session} of process {}",
+                crate::engine::process_tag()
+            ),
         };
         Some(Round::new(principal, can_ask, state, responses))
     }

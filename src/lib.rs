@@ -25,6 +25,7 @@ mod engine;
 pub mod envelope;
 mod handwritten;
 pub mod input;
+pub mod ledger;
 pub mod logging;
 pub mod output;
 mod pagination;

@@ -16,10 +16,10 @@
 //!   request. Replicas behind one address need the same key; without one each process makes
 //!   its own at start, so a question outlives neither a restart nor a move to another process.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::ledger::{Ledger, MemoryLedger, Slots, Taken, now_ms};
 use crate::runtime::ApiRequest;
 use crate::settings::{ConfigError, parse_bool, split_list};
 
@@ -219,6 +219,25 @@ impl Kind {
         }
     }
 
+    /// The kind's name, as a held call keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Stock => "stock",
+            Kind::Crypto => "crypto",
+            Kind::Option => "option",
+        }
+    }
+
+    /// The kind named `name` ([`Kind::as_str`]).
+    pub fn parse(name: &str) -> Option<Kind> {
+        match name {
+            "stock" => Some(Kind::Stock),
+            "crypto" => Some(Kind::Crypto),
+            "option" => Some(Kind::Option),
+            _ => None,
+        }
+    }
+
     /// The tool that places an order of this kind.
     pub fn tool(self) -> &'static str {
         match self {
@@ -247,28 +266,63 @@ pub struct Pending {
     /// One line saying what it does.
     pub what: String,
     /// When it stops being valid.
-    pub expires: Instant,
+    pub expires: SystemTime,
 }
 
-/// Shared safety state: pending confirmations, the orders-per-minute window, and the sealing
-/// of confirmation state with the states already used.
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Pending {
+    /// The held call as a ledger keeps it.
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "owner": self.owner,
+            "tool": self.tool,
+            "guard": self.guard,
+            "kind": self.kind.map(Kind::as_str),
+            "request": self.request.to_json(),
+            "what": self.what,
+            "expires": unix_ms(self.expires),
+        })
+        .to_string()
+    }
+
+    /// A held call read back from a ledger.
+    fn from_json(body: &str) -> Option<Pending> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str());
+        Some(Pending {
+            owner: s("owner")?.to_string(),
+            tool: crate::runtime::intern(s("tool")?)?,
+            guard: crate::runtime::intern(s("guard")?)?,
+            kind: match v.get("kind") {
+                Some(serde_json::Value::String(k)) => Some(Kind::parse(k)?),
+                _ => None,
+            },
+            request: ApiRequest::from_json(v.get("request")?)?,
+            what: s("what")?.to_string(),
+            expires: UNIX_EPOCH + Duration::from_millis(v.get("expires")?.as_u64()?),
+        })
+    }
+}
+
+/// Shared safety state: the sealing of confirmation state, and the [`Ledger`] of held
+/// calls, answered states and the orders-per-minute windows.
 pub struct Safety {
     /// Settings.
     pub config: SafetyConfig,
-    pending: Mutex<HashMap<String, Pending>>,
-    /// Orders sent in the last minute, per caller (`None`: the server's one account).
-    sent: Mutex<HashMap<Option<String>, VecDeque<Instant>>>,
+    ledger: Arc<dyn Ledger>,
     #[cfg_attr(not(feature = "trading"), allow(dead_code))]
     codec: rmcp::model::RequestStateCodec,
-    /// Confirmation states already answered (their nonce), until they would have expired.
-    #[cfg_attr(not(feature = "trading"), allow(dead_code))]
-    spent: Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Safety {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Safety")
             .field("config", &self.config)
+            .field("ledger", &self.ledger)
             .finish_non_exhaustive()
     }
 }
@@ -280,15 +334,19 @@ impl Default for Safety {
 }
 
 impl Safety {
-    /// Safety state for `config`.
+    /// Safety state for `config`, its ledger in this process's memory.
     pub fn new(config: SafetyConfig) -> Self {
+        Safety::with_ledger(config, Arc::new(MemoryLedger::default()))
+    }
+
+    /// Safety state for `config` whose held calls, answered states and order windows are in
+    /// `ledger` (shared by the replicas of a deployment).
+    pub fn with_ledger(config: SafetyConfig, ledger: Arc<dyn Ledger>) -> Self {
         let key = config.state_key.clone().unwrap_or_else(StateKey::random);
         Safety {
             config,
-            pending: Mutex::default(),
-            sent: Mutex::default(),
+            ledger,
             codec: rmcp::model::RequestStateCodec::new_unchecked(key.0),
-            spent: Mutex::default(),
         }
     }
 
@@ -321,17 +379,14 @@ impl Safety {
     }
 
     /// Marks the confirmation state `nonce` used; `false` when it already was. Kept until
-    /// it would have expired anyway.
+    /// it would have expired anyway. `Err`: the ledger cannot say (the call is refused).
     #[cfg_attr(not(feature = "trading"), allow(dead_code))]
-    pub(crate) fn spend(&self, nonce: &str) -> bool {
-        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        spent.retain(|_, until| *until > now);
-        if spent.contains_key(nonce) {
-            return false;
-        }
-        spent.insert(nonce.to_string(), now + self.config.confirm_ttl);
-        true
+    pub(crate) async fn spend(&self, nonce: &str) -> Result<bool, String> {
+        let now = now_ms();
+        let until = now + self.config.confirm_ttl.as_millis() as i64;
+        self.ledger.spend(nonce, now, until).await.map_err(|e| {
+            format!("whether this confirmation was answered before cannot be checked ({e})")
+        })
     }
 
     /// Checks a symbol against the allow and deny lists (an option also by its underlying),
@@ -391,71 +446,62 @@ impl Safety {
 
     /// Takes `n` slots at once (all or none), or says when enough free up. A call that makes
     /// several orders (closing every position) counts each one. A caller
-    /// ([`crate::runtime::caller`]) has a window of their own.
-    pub fn take_order_slots(&self, n: u32) -> Result<(), String> {
+    /// ([`crate::runtime::caller`]) has a window of their own, shared by every replica when
+    /// the ledger is.
+    pub async fn take_order_slots(&self, n: u32) -> Result<(), String> {
         let Some(max) = self.config.max_orders_per_minute else {
             return Ok(());
         };
         if n == 0 {
             return Ok(());
         }
-        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        // Each user's orders count against their own limit.
-        let sent = all.entry(crate::runtime::caller::current_id()).or_default();
-        let now = Instant::now();
-        while sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
-        {
-            sent.pop_front();
-        }
         if n > max {
             return Err(format!(
                 "this call makes {n} orders, more than ALPACA_MAX_ORDERS_PER_MINUTE={max} allows in a minute; do it in parts"
             ));
         }
-        if sent.len() + n as usize > max as usize {
-            // The slot that frees up last among the ones needed.
-            let needed = sent.len() + n as usize - max as usize;
-            let oldest = sent.get(needed - 1).copied().unwrap_or(now);
-            let wait = 60 - now.duration_since(oldest).as_secs().min(60);
-            return Err(format!(
-                "ALPACA_MAX_ORDERS_PER_MINUTE={max} reached; try again in {wait} s"
-            ));
+        // Each user's orders count against their own limit ("" is the server's one account).
+        let caller = crate::runtime::caller::current_id().unwrap_or_default();
+        match self.ledger.take_slots(&caller, n, max, now_ms()).await {
+            Ok(Slots::Taken) => Ok(()),
+            Ok(Slots::Full { wait_secs }) => Err(format!(
+                "ALPACA_MAX_ORDERS_PER_MINUTE={max} reached; try again in {wait_secs} s"
+            )),
+            Err(e) => Err(format!("the order limit cannot be checked now ({e})")),
         }
-        for _ in 0..n {
-            sent.push_back(now);
-        }
-        Ok(())
     }
 
     /// Stores an order for confirmation and returns its id.
-    pub fn hold(&self, pending: Pending) -> String {
+    pub async fn hold(&self, pending: Pending) -> Result<String, String> {
         let id = format!("conf-{}", uuid::Uuid::new_v4().simple());
-        let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        map.retain(|_, p| p.expires > now);
-        map.insert(id.clone(), pending);
-        id
+        self.ledger
+            .hold(
+                &id,
+                &pending.owner,
+                &pending.to_json(),
+                unix_ms(pending.expires),
+            )
+            .await
+            .map_err(|e| format!("the call cannot be held for confirmation now ({e})"))?;
+        Ok(id)
     }
 
     /// Takes a pending order (single use) for `owner`.
-    pub fn take(&self, id: &str, owner: &str) -> Result<Pending, String> {
-        let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(id) {
-            None => Err(format!(
+    pub async fn take(&self, id: &str, owner: &str) -> Result<Pending, String> {
+        match self.ledger.take(id, owner, now_ms()).await {
+            Err(e) => Err(format!("the held call cannot be read now ({e})")),
+            Ok(Taken::Missing) => Err(format!(
                 "no pending order with confirmation_id {id} (already used, cancelled, or never made)"
             )),
-            Some(p) if p.owner != owner => Err(format!(
+            Ok(Taken::NotYours) => Err(format!(
                 "confirmation_id {id} belongs to another session or caller"
             )),
-            Some(p) if p.expires <= Instant::now() => {
-                map.remove(id);
-                Err(format!(
-                    "confirmation_id {id} has expired; place the order again to get a new one"
-                ))
-            }
-            Some(_) => Ok(map.remove(id).expect("present")),
+            Ok(Taken::Expired) => Err(format!(
+                "confirmation_id {id} has expired; place the order again to get a new one"
+            )),
+            Ok(Taken::Held(body)) => Pending::from_json(&body).ok_or_else(|| {
+                format!("the call held as confirmation_id {id} cannot be read back")
+            }),
         }
     }
 }
@@ -465,7 +511,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<SafetyConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
+        let map: std::collections::HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -495,8 +541,8 @@ mod tests {
         assert!(config(&[("ALPACA_CONFIRM_ORDERS", "sure")]).is_err());
     }
 
-    #[test]
-    fn guards() {
+    #[tokio::test]
+    async fn guards() {
         let s = Safety::new(
             config(&[
                 ("ALPACA_DENIED_SYMBOLS", "GME"),
@@ -527,17 +573,18 @@ mod tests {
                 .unwrap_err()
                 .contains("no quote")
         );
-        assert!(s.take_order_slots(1).is_ok());
-        assert!(s.take_order_slots(1).is_ok());
+        assert!(s.take_order_slots(1).await.is_ok());
+        assert!(s.take_order_slots(1).await.is_ok());
         assert!(
             s.take_order_slots(1)
+                .await
                 .unwrap_err()
                 .contains("ALPACA_MAX_ORDERS_PER_MINUTE=2")
         );
     }
 
-    #[test]
-    fn confirmations_are_single_use_and_session_bound() {
+    #[tokio::test]
+    async fn confirmations_are_single_use_and_session_bound() {
         let s = Safety::new(SafetyConfig {
             confirm_ttl: Duration::from_secs(60),
             ..SafetyConfig::default()
@@ -556,29 +603,49 @@ mod tests {
                 body: None,
             },
             what: "x".into(),
-            expires: Instant::now() + Duration::from_secs(60),
+            expires: SystemTime::now() + Duration::from_secs(60),
         };
-        let id = s.hold(p("session 1"));
+        let id = s.hold(p("session 1")).await.unwrap();
         assert!(
             s.take(&id, "session 2")
+                .await
                 .unwrap_err()
                 .contains("another session")
         );
-        assert!(s.take(&id, "session 1").is_ok());
+        let taken = s.take(&id, "session 1").await.unwrap();
+        assert_eq!(
+            (taken.tool, taken.guard, taken.kind, taken.request),
+            (
+                "place_stock_order",
+                "place_order",
+                Some(Kind::Stock),
+                p("x").request
+            ),
+            "it comes back as it was held"
+        );
         assert!(
             s.take(&id, "session 1")
+                .await
                 .unwrap_err()
                 .contains("already used")
         );
-        let old = s.hold(Pending {
-            expires: Instant::now(),
-            ..p("session 1")
-        });
-        assert!(s.take(&old, "session 1").unwrap_err().contains("expired"));
+        let old = s
+            .hold(Pending {
+                expires: SystemTime::now(),
+                ..p("session 1")
+            })
+            .await
+            .unwrap();
+        assert!(
+            s.take(&old, "session 1")
+                .await
+                .unwrap_err()
+                .contains("expired")
+        );
     }
 
-    #[test]
-    fn sealed_state_opens_only_unaltered_for_its_principal_in_time_and_is_spent_once() {
+    #[tokio::test]
+    async fn sealed_state_opens_only_unaltered_for_its_principal_in_time_and_is_spent_once() {
         let key = StateKey::new(b"k".repeat(32)).unwrap();
         let s = Safety::new(SafetyConfig {
             confirm_ttl: Duration::from_secs(60),
@@ -616,9 +683,9 @@ mod tests {
         let soon = brief.seal(&payload, "p");
         std::thread::sleep(Duration::from_millis(2100));
         assert!(brief.open(&soon, "p").unwrap_err().contains("expired"));
-        assert!(s.spend("n1"));
-        assert!(!s.spend("n1"));
-        assert!(s.spend("n2"));
+        assert!(s.spend("n1").await.unwrap());
+        assert!(!s.spend("n1").await.unwrap());
+        assert!(s.spend("n2").await.unwrap());
     }
 
     #[test]

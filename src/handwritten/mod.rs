@@ -57,11 +57,17 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Who held calls belong to: the round's principal, else the MCP session.
+    /// Who held calls belong to: the round's principal, else the MCP session. A session's
+    /// number is this process's own, so it is named with the process's tag: with a ledger
+    /// that replicas share, session 1 of one replica is not session 1 of another.
     pub fn owner(&self) -> String {
         match self.round {
             Some(round) => round.principal.clone(),
-            None => format!("session {}", self.session),
+            None => format!(
+                "session {} of process {}",
+                self.session,
+                crate::engine::process_tag()
+            ),
         }
     }
 }

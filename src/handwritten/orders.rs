@@ -524,7 +524,7 @@ async fn confirm(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
 
 async fn cancel_confirmation(ctx: Ctx<'_>, args: JsonObject) -> CallToolResult {
     match Args(args).required("confirmation_id") {
-        Ok(id) => guarded::drop_confirmation(&ctx, id),
+        Ok(id) => guarded::drop_confirmation(&ctx, id).await,
         Err(e) => envelope::error_text(format!("cancel_confirmation: {e}")),
     }
 }

@@ -1,6 +1,6 @@
 //! `alpaca-mcp-server auth list|revoke|hash-passphrase|rekey`: the operator's view of
 //! connected OAuth clients (and, with `--auth alpaca`, of their users' Alpaca sign-ins), on the
-//! state in `--state-dir` (the running server sees a revocation on the
+//! state in `--state-dir` or `--state` (the running server sees a revocation on the
 //! client's next request, since it checks the store on every request).
 
 use std::io::Read;
@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use alpaca_mcp::settings::Lookup;
 use alpaca_mcp_server::cli::{AuthCommand, Settings};
-use alpaca_mcp_server::http::settings::{grant_idle, no_token_key, state_dir, token_keys};
+use alpaca_mcp_server::http::settings::{
+    self, grant_idle, no_token_key, state_dir, state_url, token_keys,
+};
 use alpaca_mcp_server::oauth::secret::hash_passphrase;
 use alpaca_mcp_server::oauth::sqlite::{FILE_NAME, Sqlite};
 use alpaca_mcp_server::oauth::{self, Store};
@@ -34,7 +36,7 @@ pub async fn run(
         AuthCommand::Revoke { id, all } => (None, Some((id, all))),
         AuthCommand::Rekey => return rekey(settings, lookup).await,
     };
-    let store = open_store(settings, lookup)?;
+    let store = open_store(settings, lookup).await?;
     let idle = grant_idle(settings, lookup)?.as_secs() as i64;
     if let Some(json) = list_json {
         let grants = store.grants(oauth::now(), idle).await?;
@@ -106,8 +108,15 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The state in `--state-dir`, which must exist (a mistyped directory is not made empty).
-fn open_store(settings: &Settings, lookup: &Lookup) -> Result<Sqlite, SetupError> {
+/// The state: in PostgreSQL with `--state`, else in `--state-dir`, which must exist (a
+/// mistyped directory is not made empty).
+async fn open_store(
+    settings: &Settings,
+    lookup: &Lookup,
+) -> Result<std::sync::Arc<dyn Store>, SetupError> {
+    if state_url(settings, lookup)?.is_some() {
+        return settings::open_store(settings, lookup).await;
+    }
     let dir = state_dir(settings, lookup)?;
     if !dir.join(FILE_NAME).exists() {
         return Err(SetupError(format!(
@@ -115,7 +124,8 @@ fn open_store(settings: &Settings, lookup: &Lookup) -> Result<Sqlite, SetupError
             dir.display()
         )));
     }
-    Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))
+    let store = Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+    Ok(std::sync::Arc::new(store))
 }
 
 /// `auth rekey`: every stored Alpaca token not sealed with the first key is opened with the
@@ -124,7 +134,7 @@ fn open_store(settings: &Settings, lookup: &Lookup) -> Result<Sqlite, SetupError
 async fn rekey(settings: &Settings, lookup: &Lookup) -> anyhow::Result<ExitCode> {
     let keys = token_keys(lookup)?
         .ok_or_else(|| no_token_key("`auth rekey` seals the stored Alpaca tokens again"))?;
-    let store = open_store(settings, lookup)?;
+    let store = open_store(settings, lookup).await?;
     let (mut resealed, mut current, mut lost) = (0, 0, Vec::new());
     for up in store.upstreams().await? {
         if keys.is_current(&up.sealed) {

@@ -102,6 +102,12 @@ pub struct HttpSettings {
     /// [env: ALPACA_MCP_STATE_DIR]
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The OAuth state in PostgreSQL instead (postgres://USER:PASSWORD@HOST:PORT/DB, with
+    /// `?sslmode=require` for TLS), shared by replicas; prefer the variable, which keeps the
+    /// password out of the process list.
+    /// [env: ALPACA_MCP_STATE]
+    #[arg(long, global = true, value_name = "URL")]
+    pub state: Option<String>,
     /// File holding the owner passphrase (or its argon2 hash from `auth hash-passphrase`);
     /// else ALPACA_MCP_OWNER_SECRET.
     /// [env: ALPACA_MCP_OWNER_SECRET_FILE]

@@ -1,5 +1,6 @@
 //! Serving: the sandbox's fake Alpaca (see `sandbox.rs`), then stdio or streamable HTTP.
 
+use alpaca_mcp::ledger::{Ledger, MemoryLedger};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -35,7 +36,8 @@ pub async fn run(
                 config.paper,
                 toolsets(&config),
                 connect.as_ref(),
-            )?;
+            )
+            .await?;
             let addrs = security
                 .bind_addresses(&settings.host, settings.port)
                 .await?;
@@ -43,7 +45,14 @@ pub async fn run(
         }
         Transport::Stdio => None,
     };
-    let tools = Arc::new(build_tools(&config, sandbox.as_ref())?);
+    // One ledger for every set of tools this process builds (so a caller's order window is
+    // one, whichever grant's tools place the order), shared with the other replicas when the
+    // state is in PostgreSQL.
+    let ledger: Arc<dyn Ledger> = http
+        .as_ref()
+        .and_then(|(security, _)| security.ledger.clone())
+        .unwrap_or_else(|| Arc::new(MemoryLedger::default()));
+    let tools = Arc::new(build_tools(&config, sandbox.as_ref(), &ledger)?);
     if !config.paper {
         tracing::warn!(
             "LIVE trading: orders placed through this server use real money. Active guards: {}",
@@ -65,7 +74,7 @@ pub async fn run(
         }
         Transport::Http => {
             let (security, addrs) = http.expect("checked above for the HTTP transport");
-            serve_http(&config, sandbox.as_ref(), tools, security, &addrs).await?
+            serve_http(&config, sandbox.as_ref(), tools, security, &addrs, ledger).await?
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -81,14 +90,24 @@ fn toolsets(config: &Config) -> Vec<String> {
         .collect()
 }
 
-fn build_tools(config: &Config, sandbox: Option<&Sandbox>) -> anyhow::Result<AlpacaTools> {
-    tools_at(config, sandbox.map(Sandbox::now_unix))
+fn build_tools(
+    config: &Config,
+    sandbox: Option<&Sandbox>,
+    ledger: &Arc<dyn Ledger>,
+) -> anyhow::Result<AlpacaTools> {
+    tools_at(config, sandbox.map(Sandbox::now_unix), ledger)
 }
 
 /// The tools for `config`; in the sandbox, relative time ranges follow the fake's clock
 /// (`sandbox_now`), so "the last 5 days" has data.
-fn tools_at(config: &Config, sandbox_now: Option<u64>) -> anyhow::Result<AlpacaTools> {
-    let mut tools = AlpacaTools::new(config).map_err(|e| SetupError(e.to_string()))?;
+fn tools_at(
+    config: &Config,
+    sandbox_now: Option<u64>,
+    ledger: &Arc<dyn Ledger>,
+) -> anyhow::Result<AlpacaTools> {
+    let mut tools = AlpacaTools::new(config)
+        .map_err(|e| SetupError(e.to_string()))?
+        .with_ledger(ledger.clone());
     if let Some(now) = sandbox_now {
         tools.set_clock(Clock::fixed(UNIX_EPOCH + Duration::from_secs(now)));
     }
@@ -104,6 +123,7 @@ async fn serve_http(
     tools: Arc<AlpacaTools>,
     security: HttpSecurity,
     addrs: &[std::net::SocketAddr],
+    ledger: Arc<dyn Ledger>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addrs).await.map_err(|e| {
         let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
@@ -115,7 +135,11 @@ async fn serve_http(
     let read = if (security.tokens.has_read() || security.oauth.is_some()) && !config.read_only {
         let mut read_config = config.clone();
         read_config.read_only = true;
-        Some(endpoint(Arc::new(build_tools(&read_config, sandbox)?)))
+        Some(endpoint(Arc::new(build_tools(
+            &read_config,
+            sandbox,
+            &ledger,
+        )?)))
     } else {
         None
     };
@@ -135,7 +159,7 @@ async fn serve_http(
             let mut narrowed = config.clone();
             narrowed.read_only |= read_only;
             narrowed.toolsets = Some(toolsets.to_vec());
-            let tools = tools_at(&narrowed, sandbox_now).map_err(|e| e.to_string())?;
+            let tools = tools_at(&narrowed, sandbox_now, &ledger).map_err(|e| e.to_string())?;
             Ok(Endpoint::with_options(
                 Arc::new(tools),
                 options.0,

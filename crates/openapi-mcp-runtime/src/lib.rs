@@ -21,8 +21,8 @@ pub use defs::{
 };
 pub use error::{Error, ToolError};
 pub use request::{
-    ApiRequest, ApiResponse, Method, decode_strict, encode_path, fill_default, json_to_query,
-    parse_args, take_pager_arg, to_json,
+    ApiRequest, ApiResponse, MAX_INTERNED, Method, decode_strict, encode_path, fill_default,
+    intern, json_to_query, parse_args, take_pager_arg, to_json,
 };
 pub use transport::{Auth, RateLimit, Transport, TransportConfig};
 

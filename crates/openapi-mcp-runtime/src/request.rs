@@ -36,6 +36,21 @@ impl Method {
         }
     }
 
+    /// The method named `name` (upper case), if it is one.
+    pub fn parse(name: &str) -> Option<Method> {
+        Some(match name {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            _ => return None,
+        })
+    }
+
     /// Whether repeating the request is safe (GET, HEAD, OPTIONS).
     pub fn is_safe(&self) -> bool {
         matches!(self, Method::Get | Method::Head | Method::Options)
@@ -57,6 +72,68 @@ pub struct ApiRequest {
     pub query: Vec<(&'static str, String)>,
     /// JSON body.
     pub body: Option<Value>,
+}
+
+impl ApiRequest {
+    /// The request as JSON, for keeping it somewhere else until it is sent (a database that
+    /// several replicas share); [`ApiRequest::from_json`] reads it back.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "api": self.api,
+            "operation_id": self.operation_id,
+            "method": self.method.as_str(),
+            "path": self.path,
+            "query": self.query.iter().map(|(k, v)| [*k, v.as_str()]).collect::<Vec<_>>(),
+            "body": self.body,
+        })
+    }
+
+    /// A request written by [`ApiRequest::to_json`]; `None` for anything else. Names are
+    /// interned: each distinct one is kept once for the life of the process, and no more than
+    /// [`MAX_INTERNED`] of them (the API's names are a few hundred).
+    pub fn from_json(v: &Value) -> Option<ApiRequest> {
+        let s = |k: &str| v.get(k)?.as_str();
+        let mut query = Vec::new();
+        for pair in v.get("query")?.as_array()? {
+            let pair = pair.as_array()?;
+            let (k, val) = (pair.first()?.as_str()?, pair.get(1)?.as_str()?);
+            query.push((intern(k)?, val.to_string()));
+        }
+        Some(ApiRequest {
+            api: intern(s("api")?)?,
+            operation_id: intern(s("operation_id")?)?,
+            method: Method::parse(s("method")?)?,
+            path: s("path")?.to_string(),
+            query,
+            body: match v.get("body") {
+                None | Some(Value::Null) => None,
+                Some(b) => Some(b.clone()),
+            },
+        })
+    }
+}
+
+/// The most distinct names [`ApiRequest::from_json`] keeps.
+pub const MAX_INTERNED: usize = 4096;
+
+/// `name` as a `&'static str`, leaked once per distinct value; `None` past [`MAX_INTERNED`].
+pub fn intern(name: &str) -> Option<&'static str> {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = names.get(name) {
+        return Some(known);
+    }
+    if names.len() >= MAX_INTERNED {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    Some(leaked)
 }
 
 /// A success response.
@@ -173,6 +250,38 @@ pub fn take_pager_arg(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_comes_back_from_json_as_it_was() {
+        let r = ApiRequest {
+            api: "trading",
+            operation_id: "postOrder",
+            method: Method::Post,
+            path: "/v2/orders".into(),
+            query: vec![("nested", "true".into()), ("nested", "x y".into())],
+            body: Some(serde_json::json!({"symbol": "AAPL", "qty": "1"})),
+        };
+        let back = ApiRequest::from_json(&r.to_json()).unwrap();
+        assert_eq!(back, r);
+        let no_body = ApiRequest {
+            body: None,
+            method: Method::Get,
+            ..r.clone()
+        };
+        assert_eq!(ApiRequest::from_json(&no_body.to_json()).unwrap(), no_body);
+        // Names are kept once.
+        assert!(std::ptr::eq(
+            intern("postOrder").unwrap(),
+            back.operation_id
+        ));
+        for broken in [
+            serde_json::json!({}),
+            serde_json::json!({"api": "trading", "operation_id": "x", "method": "FETCH", "path": "/", "query": []}),
+            serde_json::json!({"api": "trading", "operation_id": "x", "method": "GET", "path": "/", "query": [["k"]]}),
+        ] {
+            assert!(ApiRequest::from_json(&broken).is_none(), "{broken}");
+        }
+    }
 
     #[test]
     fn encode_path_keeps_values_inside_one_segment() {

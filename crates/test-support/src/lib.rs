@@ -12,6 +12,7 @@
 pub mod bin;
 pub mod fake;
 pub mod mcp;
+pub mod postgres;
 
 pub use fake::*;
 pub use mcp::*;

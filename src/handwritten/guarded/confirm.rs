@@ -2,7 +2,7 @@
 //! elicitation, else a `confirmation_id` for `confirm_order`; and `confirm_order` and
 //! `cancel_confirmation` themselves (a held call is judged again before it is sent).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use rmcp::model::{
     CallToolResult, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction,
@@ -55,26 +55,33 @@ pub(super) async fn hold(
     {
         return in_round(&ctx, round, tool, guard, request, &a, question).await;
     }
-    let id = ctx.safety.hold(Pending {
-        owner: ctx.owner(),
-        tool,
-        guard: guard.name(),
-        kind,
-        request: request.clone(),
-        what: a.what.clone(),
-        expires: Instant::now() + ttl,
-    });
+    let id = ctx
+        .safety
+        .hold(Pending {
+            owner: ctx.owner(),
+            tool,
+            guard: guard.name(),
+            kind,
+            request: request.clone(),
+            what: a.what.clone(),
+            expires: SystemTime::now() + ttl,
+        })
+        .await;
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => return envelope::error_text(format!("{tool}: {e}. Nothing was sent to Alpaca.")),
+    };
     let asked = match ctx.peer {
         Some(peer) => ask_user(peer, question, ttl).await,
         None => Asked::CannotAsk(None),
     };
     match asked {
-        Asked::Approved => match ctx.safety.take(&id, &ctx.owner()) {
+        Asked::Approved => match ctx.safety.take(&id, &ctx.owner()).await {
             Ok(pending) => send(&ctx, tool, guard, pending.request, &a).await,
             Err(e) => envelope::error_text(format!("{tool}: {e}. Nothing was sent to Alpaca.")),
         },
         Asked::Refused(action) => {
-            let _ = ctx.safety.take(&id, &ctx.owner());
+            let _ = ctx.safety.take(&id, &ctx.owner()).await;
             refused(&ctx, guard, &request, &a, action)
         }
         Asked::CannotAsk(why) => {
@@ -189,10 +196,14 @@ async fn in_round(
         );
     }
     let nonce = held["nonce"].as_str().unwrap_or_default();
-    if !ctx.safety.spend(nonce) {
-        return refuse(
-            "this confirmation was already answered; call the tool again to be asked again",
-        );
+    match ctx.safety.spend(nonce).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(
+                "this confirmation was already answered; call the tool again to be asked again",
+            );
+        }
+        Err(why) => return refuse(&why),
     }
     let answer = round
         .responses
@@ -329,7 +340,7 @@ fn judge(answer: &ElicitResult) -> Asked {
 /// `confirm_order`: sends a held call once, after its guards once more (prices and limits may
 /// have moved since it was held).
 pub async fn confirm(ctx: Ctx<'_>, id: String) -> CallToolResult {
-    let pending = match ctx.safety.take(&id, &ctx.owner()) {
+    let pending = match ctx.safety.take(&id, &ctx.owner()).await {
         Ok(p) => p,
         Err(e) => {
             return envelope::error_text(format!(
@@ -357,8 +368,8 @@ pub async fn confirm(ctx: Ctx<'_>, id: String) -> CallToolResult {
 }
 
 /// `cancel_confirmation`: drops a held call.
-pub fn drop_confirmation(ctx: &Ctx<'_>, id: String) -> CallToolResult {
-    match ctx.safety.take(&id, &ctx.owner()) {
+pub async fn drop_confirmation(ctx: &Ctx<'_>, id: String) -> CallToolResult {
+    match ctx.safety.take(&id, &ctx.owner()).await {
         Ok(p) => envelope::with_summary(
             json!({"confirmation_id": id, "cancelled": true}),
             Risk::ApiData,

@@ -20,7 +20,7 @@ pub(super) async fn send(
     request: ApiRequest,
     a: &Assessment,
 ) -> CallToolResult {
-    if let Err(why) = ctx.safety.take_order_slots(a.slots) {
+    if let Err(why) = ctx.safety.take_order_slots(a.slots).await {
         return envelope::error_text(format!(
             "{tool} was not called: {why}. Nothing was sent to Alpaca."
         ));

@@ -2,6 +2,7 @@
 //! the server's one [`Lookup`] (the process environment, then `--env-file`), else the default.
 
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct HttpSecurity {
     pub auth: AuthMode,
     /// The authorization server, with `--auth owner`.
     pub oauth: Option<Arc<OAuth>>,
+    /// The safety ledger replicas share (`--state postgres://...`); `None`: in memory.
+    pub ledger: Option<Arc<dyn alpaca_mcp::ledger::Ledger>>,
     /// `--public-url`.
     pub public_url: Option<url::Url>,
     /// `--allow-public-without-auth`.
@@ -58,7 +61,7 @@ pub struct HttpSecurity {
 impl HttpSecurity {
     /// Resolves the settings: each flag, else `lookup`, else the default. `paper` is the
     /// account mode the consent page shows, `toolsets` the server's (a grant may narrow them).
-    pub fn from_settings(
+    pub async fn from_settings(
         settings: &Settings,
         lookup: &Lookup,
         paper: bool,
@@ -157,20 +160,30 @@ impl HttpSecurity {
             max_connections_per_peer,
             "--max-connections-per-peer (ALPACA_MCP_MAX_CONNECTIONS_PER_PEER)",
         )?;
-        let oauth = match auth {
-            AuthMode::Owner => Some(Arc::new(owner_mode(
+        // The state: OAuth's store, and with PostgreSQL the safety ledger replicas share.
+        let oauth_mode = matches!(auth, AuthMode::Owner | AuthMode::Alpaca);
+        let state = if oauth_mode || state_url(settings, lookup)?.is_some() {
+            Some(open_state(settings, lookup).await?)
+        } else {
+            None
+        };
+        let ledger = state.as_ref().and_then(|s| s.ledger.clone());
+        let oauth = match (auth, state) {
+            (AuthMode::Owner, Some(state)) => Some(Arc::new(owner_mode(
                 settings,
                 lookup,
                 public_url.clone(),
                 paper,
                 toolsets,
+                state.store,
             )?)),
-            AuthMode::Alpaca => Some(Arc::new(alpaca_mode(
+            (AuthMode::Alpaca, Some(state)) => Some(Arc::new(alpaca_mode(
                 settings,
                 lookup,
                 public_url.clone(),
                 toolsets,
                 sandbox,
+                state.store,
             )?)),
             _ => None,
         };
@@ -178,6 +191,7 @@ impl HttpSecurity {
             tokens: Arc::new(tokens),
             auth,
             oauth,
+            ledger,
             public_url,
             allow_public_without_auth: h.allow_public_without_auth,
             hosts: Arc::new(hosts),
@@ -288,6 +302,88 @@ pub fn default_state_dir() -> Option<std::path::PathBuf> {
     dirs::data_dir().map(|d| d.join("alpaca-mcp"))
 }
 
+/// The database of the OAuth state, `--state` (else ALPACA_MCP_STATE): a PostgreSQL URL,
+/// shared by replicas. `None`: the embedded SQLite file in [`state_dir`].
+pub fn state_url(settings: &Settings, lookup: &Lookup) -> Result<Option<String>, SetupError> {
+    let Some(url) = settings
+        .http
+        .state
+        .clone()
+        .or_else(|| lookup.get("ALPACA_MCP_STATE"))
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    if !oauth::postgres::is_postgres_url(&url) {
+        return Err(SetupError(
+            "--state (ALPACA_MCP_STATE) must be a PostgreSQL URL, postgres://USER@HOST:PORT/DB; \
+             for the embedded SQLite file, pass --state-dir DIR instead"
+                .into(),
+        ));
+    }
+    if settings.http.state_dir.is_some() {
+        return Err(SetupError(
+            "--state and --state-dir both given: the state is either in PostgreSQL or in a \
+             directory, not both"
+                .into(),
+        ));
+    }
+    if settings.http.state.is_some()
+        && tokio_postgres::Config::from_str(url.trim())
+            .ok()
+            .is_some_and(|c| c.get_password().is_some())
+    {
+        tracing::warn!(
+            "--state holds a password, which other local users can read in the process list; put the URL in ALPACA_MCP_STATE instead"
+        );
+    }
+    Ok(Some(url))
+}
+
+/// The opened state.
+pub struct OpenedState {
+    /// The OAuth store.
+    pub store: Arc<dyn oauth::Store>,
+    /// The safety ledger in the same database, when replicas share one (PostgreSQL).
+    pub ledger: Option<Arc<dyn alpaca_mcp::ledger::Ledger>>,
+}
+
+/// Opens the state: PostgreSQL when [`state_url`] names one (with the ledger), else the
+/// SQLite file in [`state_dir`] (created if needed).
+pub async fn open_state(settings: &Settings, lookup: &Lookup) -> Result<OpenedState, SetupError> {
+    match state_url(settings, lookup)? {
+        Some(url) => {
+            let store = Arc::new(
+                oauth::postgres::Postgres::connect(&url)
+                    .await
+                    .map_err(|e| SetupError(e.to_string()))?,
+            );
+            tracing::info!(database = %store.shown(), "state in PostgreSQL (OAuth and the safety ledger)");
+            let ledger = Arc::new(oauth::postgres::PgLedger::new(store.clone()));
+            Ok(OpenedState {
+                store,
+                ledger: Some(ledger),
+            })
+        }
+        None => {
+            let dir = state_dir(settings, lookup)?;
+            let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
+            Ok(OpenedState {
+                store: Arc::new(store),
+                ledger: None,
+            })
+        }
+    }
+}
+
+/// [`open_state`]'s store.
+pub async fn open_store(
+    settings: &Settings,
+    lookup: &Lookup,
+) -> Result<Arc<dyn oauth::Store>, SetupError> {
+    Ok(open_state(settings, lookup).await?.store)
+}
+
 /// `--state-dir`, else ALPACA_MCP_STATE_DIR, else [`default_state_dir`].
 pub fn state_dir(settings: &Settings, lookup: &Lookup) -> Result<std::path::PathBuf, SetupError> {
     settings
@@ -390,6 +486,7 @@ fn alpaca_mode(
     public_url: Option<url::Url>,
     toolsets: Vec<String>,
     sandbox: Option<&SandboxConnect>,
+    store: Arc<dyn oauth::Store>,
 ) -> Result<OAuth, SetupError> {
     let public_url = public_url.ok_or_else(|| needs_public_url("alpaca"))?;
     let url = |name: &str, default: &str| -> Result<url::Url, SetupError> {
@@ -512,9 +609,7 @@ fn alpaca_mode(
     };
     let mode = if live && !paper { "LIVE" } else { "paper" };
     let o = oauth_settings(settings, lookup, public_url, mode, toolsets)?;
-    let dir = state_dir(settings, lookup)?;
-    let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
-    Ok(OAuth::for_alpaca(o, Arc::new(store), connect))
+    Ok(OAuth::for_alpaca(o, store, connect))
 }
 
 /// The key ring of stored Alpaca tokens: `ALPACA_MCP_TOKEN_KEY_FILE` (one key per line, the
@@ -555,6 +650,7 @@ fn owner_mode(
     public_url: Option<url::Url>,
     paper: bool,
     toolsets: Vec<String>,
+    store: Arc<dyn oauth::Store>,
 ) -> Result<OAuth, SetupError> {
     let public_url = public_url.ok_or_else(|| needs_public_url("owner"))?;
     let owner = owner_secret(settings, lookup)?;
@@ -565,9 +661,7 @@ fn owner_mode(
         if paper { "paper" } else { "LIVE" },
         toolsets,
     )?;
-    let dir = state_dir(settings, lookup)?;
-    let store = oauth::sqlite::Sqlite::open(&dir).map_err(|e| SetupError(e.to_string()))?;
-    Ok(OAuth::new(o, Arc::new(store), owner))
+    Ok(OAuth::new(o, store, owner))
 }
 
 /// The authorization server's settings shared by both OAuth modes.

@@ -6,12 +6,12 @@
 //!
 //! Before anything is shown, the client and its redirect URI are checked; a bad one gets an
 //! error page and never a redirect (an open redirector otherwise). The form carries the id
-//! of a request held here (ten minutes) and a CSRF value that must equal a cookie set with
+//! of a request held in the store (ten minutes; so the answer may reach another replica than
+//! the page came from, and only one answer is taken) and a CSRF value that must equal a cookie set with
 //! the page (`HttpOnly; SameSite=Strict`); wrong passphrases are counted per address.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -26,7 +26,8 @@ use crate::http::PeerAddr;
 /// Most consent forms open at once.
 const MAX_PENDING: usize = 1000;
 
-/// A consent form in flight.
+/// A consent form in flight, as the store keeps it (JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Pending {
     client_id: String,
     client_name: Option<String>,
@@ -38,7 +39,6 @@ pub(crate) struct Pending {
     resource: String,
     cookie: String,
     csrf_digest: String,
-    created: Instant,
 }
 
 /// HTML-escapes text for element content and quoted attributes.
@@ -222,21 +222,33 @@ pub(crate) async fn authorize(
         resource,
         cookie: cookie.clone(),
         csrf_digest: digest(&csrf),
-        created: Instant::now(),
     };
-    let mut response = {
-        let mut map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, p| p.created.elapsed() < CONSENT_TTL);
-        if map.len() >= MAX_PENDING {
+    let body = serde_json::to_string(&pending).unwrap_or_default();
+    let now = now();
+    let kept = oauth
+        .store
+        .put_consent(
+            &digest(&id),
+            &body,
+            now,
+            now + CONSENT_TTL.as_secs() as i64,
+            MAX_PENDING,
+        )
+        .await;
+    match kept {
+        Ok(true) => {}
+        Ok(false) => {
             return error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many authorizations in progress; try again in a few minutes",
             );
         }
-        let r = consent_page(&oauth, &pending, &id, &csrf, None, StatusCode::OK);
-        map.insert(id, pending);
-        r
-    };
+        Err(e) => {
+            tracing::error!(error = %e, "cannot keep a consent form");
+            return unavailable();
+        }
+    }
+    let mut response = consent_page(&oauth, &pending, &id, &csrf, None, StatusCode::OK);
     let secure = if oauth.settings.public_url.scheme() == "https" {
         "; Secure"
     } else {
@@ -374,23 +386,26 @@ pub(crate) async fn decide(
     let id = field("request");
     let csrf = field("csrf");
     // The request must be one we showed, with the CSRF value of the page's cookie.
-    let valid = {
-        let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(id).is_some_and(|p| {
-            p.created.elapsed() < CONSENT_TTL
-                && !csrf.is_empty()
-                && same(&digest(csrf), &p.csrf_digest)
-                && cookie_value(&headers, &p.cookie).is_some_and(|c| same(c, csrf))
-        })
+    let pending = match oauth.store.consent(&digest(id), now()).await {
+        Ok(body) => body.and_then(|b| serde_json::from_str::<Pending>(&b).ok()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a consent form");
+            return unavailable();
+        }
     };
-    if !valid {
+    let pending = pending.filter(|p| {
+        !csrf.is_empty()
+            && same(&digest(csrf), &p.csrf_digest)
+            && cookie_value(&headers, &p.cookie).is_some_and(|c| same(c, csrf))
+    });
+    let Some(pending) = pending else {
         return error_page(
             StatusCode::FORBIDDEN,
             "this form has expired or did not come from this server's consent page; start the connection again from your client",
         );
-    }
+    };
     if field("decision") == "deny" {
-        let p = take(&oauth, id);
+        let p = take(&oauth, id).await;
         return match p {
             Some(p) => redirect_error(
                 &oauth,
@@ -403,7 +418,7 @@ pub(crate) async fn decide(
         };
     }
     if let Some(connect) = oauth.connect.as_ref() {
-        return to_alpaca(&oauth, connect, id, csrf, &form);
+        return to_alpaca(&oauth, connect, &pending, id, csrf, &form).await;
     }
     let ip = super::client_ip(&headers, peer.as_ref().map(|p| &p.0));
     if oauth.attempts.exceeded(ip) {
@@ -427,13 +442,22 @@ pub(crate) async fn decide(
     if !right {
         oauth.attempts.record(ip);
         tracing::warn!(%ip, "a wrong owner passphrase on the consent page");
-        return again(&oauth, id, csrf, "Wrong passphrase.", StatusCode::FORBIDDEN);
+        return again(
+            &oauth,
+            &pending,
+            id,
+            csrf,
+            "Wrong passphrase.",
+            StatusCode::FORBIDDEN,
+        );
     }
     let toolsets = match chosen_toolsets(&oauth.settings.toolsets, &form) {
         Ok(t) => t,
-        Err(problem) => return again(&oauth, id, csrf, problem, StatusCode::BAD_REQUEST),
+        Err(problem) => {
+            return again(&oauth, &pending, id, csrf, problem, StatusCode::BAD_REQUEST);
+        }
     };
-    let Some(p) = take(&oauth, id) else {
+    let Some(p) = take(&oauth, id).await else {
         return answered();
     };
     let Some(scope) = chosen_scope(&p, field("access")) else {
@@ -480,9 +504,10 @@ fn chosen_scope(p: &Pending, access: &str) -> Option<String> {
 }
 
 /// `--auth alpaca`: the user's answer sends them on to Alpaca to sign in ([`super::connect`]).
-fn to_alpaca(
+async fn to_alpaca(
     oauth: &OAuth,
     connect: &super::connect::ConnectSettings,
+    pending: &Pending,
     id: &str,
     csrf: &str,
     form: &[(String, String)],
@@ -500,6 +525,7 @@ fn to_alpaca(
     let Some(mode) = mode else {
         return again(
             oauth,
+            pending,
             id,
             csrf,
             "That account is not one this server connects.",
@@ -508,9 +534,9 @@ fn to_alpaca(
     };
     let toolsets = match chosen_toolsets(&oauth.settings.toolsets, form) {
         Ok(t) => t,
-        Err(problem) => return again(oauth, id, csrf, problem, StatusCode::BAD_REQUEST),
+        Err(problem) => return again(oauth, pending, id, csrf, problem, StatusCode::BAD_REQUEST),
     };
-    let Some(p) = take(oauth, id) else {
+    let Some(p) = take(oauth, id).await else {
         return answered();
     };
     let Some(scope) = chosen_scope(&p, field("access")) else {
@@ -569,20 +595,34 @@ fn answered() -> Response {
 }
 
 /// The same consent form again, with `problem` said on it (it stays pending).
-fn again(oauth: &OAuth, id: &str, csrf: &str, problem: &str, status: StatusCode) -> Response {
-    let map = oauth.pending.lock().unwrap_or_else(|p| p.into_inner());
-    match map.get(id) {
-        Some(p) => consent_page(oauth, p, id, csrf, Some(problem), status),
-        None => answered(),
-    }
+fn again(
+    oauth: &OAuth,
+    p: &Pending,
+    id: &str,
+    csrf: &str,
+    problem: &str,
+    status: StatusCode,
+) -> Response {
+    consent_page(oauth, p, id, csrf, Some(problem), status)
 }
 
-fn take(oauth: &OAuth, id: &str) -> Option<Pending> {
-    oauth
-        .pending
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(id)
+/// The page for a store that cannot be reached.
+fn unavailable() -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server cannot reach its state store now; try again in a minute",
+    )
+}
+
+/// Takes the form `id` (one answer only): `None` when it was answered already or expired.
+async fn take(oauth: &OAuth, id: &str) -> Option<Pending> {
+    match oauth.store.take_consent(&digest(id), now()).await {
+        Ok(body) => body.and_then(|b| serde_json::from_str(&b).ok()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot take a consent form");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

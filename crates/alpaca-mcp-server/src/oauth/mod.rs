@@ -18,14 +18,17 @@
 pub mod cimd;
 pub mod connect;
 pub mod consent;
+pub mod migrations;
+pub mod postgres;
 pub mod register;
 pub mod seal;
 pub mod secret;
 pub mod sqlite;
 pub mod store;
+#[cfg(test)]
+mod store_suite;
 pub mod token;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -131,7 +134,8 @@ pub fn now() -> i64 {
 }
 
 /// The authorization server: settings, store, owner passphrase, and what lives only in
-/// memory (consent forms in flight, failed passphrase attempts, registrations per address).
+/// memory (failed passphrase attempts and registrations per address, so each replica counts
+/// its own).
 pub struct OAuth {
     settings: OAuthSettings,
     store: Arc<dyn Store>,
@@ -142,7 +146,6 @@ pub struct OAuth {
     /// Grants ended because Alpaca refused their token, refused here at once (the store
     /// hears of it too, for every replica).
     refused: Mutex<std::collections::HashSet<String>>,
-    pending: Mutex<HashMap<String, consent::Pending>>,
     attempts: Limiter,
     registrations: Limiter,
     last_purge: Mutex<Option<Instant>>,
@@ -208,7 +211,6 @@ impl OAuth {
             owner,
             connect,
             refused: Mutex::new(std::collections::HashSet::new()),
-            pending: Mutex::new(HashMap::new()),
             // Five wrong passphrases per address per 15 minutes, 50 in all.
             attempts: Limiter::new(5, 50, Duration::from_secs(15 * 60)),
             // Twenty registrations per address per hour, 200 in all.

@@ -17,61 +17,8 @@ use super::store::{
 /// The file in the state directory.
 pub const FILE_NAME: &str = "oauth.sqlite3";
 
-/// Each migration takes the schema from its index to the next version.
-const MIGRATIONS: &[&str] = &[
-    // 1: clients, codes, grants, tokens.
-    "CREATE TABLE clients (
-        id TEXT PRIMARY KEY,
-        name TEXT,
-        redirect_uris TEXT NOT NULL,
-        secret_digest TEXT,
-        kind TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE codes (
-        digest TEXT PRIMARY KEY,
-        client_id TEXT NOT NULL,
-        redirect_uri TEXT NOT NULL,
-        challenge TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        toolsets TEXT,
-        expires_at INTEGER NOT NULL,
-        used INTEGER NOT NULL DEFAULT 0,
-        grant_id TEXT
-    );
-    CREATE TABLE grants (
-        id TEXT PRIMARY KEY,
-        client_id TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        toolsets TEXT,
-        created_at INTEGER NOT NULL,
-        last_used INTEGER NOT NULL,
-        revoked INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE tokens (
-        digest TEXT PRIMARY KEY,
-        grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
-        expires_at INTEGER NOT NULL,
-        rotated INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX tokens_grant ON tokens(grant_id);",
-    // 2: users' Alpaca sign-ins (`--auth alpaca`), their tokens sealed.
-    "CREATE TABLE upstream (
-        id TEXT PRIMARY KEY,
-        sealed TEXT NOT NULL,
-        mode TEXT NOT NULL,
-        account TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    ALTER TABLE codes ADD COLUMN upstream_id TEXT;
-    ALTER TABLE grants ADD COLUMN upstream_id TEXT;",
-];
-
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+use super::migrations::MIGRATIONS;
+pub use super::migrations::SCHEMA_VERSION;
 
 /// The SQLite store.
 pub struct Sqlite {
@@ -561,6 +508,7 @@ impl Store for Sqlite {
                  AND id NOT IN (SELECT client_id FROM codes)",
                 [now, unused_client_age],
             )?;
+            tx.execute("DELETE FROM consents WHERE expires_at <= ?1", [now])?;
             tx.commit()
         }))
     }
@@ -599,10 +547,61 @@ impl Store for Sqlite {
             Ok(())
         }))
     }
+
+    fn put_consent<'a>(
+        &'a self,
+        digest: &'a str,
+        body: &'a str,
+        now: i64,
+        expires_at: i64,
+        max: usize,
+    ) -> Fut<'a, bool> {
+        ready(self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM consents WHERE expires_at <= ?1", [now])?;
+            let n: i64 = tx.query_row("SELECT count(*) FROM consents", [], |r| r.get(0))?;
+            let kept = if n as usize >= max {
+                false
+            } else {
+                tx.execute(
+                    "INSERT INTO consents (digest, body, expires_at) VALUES (?1, ?2, ?3)",
+                    params![digest, body, expires_at],
+                )?;
+                true
+            };
+            tx.commit()?;
+            Ok(kept)
+        }))
+    }
+
+    fn consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>> {
+        ready(self.with(|conn| {
+            conn.query_row(
+                "SELECT body FROM consents WHERE digest = ?1 AND expires_at > ?2",
+                params![digest, now],
+                |r| r.get(0),
+            )
+            .optional()
+        }))
+    }
+
+    fn take_consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>> {
+        ready(self.with(|conn| {
+            let row: Option<(String, i64)> = conn
+                .query_row(
+                    "DELETE FROM consents WHERE digest = ?1 RETURNING body, expires_at",
+                    [digest],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.filter(|(_, exp)| *exp > now).map(|(b, _)| b))
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::store_suite::{self, grant, issued};
     use super::*;
 
     fn block<T>(f: Fut<'_, T>) -> T {
@@ -613,139 +612,27 @@ mod tests {
             .unwrap()
     }
 
-    fn issued(n: u8, now: i64) -> Issued {
-        Issued {
-            access_digest: format!("a{n}"),
-            access_expires: now + 3600,
-            refresh_digest: format!("r{n}"),
-            refresh_expires: now + 86400,
-        }
-    }
-
-    fn code(digest: &str, expires_at: i64) -> Code {
-        Code {
-            digest: digest.into(),
-            client_id: "c1".into(),
-            redirect_uri: "http://127.0.0.1/cb".into(),
-            challenge: "x".into(),
-            scope: "read".into(),
-            resource: "http://127.0.0.1:8000/mcp".into(),
-            toolsets: None,
-            expires_at,
-            upstream: None,
-        }
-    }
-
-    fn grant(now: i64) -> Grant {
-        Grant {
-            id: "g1".into(),
-            client_id: "c1".into(),
-            scope: "read".into(),
-            resource: "http://127.0.0.1:8000/mcp".into(),
-            toolsets: None,
-            created_at: now,
-            last_used: now,
-            upstream: None,
-        }
+    #[tokio::test]
+    async fn does_what_every_store_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        store_suite::all(|| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.path().join(format!("state{i}"));
+            async move { Sqlite::open(&path).unwrap() }
+        })
+        .await;
     }
 
     #[test]
-    fn a_grant_acts_with_its_codes_alpaca_sign_in_which_ends_with_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Sqlite::open(&dir.path().join("state")).unwrap();
-        let now = 1_000_000;
+    fn debug_leaves_the_sealed_token_out() {
         let up = Upstream {
             id: "u1".into(),
             sealed: "v1.abcd.SEALED".into(),
             mode: "live".into(),
             account: "acct-1".into(),
         };
-        block(s.put_upstream(&up, now));
-        block(s.put_code(&Code {
-            upstream: Some("u1".into()),
-            ..code("k1", now + 60)
-        }));
-        let CodeUse::Fresh(redeemed) = block(s.redeem_code("k1", now)) else {
-            panic!("a fresh code");
-        };
-        assert_eq!(redeemed.upstream.as_deref(), Some("u1"));
-        block(s.start_grant("k1", &grant(now), &issued(1, now)));
-        assert_eq!(
-            block(s.access("a1", now, 100)).unwrap().upstream,
-            Some(up.clone())
-        );
-        // Rotation keeps it; `auth rekey` replaces its sealed token.
-        let Refresh::Rotated(g) = block(s.refresh("r1", "c1", now, 100, &issued(2, now))) else {
-            panic!("rotated");
-        };
-        assert_eq!(g.upstream.unwrap().account, "acct-1");
-        block(s.reseal("u1", "v1.ef01.AGAIN"));
-        assert_eq!(block(s.upstreams())[0].sealed, "v1.ef01.AGAIN");
-        // Ending the grant deletes the user's Alpaca token with it.
-        assert!(block(s.revoke_grant("g1")));
-        assert!(block(s.upstreams()).is_empty());
-        assert!(
-            !format!("{up:?}").contains("SEALED"),
-            "Debug leaves the token out"
-        );
-    }
-
-    #[test]
-    fn codes_redeem_once_and_grants_rotate_and_revoke() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Sqlite::open(&dir.path().join("state")).unwrap();
-        let now = 1_000_000;
-        block(s.put_code(&code("k1", now + 60)));
-        assert!(matches!(block(s.redeem_code("k1", now)), CodeUse::Fresh(_)));
-        assert_eq!(
-            block(s.redeem_code("k1", now)),
-            CodeUse::Replayed { grant: None }
-        );
-        block(s.put_code(&code("k2", now)));
-        assert_eq!(block(s.redeem_code("k2", now)), CodeUse::Expired);
-        assert_eq!(block(s.redeem_code("nope", now)), CodeUse::Unknown);
-
-        block(s.start_grant("k1", &grant(now), &issued(1, now)));
-        assert_eq!(
-            block(s.redeem_code("k1", now)),
-            CodeUse::Replayed {
-                grant: Some("g1".into())
-            }
-        );
-        assert_eq!(block(s.access("a1", now, 100)).unwrap().id, "g1");
-        assert!(
-            block(s.access("r1", now, 100)).is_none(),
-            "a refresh token is no access token"
-        );
-        assert!(
-            block(s.access("a1", now + 3600, 100_000)).is_none(),
-            "expired"
-        );
-        assert!(
-            block(s.access("a1", now + 101, 100)).is_none(),
-            "idle grant"
-        );
-
-        assert!(matches!(
-            block(s.refresh("r1", "other", now, 100, &issued(2, now))),
-            Refresh::Invalid
-        ));
-        assert!(matches!(
-            block(s.refresh("r1", "c1", now, 100, &issued(2, now))),
-            Refresh::Rotated(_)
-        ));
-        assert!(block(s.access("a2", now, 100)).is_some());
-        // Reusing the rotated token ends the grant: every token of it stops working.
-        assert_eq!(
-            block(s.refresh("r1", "c1", now, 100, &issued(3, now))),
-            Refresh::Replayed { grant: "g1".into() }
-        );
-        assert!(block(s.access("a2", now, 100)).is_none());
-        assert!(matches!(
-            block(s.refresh("r2", "c1", now, 100, &issued(4, now))),
-            Refresh::Invalid
-        ));
-        assert!(block(s.grants(now, 100)).is_empty());
+        assert!(!format!("{up:?}").contains("SEALED"));
     }
 
     #[test]

@@ -210,4 +210,20 @@ pub trait Store: Send + Sync {
     fn upstreams(&self) -> Fut<'_, Vec<Upstream>>;
     /// Replaces the sealed token of a sign-in (sealed again with another key).
     fn reseal<'a>(&'a self, id: &'a str, sealed: &'a str) -> Fut<'a, ()>;
+    /// Keeps a consent form in flight (`body`, by the digest of its request id) until
+    /// `expires_at`, unless `max` forms are in flight already (then `false`). Expired forms
+    /// are dropped first.
+    fn put_consent<'a>(
+        &'a self,
+        digest: &'a str,
+        body: &'a str,
+        now: i64,
+        expires_at: i64,
+        max: usize,
+    ) -> Fut<'a, bool>;
+    /// The consent form in flight under `digest`, if it has not expired.
+    fn consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>>;
+    /// Takes (removes) the consent form under `digest`: `Some` for one caller only, and only
+    /// while it has not expired.
+    fn take_consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>>;
 }

@@ -21,7 +21,7 @@ use tower::ServiceExt;
 const TOKEN: &str = "layer-test-token-0123456789";
 
 /// The layers for these flags and variables, around a counting inner route.
-fn app(flags: &[&str], vars: &[(&str, &str)]) -> (Router, Arc<AtomicUsize>) {
+async fn app(flags: &[&str], vars: &[(&str, &str)]) -> (Router, Arc<AtomicUsize>) {
     let cli = Cli::parse_from(std::iter::once("alpaca-mcp-server").chain(flags.iter().copied()));
     let security = HttpSecurity::from_settings(
         &cli.settings,
@@ -30,6 +30,7 @@ fn app(flags: &[&str], vars: &[(&str, &str)]) -> (Router, Arc<AtomicUsize>) {
         Vec::new(),
         None,
     )
+    .await
     .unwrap_or_else(|e| panic!("settings: {e}"));
     let reached = Arc::new(AtomicUsize::new(0));
     let count = reached.clone();
@@ -75,7 +76,7 @@ async fn text(response: Response) -> String {
 
 #[tokio::test]
 async fn host_checks_refuse_before_anything_else() {
-    let (app, reached) = app(&[], &[("ALPACA_MCP_HTTP_TOKEN", TOKEN)]);
+    let (app, reached) = app(&[], &[("ALPACA_MCP_HTTP_TOKEN", TOKEN)]).await;
     let two = Request::builder()
         .method("POST")
         .uri("/mcp")
@@ -122,7 +123,8 @@ async fn tokens_are_required_and_their_scope_reaches_the_endpoint() {
     let (app, reached) = app(
         &["--http-token-file", file],
         &[("ALPACA_MCP_HTTP_TOKEN", TOKEN)],
-    );
+    )
+    .await;
     let host = ("host", "127.0.0.1:8000");
 
     let (status, r) = send(&app, request(&[host], Body::empty())).await;
@@ -171,7 +173,7 @@ async fn tokens_are_required_and_their_scope_reaches_the_endpoint() {
 
 #[tokio::test]
 async fn without_tokens_requests_pass_with_the_servers_own_scope() {
-    let (app, reached) = app(&[], &[]);
+    let (app, reached) = app(&[], &[]).await;
     let (status, r) = send(
         &app,
         request(
@@ -188,7 +190,7 @@ async fn without_tokens_requests_pass_with_the_servers_own_scope() {
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_declared_or_streamed() {
     // The limit from the lookup (as from --env-file); the flag wins over it.
-    let (app, reached) = app(&[], &[("ALPACA_MCP_MAX_BODY_BYTES", "100")]);
+    let (app, reached) = app(&[], &[("ALPACA_MCP_MAX_BODY_BYTES", "100")]).await;
     let host = ("host", "localhost");
     let (status, _) = send(
         &app,
@@ -208,16 +210,17 @@ async fn bodies_over_the_limit_are_413_declared_or_streamed() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(text(r).await, "read,trade 100");
 
-    let (app, _) = app_with_flag_over_lookup();
+    let (app, _) = app_with_flag_over_lookup().await;
     let (status, _) = send(&app, request(&[host], Body::from(vec![b'x'; 150]))).await;
     assert_eq!(status, StatusCode::OK);
 }
 
-fn app_with_flag_over_lookup() -> (Router, Arc<AtomicUsize>) {
+async fn app_with_flag_over_lookup() -> (Router, Arc<AtomicUsize>) {
     app(
         &["--max-body-bytes", "200"],
         &[("ALPACA_MCP_MAX_BODY_BYTES", "100")],
     )
+    .await
 }
 
 /// A body sent in chunks, without a declared length.
@@ -236,7 +239,7 @@ fn tokio_stream_from(
 
 #[tokio::test(start_paused = true)]
 async fn a_body_that_does_not_arrive_in_time_is_408_and_closes() {
-    let (app, reached) = app(&["--body-timeout", "3"], &[]);
+    let (app, reached) = app(&["--body-timeout", "3"], &[]).await;
     let (_tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
     let never = Body::from_stream(tokio_stream_from(rx));
     let started = tokio::time::Instant::now();
@@ -279,6 +282,7 @@ async fn real_app(flags: &[&str], vars: &[(&str, &str)]) -> RealApp {
         Vec::new(),
         None,
     )
+    .await
     .unwrap_or_else(|e| panic!("settings: {e}"));
     let mock = crate::common::mock().await;
     let tools = Arc::new(AlpacaTools::new(&crate::common::config_for(&mock)).unwrap());
