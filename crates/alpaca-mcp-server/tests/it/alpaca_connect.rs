@@ -20,11 +20,11 @@ use super::common::{BIN, Client};
 use super::oauth::free_port;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const APP: (&str, &str) = ("operator-app", "operator-secret");
-const KEY: &str = "5f0c6a1d2e3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5";
+pub(super) const APP: (&str, &str) = ("operator-app", "operator-secret");
+pub(super) const KEY: &str = "5f0c6a1d2e3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5";
 
 /// The fake, with the operator's Connect app and its live host open.
-async fn fake() -> MockServer {
+pub(super) async fn fake() -> MockServer {
     let mut mock = MockServer::start(MockConfig {
         connect_client: Some((APP.0.into(), APP.1.into())),
         ..MockConfig::default()
@@ -160,8 +160,35 @@ fn query_of(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// Where each step of a sign-in goes: the server's public URL, and the origin each request
+/// is sent to (the same server, or one replica per step).
+#[derive(Clone, Copy)]
+pub(super) struct Via<'a> {
+    pub public: &'a str,
+    /// `/register`, `GET /authorize`, `POST /authorize`, `/callback`, `/token`.
+    pub steps: [&'a str; 5],
+}
+
+impl<'a> Via<'a> {
+    /// Every step at `base`.
+    pub fn one(base: &'a str) -> Via<'a> {
+        Via {
+            public: base,
+            steps: [base; 5],
+        }
+    }
+
+    /// `url` (at the public URL) sent to step `i`'s origin.
+    fn at(&self, i: usize, url: &str) -> String {
+        match url.strip_prefix(self.public) {
+            Some(rest) => format!("{}{rest}", self.steps[i]),
+            None => url.to_string(),
+        }
+    }
+}
+
 /// How a sign-in goes at the fake's Alpaca page.
-struct AtAlpaca<'a> {
+pub(super) struct AtAlpaca<'a> {
     /// The name to sign in as (each name is its own account).
     name: &'a str,
     /// The account picked there: `paper` or `live`.
@@ -180,9 +207,20 @@ async fn sign_in_to_callback(
     access: &str,
     alpaca: AtAlpaca<'_>,
 ) -> (reqwest::Response, String, String) {
+    sign_in_to_callback_via(Via::one(base), account, access, alpaca).await
+}
+
+/// [`sign_in_to_callback`], each step sent where `via` says.
+pub(super) async fn sign_in_to_callback_via(
+    via: Via<'_>,
+    account: &str,
+    access: &str,
+    alpaca: AtAlpaca<'_>,
+) -> (reqwest::Response, String, String) {
+    let base = via.public;
     let http = http();
     let r = http
-        .post(format!("{base}/register"))
+        .post(format!("{}/register", via.steps[0]))
         .json(&json!({"redirect_uris": [REDIRECT], "client_name": "connect test"}))
         .send()
         .await
@@ -194,7 +232,7 @@ async fn sign_in_to_callback(
         .to_string();
     let (verifier, challenge) = pkce();
     let page = http
-        .get(format!("{base}/authorize"))
+        .get(format!("{}/authorize", via.steps[1]))
         .query(&[
             ("response_type", "code"),
             ("client_id", client.as_str()),
@@ -219,7 +257,7 @@ async fn sign_in_to_callback(
         "live is offered"
     );
     let to_alpaca = http
-        .post(format!("{base}/authorize"))
+        .post(format!("{}/authorize", via.steps[2]))
         .header("cookie", &consent_cookie)
         .form(&consent_form(
             &html,
@@ -271,7 +309,7 @@ async fn sign_in_to_callback(
         "{callback}"
     );
     let answer = http
-        .get(&callback)
+        .get(via.at(3, &callback))
         .header("cookie", &browser)
         .send()
         .await
@@ -281,8 +319,14 @@ async fn sign_in_to_callback(
 
 /// A whole sign-in: our access token for `name`'s `env` account with `access`.
 async fn sign_in(base: &str, name: &str, env: &str, access: &str) -> String {
-    let (answer, client, verifier) = sign_in_to_callback(
-        base,
+    sign_in_via(Via::one(base), name, env, access).await
+}
+
+/// [`sign_in`], each step sent where `via` says.
+pub(super) async fn sign_in_via(via: Via<'_>, name: &str, env: &str, access: &str) -> String {
+    let base = via.public;
+    let (answer, client, verifier) = sign_in_to_callback_via(
+        via,
         env,
         access,
         AtAlpaca {
@@ -298,7 +342,7 @@ async fn sign_in(base: &str, name: &str, env: &str, access: &str) -> String {
     assert_eq!(q["iss"], base);
     let code = q.get("code").unwrap_or_else(|| panic!("a code: {q:?}"));
     let r = http()
-        .post(format!("{base}/token"))
+        .post(format!("{}/token", via.steps[4]))
         .form(&[
             ("grant_type", "authorization_code"),
             ("client_id", client.as_str()),
@@ -314,7 +358,7 @@ async fn sign_in(base: &str, name: &str, env: &str, access: &str) -> String {
     v["access_token"].as_str().unwrap().to_string()
 }
 
-async fn client(base: &str, token: &str) -> Client {
+pub(super) async fn client(base: &str, token: &str) -> Client {
     let config =
         StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token);
     ().serve(StreamableHttpClientTransport::from_config(config))
@@ -322,7 +366,7 @@ async fn client(base: &str, token: &str) -> Client {
         .expect("initialize with our token")
 }
 
-async fn call(client: &Client, name: &str, args: Value) -> rmcp::model::CallToolResult {
+pub(super) async fn call(client: &Client, name: &str, args: Value) -> rmcp::model::CallToolResult {
     client
         .call_tool(
             CallToolRequestParams::new(name.to_string())
@@ -332,7 +376,7 @@ async fn call(client: &Client, name: &str, args: Value) -> rmcp::model::CallTool
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn text(r: &rmcp::model::CallToolResult) -> String {
+pub(super) fn text(r: &rmcp::model::CallToolResult) -> String {
     support::mcp::text(r)
 }
 

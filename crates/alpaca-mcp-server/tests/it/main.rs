@@ -19,4 +19,5 @@ mod oauth_browser;
 mod oauth_python;
 mod python_revisions;
 mod release;
+mod replicas;
 mod stdio_kinds;

@@ -1,0 +1,418 @@
+//! Two replicas of the built binary on one PostgreSQL database (`--state`), with users
+//! signing in with Alpaca (the fake's Connect, outside both), alone and behind HAProxy:
+//! a sign-in's steps spread over both, a confirmation asked by one and answered at the
+//! other, the per-user order limit over both, session affinity on `Mcp-Session-Id`, and a
+//! replica killed mid-run. The fake counts what reached Alpaca.
+//!
+//! Ignored unless asked for: they need `ALPACA_MCP_TEST_POSTGRES` (an admin URL) and HAProxy
+//! (`haproxy` on the PATH, or `ALPACA_MCP_TEST_HAPROXY`); `.ci/run` installs and starts both.
+
+use std::path::Path;
+use std::time::Duration;
+
+use alpaca_mock::MockServer;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, InputRequiredResult,
+    InputResponses, ProtocolVersion,
+};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RequestContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+use serde_json::{Value, json};
+
+use super::alpaca_connect::{APP, KEY, Via, call, client, fake, sign_in_via, text};
+use super::common::BIN;
+use super::oauth::free_port;
+
+/// The confirmation-state key every replica shares.
+const CONFIRM_KEY: &str = "replicas-share-this-confirmation-key-0123456789";
+
+/// One replica: the child and its log.
+struct Replica {
+    child: tokio::process::Child,
+    base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// A replica on `port` for the deployment at `public`, its state in `db`.
+async fn replica(port: u16, public: &str, mock: &MockServer, db: &str) -> Replica {
+    let port_s = port.to_string();
+    let url = mock.url();
+    let live = mock.live_url().unwrap();
+    let authorize = format!("{url}/oauth/authorize");
+    let token = format!("{url}/oauth/token");
+    let env = [
+        ("TRADING_API_URL", url.as_str()),
+        ("DATA_API_URL", url.as_str()),
+        ("ALPACA_CONNECT_CLIENT_ID", APP.0),
+        ("ALPACA_CONNECT_CLIENT_SECRET", APP.1),
+        ("ALPACA_CONNECT_AUTHORIZE_URL", authorize.as_str()),
+        ("ALPACA_CONNECT_TOKEN_URL", token.as_str()),
+        ("ALPACA_CONNECT_PAPER_URL", url.as_str()),
+        ("ALPACA_CONNECT_LIVE_URL", live.as_str()),
+        ("ALPACA_CONNECT_ACCOUNTS", "paper,live"),
+        ("ALPACA_MCP_TOKEN_KEY", KEY),
+        ("ALPACA_MCP_STATE", db),
+        ("ALPACA_CONFIRM_ORDERS", "true"),
+        ("ALPACA_CONFIRM_STATE_KEY", CONFIRM_KEY),
+        ("ALPACA_MAX_ORDERS_PER_MINUTE", "3"),
+    ];
+    let args = [
+        "--port",
+        &port_s,
+        "--auth",
+        "alpaca",
+        "--public-url",
+        public,
+    ];
+    let (child, _, log) = support::bin::spawn_http(BIN, &args, &env).await;
+    Replica {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    }
+}
+
+/// HAProxy in front of `backends` on `port`, its statistics (CSV) on `stats`: round robin,
+/// except that a request naming an `Mcp-Session-Id` goes where that session was opened
+/// (the id is learnt from the answer that opened it); a replica that stops accepting is taken
+/// out within half a second, and a request whose connection failed is sent to the other.
+async fn haproxy(dir: &Path, port: u16, stats: u16, backends: &[u16]) -> tokio::process::Child {
+    let servers: String = backends
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("  server r{i} 127.0.0.1:{p} check inter 200ms fall 1 rise 2\n"))
+        .collect();
+    let config = format!(
+        "global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+  retries 2
+  option redispatch
+  retry-on conn-failure
+frontend mcp
+  bind 127.0.0.1:{port}
+  default_backend replicas
+backend replicas
+  balance roundrobin
+  stick-table type string len 128 size 100k expire 30m
+  stick on req.hdr(mcp-session-id)
+  stick store-response res.hdr(mcp-session-id)
+{servers}listen stats
+  bind 127.0.0.1:{stats}
+  stats enable
+  stats uri /stats
+"
+    );
+    let file = dir.join("haproxy.cfg");
+    std::fs::write(&file, config).unwrap();
+    let bin = std::env::var("ALPACA_MCP_TEST_HAPROXY").unwrap_or_else(|_| "haproxy".into());
+    let child = tokio::process::Command::new(&bin)
+        .arg("-db")
+        .arg("-f")
+        .arg(&file)
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin}: {e} (install HAProxy or set ALPACA_MCP_TEST_HAPROXY)"));
+    // Up when it answers its statistics.
+    for _ in 0..100 {
+        if requests_per_server(stats).await.is_some() {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("HAProxy did not start");
+}
+
+/// Requests each backend server has been sent so far (`req_tot` of HAProxy's CSV).
+async fn requests_per_server(stats: u16) -> Option<Vec<(String, u64)>> {
+    let csv = reqwest::get(format!("http://127.0.0.1:{stats}/stats;csv"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (px, sv, req) = (col("pxname")?, col("svname")?, col("req_tot")?);
+    Some(
+        lines
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f.get(px) == Some(&"replicas") && f[sv].starts_with('r'))
+            .map(|f| (f[sv].to_string(), f[req].parse().unwrap_or(0)))
+            .collect(),
+    )
+}
+
+/// An MCP 2026-07-28 client (no sessions): `asks` says whether it declares elicitation.
+#[derive(Clone)]
+struct Stateless {
+    asks: bool,
+}
+
+impl ClientHandler for Stateless {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = if self.asks {
+            ClientCapabilities::builder().enable_elicitation().build()
+        } else {
+            ClientCapabilities::default()
+        };
+        ClientConfig::new(capabilities, Implementation::new("replicas-test", "1"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        Err(ErrorData::internal_error("not asked this way", None))
+    }
+}
+
+type StatelessClient = RunningService<RoleClient, Stateless>;
+
+async fn stateless(base: &str, token: &str, asks: bool) -> StatelessClient {
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token);
+    Stateless { asks }
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_config(config),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("a 2026-07-28 client starts with server/discover")
+}
+
+fn params(name: &str, args: Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(name.to_string()).with_arguments(args.as_object().cloned().unwrap())
+}
+
+fn order(qty: u64) -> CallToolRequestParams {
+    params(
+        "place_stock_order",
+        json!({"symbol": "AAPL", "side": "buy", "qty": qty}),
+    )
+}
+
+/// The first round of an order: the question (and its sealed state).
+async fn ask(c: &StatelessClient, p: CallToolRequestParams) -> InputRequiredResult {
+    match c.call_tool_once(p).await.expect("call") {
+        CallToolResponse::InputRequired(asked) => asked,
+        other => panic!("expected input_required, got {other:?}"),
+    }
+}
+
+/// The retry with a yes.
+async fn yes(c: &StatelessClient, p: CallToolRequestParams, state: &str) -> CallToolResult {
+    let mut responses = InputResponses::new();
+    responses.insert(
+        "confirm".into(),
+        serde_json::to_value(
+            ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true})),
+        )
+        .unwrap(),
+    );
+    let p = p
+        .with_request_state(state.to_string())
+        .with_input_responses(responses);
+    match c.call_tool_once(p).await.expect("call") {
+        CallToolResponse::Complete(r) => r,
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+async fn once(c: &StatelessClient, p: CallToolRequestParams) -> CallToolResult {
+    match c.call_tool_once(p).await.expect("call") {
+        CallToolResponse::Complete(r) => r,
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+fn said(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Orders on `name`'s paper account at the fake.
+fn orders_of(mock: &MockServer, name: &str) -> usize {
+    mock.state().as_account(name, |s| s.orders().len())
+}
+
+/// Order requests (`POST /v2/orders`) that reached the fake.
+fn order_posts(mock: &MockServer) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v2/orders")
+        .count()
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and HAProxy: ALPACA_MCP_TEST_POSTGRES (see .ci/run)"]
+async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
+    let mock = fake().await;
+    let db = support::postgres::database("replicas").await;
+    let public_port = free_port();
+    let public = format!("http://127.0.0.1:{public_port}");
+    let (a, b) = tokio::join!(
+        replica(free_port(), &public, &mock, &db.url),
+        replica(free_port(), &public, &mock, &db.url)
+    );
+    let (ab, bb) = (a.base.as_str(), b.base.as_str());
+
+    // Each step of the sign-in at the other replica than the one before.
+    let token = sign_in_via(
+        Via {
+            public: &public,
+            steps: [ab, bb, ab, bb, ab],
+        },
+        "alice",
+        "paper",
+        "trade",
+    )
+    .await;
+    assert!(a.log.lock().unwrap().contains("state in PostgreSQL"));
+    // Her token works at both.
+    for base in [ab, bb] {
+        let c = client(base, &token).await;
+        let r = call(&c, "get_account_info", json!({})).await;
+        assert_ne!(r.is_error, Some(true), "{}", text(&r));
+        let _ = c.cancel().await;
+    }
+
+    // Asked at A, answered at B: placed once; the same answer again at A places nothing.
+    let at_a = stateless(ab, &token, true).await;
+    let at_b = stateless(bb, &token, true).await;
+    mock.clear_requests();
+    let asked = ask(&at_a, order(1)).await;
+    let state = asked.request_state.clone().expect("a sealed state");
+    assert_eq!(order_posts(&mock), 0, "asking sends nothing");
+    let r = yes(&at_b, order(1), &state).await;
+    assert_ne!(r.is_error, Some(true), "{}", said(&r));
+    assert_eq!(orders_of(&mock, "alice"), 1);
+    let again = yes(&at_a, order(1), &state).await;
+    assert_eq!(again.is_error, Some(true), "{}", said(&again));
+    assert!(
+        said(&again).contains("already answered"),
+        "{}",
+        said(&again)
+    );
+    assert_eq!((orders_of(&mock, "alice"), order_posts(&mock)), (1, 1));
+
+    // A client that cannot be asked: held at A, confirmed at B, once.
+    let plain_a = stateless(ab, &token, false).await;
+    let plain_b = stateless(bb, &token, false).await;
+    let held = once(&plain_a, order(2)).await;
+    let held_text = said(&held);
+    let id = held_text
+        .split("conf-")
+        .nth(1)
+        .map(|rest| format!("conf-{}", &rest[..32]))
+        .unwrap_or_else(|| panic!("a confirmation_id: {held_text}"));
+    assert_eq!(order_posts(&mock), 1, "holding sends nothing");
+    let confirm = || params("confirm_order", json!({"confirmation_id": id}));
+    let r = once(&plain_b, confirm()).await;
+    assert_ne!(r.is_error, Some(true), "{}", said(&r));
+    let r = once(&plain_a, confirm()).await;
+    assert!(said(&r).contains("no pending order"), "{}", said(&r));
+    assert_eq!((orders_of(&mock, "alice"), order_posts(&mock)), (2, 2));
+
+    // The limit is 3 a minute for her, whichever replica sends: the third goes, the fourth
+    // does not.
+    let third = ask(&at_b, order(3)).await;
+    let r = yes(&at_a, order(3), third.request_state.as_deref().unwrap()).await;
+    assert_ne!(r.is_error, Some(true), "{}", said(&r));
+    let fourth = ask(&at_a, order(4)).await;
+    let r = yes(&at_b, order(4), fourth.request_state.as_deref().unwrap()).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        said(&r).contains("ALPACA_MAX_ORDERS_PER_MINUTE=3 reached"),
+        "{}",
+        said(&r)
+    );
+    assert_eq!((orders_of(&mock, "alice"), order_posts(&mock)), (3, 3));
+
+    for c in [at_a, at_b, plain_a, plain_b] {
+        let _ = c.cancel().await;
+    }
+    drop((a.child, b.child));
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and HAProxy: ALPACA_MCP_TEST_POSTGRES (see .ci/run)"]
+async fn behind_haproxy_sessions_stick_stateless_calls_spread_and_a_killed_replica_loses_nothing() {
+    let mock = fake().await;
+    let db = support::postgres::database("haproxy").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy_port, stats) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{proxy_port}");
+    let (pa, pb) = (free_port(), free_port());
+    let (a, b) = tokio::join!(
+        replica(pa, &public, &mock, &db.url),
+        replica(pb, &public, &mock, &db.url)
+    );
+    let _proxy = haproxy(dir.path(), proxy_port, stats, &[pa, pb]).await;
+    // Both up in HAProxy's eyes (two checks each) before the run.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // Signed in through the proxy: the steps land where round robin sends them.
+    let token = sign_in_via(Via::one(&public), "bob", "paper", "trade").await;
+
+    // A 2025-11-25 client keeps its session on one replica.
+    let session = client(&public, &token).await;
+    for _ in 0..6 {
+        let r = call(&session, "get_account_info", json!({})).await;
+        assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    }
+
+    // A 2026-07-28 client's calls go to both.
+    let before = requests_per_server(stats).await.unwrap();
+    let c = stateless(&public, &token, true).await;
+    for _ in 0..10 {
+        let r = once(&c, params("get_account_info", json!({}))).await;
+        assert_ne!(r.is_error, Some(true), "{}", said(&r));
+    }
+    let after = requests_per_server(stats).await.unwrap();
+    for ((name, was), (_, now)) in before.iter().zip(&after) {
+        assert!(now - was >= 3, "{name} served {} of the calls", now - was);
+    }
+
+    // Replica A dies between calls; every later call is served, and an order asked before
+    // is answered once.
+    mock.clear_requests();
+    let asked = ask(&c, order(1)).await;
+    let mut a_child = a.child;
+    a_child.kill().await.unwrap();
+    let _ = a_child.wait().await;
+    let mut served = 0;
+    for _ in 0..10 {
+        let r = once(&c, params("get_all_positions", json!({}))).await;
+        assert_ne!(r.is_error, Some(true), "{}", said(&r));
+        served += 1;
+    }
+    let r = yes(&c, order(1), asked.request_state.as_deref().unwrap()).await;
+    assert_ne!(r.is_error, Some(true), "{}", said(&r));
+    assert_eq!(served, 10);
+    assert_eq!((orders_of(&mock, "bob"), order_posts(&mock)), (1, 1));
+    // A new session opens at the survivor; the grant lives in the database, not in A.
+    let fresh = client(&public, &token).await;
+    let r = call(&fresh, "get_account_info", json!({})).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    let _ = fresh.cancel().await;
+    let _ = session.cancel().await;
+    let _ = c.cancel().await;
+    assert!(!b.log.lock().unwrap().contains("panicked"));
+    drop(b.child);
+}
