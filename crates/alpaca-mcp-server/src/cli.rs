@@ -104,7 +104,7 @@ pub struct HttpSettings {
     pub state_dir: Option<PathBuf>,
     /// The OAuth state in PostgreSQL instead (postgres://USER:PASSWORD@HOST:PORT/DB, with
     /// `?sslmode=require` for TLS), shared by replicas; prefer the variable, which keeps the
-    /// password out of the process list.
+    /// password out of the process list (or ALPACA_MCP_STATE_FILE, a file holding the URL).
     /// [env: ALPACA_MCP_STATE]
     #[arg(long, global = true, value_name = "URL")]
     pub state: Option<String>,

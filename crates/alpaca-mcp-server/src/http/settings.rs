@@ -302,13 +302,23 @@ pub fn default_state_dir() -> Option<std::path::PathBuf> {
     dirs::data_dir().map(|d| d.join("alpaca-mcp"))
 }
 
-/// The database of the OAuth state, `--state` (else ALPACA_MCP_STATE): a PostgreSQL URL,
+/// The database of the OAuth state, `--state` (else the file ALPACA_MCP_STATE_FILE names,
+/// else ALPACA_MCP_STATE): a PostgreSQL URL,
 /// shared by replicas. `None`: the embedded SQLite file in [`state_dir`].
 pub fn state_url(settings: &Settings, lookup: &Lookup) -> Result<Option<String>, SetupError> {
+    let from_file = match lookup.get("ALPACA_MCP_STATE_FILE") {
+        Some(path) if settings.http.state.is_none() => Some(
+            std::fs::read_to_string(path.trim())
+                .map(|t| t.trim().to_string())
+                .map_err(|e| SetupError(format!("ALPACA_MCP_STATE_FILE {path}: {e}")))?,
+        ),
+        _ => None,
+    };
     let Some(url) = settings
         .http
         .state
         .clone()
+        .or(from_file)
         .or_else(|| lookup.get("ALPACA_MCP_STATE"))
         .filter(|v| !v.trim().is_empty())
     else {

@@ -277,3 +277,41 @@ fn doctor_checks_keys_endpoint_and_feeds() {
     assert!(out.contains("FIX   cannot reach the trading API"), "{out}");
     assert!(out.contains("problem(s) to fix"), "{out}");
 }
+
+#[test]
+fn a_state_that_is_no_postgresql_url_or_given_twice_or_unreachable_is_said_without_its_password() {
+    let http = ["--sandbox", "--transport", "http", "--port", "0"];
+    fn with<'a>(http: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [http, extra].concat()
+    }
+    let o = run(&with(&http, &["--state", "sqlite:///tmp/x"]), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("must be a PostgreSQL URL"),
+        "{}",
+        stderr(&o)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(
+        &with(&http, &["--state-dir", dir.path().to_str().unwrap()]),
+        &[("ALPACA_MCP_STATE", "postgres://u:pw-4c1e@127.0.0.1:1/db")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("both given"), "{}", stderr(&o));
+
+    // Nothing listens on port 1: the error names the database, never the password (from
+    // the variable, or from the file ALPACA_MCP_STATE_FILE names).
+    let file = dir.path().join("state-url");
+    std::fs::write(&file, "postgres://u:pw-77aa@127.0.0.1:1/db\n").unwrap();
+    for env in [
+        ("ALPACA_MCP_STATE", "postgres://u:pw-4c1e@127.0.0.1:1/db"),
+        ("ALPACA_MCP_STATE_FILE", file.to_str().unwrap()),
+    ] {
+        let o = run(&http, &[env]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains("127.0.0.1:1/db"), "{e}");
+        assert!(!e.contains("pw-4c1e") && !e.contains("pw-77aa"), "{e}");
+    }
+}

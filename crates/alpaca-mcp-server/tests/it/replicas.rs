@@ -34,10 +34,19 @@ struct Replica {
     child: tokio::process::Child,
     base: String,
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    _state_file: tempfile::NamedTempFile,
 }
 
-/// A replica on `port` for the deployment at `public`, its state in `db`.
-async fn replica(port: u16, public: &str, mock: &MockServer, db: &str) -> Replica {
+/// A replica on `port` for the deployment at `public`, its state in `db`: named by the
+/// variable, or (`in_file`) in the file `ALPACA_MCP_STATE_FILE` names, as compose does.
+async fn replica(port: u16, public: &str, mock: &MockServer, db: &str, in_file: bool) -> Replica {
+    let state_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(state_file.path(), format!("{db}\n")).unwrap();
+    let state = if in_file {
+        ("ALPACA_MCP_STATE_FILE", state_file.path().to_str().unwrap())
+    } else {
+        ("ALPACA_MCP_STATE", db)
+    };
     let port_s = port.to_string();
     let url = mock.url();
     let live = mock.live_url().unwrap();
@@ -54,7 +63,7 @@ async fn replica(port: u16, public: &str, mock: &MockServer, db: &str) -> Replic
         ("ALPACA_CONNECT_LIVE_URL", live.as_str()),
         ("ALPACA_CONNECT_ACCOUNTS", "paper,live"),
         ("ALPACA_MCP_TOKEN_KEY", KEY),
-        ("ALPACA_MCP_STATE", db),
+        state,
         ("ALPACA_CONFIRM_ORDERS", "true"),
         ("ALPACA_CONFIRM_STATE_KEY", CONFIRM_KEY),
         ("ALPACA_MAX_ORDERS_PER_MINUTE", "3"),
@@ -72,43 +81,32 @@ async fn replica(port: u16, public: &str, mock: &MockServer, db: &str) -> Replic
         child,
         base: format!("http://127.0.0.1:{port}"),
         log,
+        _state_file: state_file,
     }
 }
 
-/// HAProxy in front of `backends` on `port`, its statistics (CSV) on `stats`: round robin,
-/// except that a request naming an `Mcp-Session-Id` goes where that session was opened
-/// (the id is learnt from the answer that opened it); a replica that stops accepting is taken
-/// out within half a second, and a request whose connection failed is sent to the other.
+/// HAProxy in front of `backends` on `port`, its statistics (CSV) on `stats`, with the
+/// deployment's own configuration (`deploy/haproxy.cfg`) on loopback addresses: round robin,
+/// except that a request naming an `Mcp-Session-Id` goes where that session was opened; a
+/// replica that stops accepting is taken out, and a request whose connection failed is sent
+/// to the other.
 async fn haproxy(dir: &Path, port: u16, stats: u16, backends: &[u16]) -> tokio::process::Child {
-    let servers: String = backends
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("  server r{i} 127.0.0.1:{p} check inter 200ms fall 1 rise 2\n"))
-        .collect();
-    let config = format!(
-        "global
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  retries 2
-  option redispatch
-  retry-on conn-failure
-frontend mcp
-  bind 127.0.0.1:{port}
-  default_backend replicas
-backend replicas
-  balance roundrobin
-  stick-table type string len 128 size 100k expire 30m
-  stick on req.hdr(mcp-session-id)
-  stick store-response res.hdr(mcp-session-id)
-{servers}listen stats
-  bind 127.0.0.1:{stats}
-  stats enable
-  stats uri /stats
-"
+    let deployed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haproxy.cfg"),
+    )
+    .unwrap();
+    let mut config = deployed
+        .replace("  bind :8080", &format!("  bind 127.0.0.1:{port}"))
+        .replace("  bind :8404", &format!("  bind 127.0.0.1:{stats}"));
+    for (i, p) in backends.iter().enumerate() {
+        config = config.replace(
+            &format!("alpaca-mcp-{}:8000", i + 1),
+            &format!("127.0.0.1:{p}"),
+        );
+    }
+    assert!(
+        !config.contains(":8000 check") && config.contains("stick on req.hdr(mcp-session-id)"),
+        "deploy/haproxy.cfg has the shape this test expects:\n{config}"
     );
     let file = dir.join("haproxy.cfg");
     std::fs::write(&file, config).unwrap();
@@ -267,8 +265,8 @@ async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
     let public_port = free_port();
     let public = format!("http://127.0.0.1:{public_port}");
     let (a, b) = tokio::join!(
-        replica(free_port(), &public, &mock, &db.url),
-        replica(free_port(), &public, &mock, &db.url)
+        replica(free_port(), &public, &mock, &db.url, false),
+        replica(free_port(), &public, &mock, &db.url, true)
     );
     let (ab, bb) = (a.base.as_str(), b.base.as_str());
 
@@ -283,7 +281,9 @@ async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
         "trade",
     )
     .await;
-    assert!(a.log.lock().unwrap().contains("state in PostgreSQL"));
+    for r in [&a, &b] {
+        assert!(r.log.lock().unwrap().contains("state in PostgreSQL"));
+    }
     // Her token works at both.
     for base in [ab, bb] {
         let c = client(base, &token).await;
@@ -360,8 +360,8 @@ async fn behind_haproxy_sessions_stick_stateless_calls_spread_and_a_killed_repli
     let public = format!("http://127.0.0.1:{proxy_port}");
     let (pa, pb) = (free_port(), free_port());
     let (a, b) = tokio::join!(
-        replica(pa, &public, &mock, &db.url),
-        replica(pb, &public, &mock, &db.url)
+        replica(pa, &public, &mock, &db.url, false),
+        replica(pb, &public, &mock, &db.url, true)
     );
     let _proxy = haproxy(dir.path(), proxy_port, stats, &[pa, pb]).await;
     // Both up in HAProxy's eyes (two checks each) before the run.
