@@ -697,5 +697,18 @@ fn oauth_settings(
         o.code_ttl = Duration::from_secs(secs);
     }
     o.allow_local_client_metadata = h.oauth_allow_local_client_metadata;
+    if let Some(list) = lookup.get("ALPACA_MCP_TRUSTED_PROXIES") {
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let net = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    SetupError(format!(
+                        "ALPACA_MCP_TRUSTED_PROXIES: `{item}` is not an IP address or network (e.g. 10.0.0.0/8)"
+                    ))
+                })?;
+            o.trusted_proxies.push(net);
+        }
+    }
     Ok(o)
 }

@@ -420,7 +420,11 @@ pub(crate) async fn decide(
     if let Some(connect) = oauth.connect.as_ref() {
         return to_alpaca(&oauth, connect, &pending, id, csrf, &form).await;
     }
-    let ip = super::client_ip(&headers, peer.as_ref().map(|p| &p.0));
+    let ip = super::client_ip(
+        &headers,
+        peer.as_ref().map(|p| &p.0),
+        &oauth.settings.trusted_proxies,
+    );
     if oauth.attempts.exceeded(ip) {
         tracing::warn!(%ip, "too many wrong owner passphrases; refusing attempts for a while");
         return error_page(

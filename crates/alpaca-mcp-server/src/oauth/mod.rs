@@ -76,6 +76,9 @@ pub struct OAuthSettings {
     pub account_mode: String,
     /// The server's toolsets; the owner may narrow a grant to some of them.
     pub toolsets: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (besides loopback), so that the limits
+    /// per address count clients rather than the proxy (`ALPACA_MCP_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl OAuthSettings {
@@ -89,6 +92,7 @@ impl OAuthSettings {
             allow_local_client_metadata: false,
             account_mode: account_mode.into(),
             toolsets: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -500,20 +504,77 @@ impl Limiter {
 }
 
 /// The client address of a request: the accept loop's peer address, or, when that is a
-/// loopback reverse proxy, the last address it appended to `X-Forwarded-For`.
+/// trusted proxy (loopback, or in `trusted`), the nearest address in `X-Forwarded-For` that
+/// is not one (each proxy appends the address it heard from, so the chain is read from the
+/// right).
 pub(crate) fn client_ip(
     headers: &axum::http::HeaderMap,
     peer: Option<&crate::http::PeerAddr>,
+    trusted: &[ipnet::IpNet],
 ) -> IpAddr {
     let peer = peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
-    if peer.is_loopback()
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return forwarded;
+    let is_trusted = |ip: &IpAddr| ip.is_loopback() || trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
     }
-    peer
+    // From the nearest hop back: the first address not of a trusted proxy is the client.
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::client_ip;
+    use crate::http::PeerAddr;
+
+    fn ip(peer: &str, forwarded: &[&str], trusted: &[&str]) -> String {
+        let mut headers = axum::http::HeaderMap::new();
+        for f in forwarded {
+            headers.append("x-forwarded-for", f.parse().unwrap());
+        }
+        let peer = PeerAddr(format!("{peer}:4000").parse().unwrap());
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        client_ip(&headers, Some(&peer), &trusted).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_address_no_trusted_proxy_added() {
+        // Straight from a client: its own address, whatever it claims.
+        assert_eq!(ip("203.0.113.9", &["198.51.100.1"], &[]), "203.0.113.9");
+        // Through a loopback proxy: what it appended.
+        assert_eq!(ip("127.0.0.1", &["198.51.100.1"], &[]), "198.51.100.1");
+        // Caddy (172.18.0.5) then HAProxy (172.18.0.6) on a trusted network: the client before
+        // them, not a value the client put first.
+        assert_eq!(
+            ip(
+                "172.18.0.6",
+                &["10.9.9.9, 198.51.100.1", "172.18.0.5"],
+                &["172.18.0.0/16"]
+            ),
+            "198.51.100.1"
+        );
+        // The same chain with the network untrusted: the proxy's own address.
+        assert_eq!(
+            ip("172.18.0.6", &["198.51.100.1, 172.18.0.5"], &[]),
+            "172.18.0.6"
+        );
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(ip("127.0.0.1", &["nonsense, 127.0.0.2"], &[]), "127.0.0.2");
+    }
 }

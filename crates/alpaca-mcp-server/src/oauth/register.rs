@@ -120,7 +120,11 @@ pub(crate) async fn register(
     peer: Option<axum::Extension<PeerAddr>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let ip = super::client_ip(&headers, peer.as_ref().map(|p| &p.0));
+    let ip = super::client_ip(
+        &headers,
+        peer.as_ref().map(|p| &p.0),
+        &oauth.settings.trusted_proxies,
+    );
     if oauth.registrations.exceeded(ip) {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,

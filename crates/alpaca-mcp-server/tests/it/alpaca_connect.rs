@@ -94,8 +94,18 @@ async fn server_on(
 }
 
 fn http() -> reqwest::Client {
+    http_from(None)
+}
+
+/// [`http`], telling a proxy in front that requests come from `from`.
+fn http_from(from: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(ip) = from {
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+    }
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .unwrap()
 }
@@ -167,6 +177,8 @@ pub(super) struct Via<'a> {
     pub public: &'a str,
     /// `/register`, `GET /authorize`, `POST /authorize`, `/callback`, `/token`.
     pub steps: [&'a str; 5],
+    /// The client address a proxy in front is told (`X-Forwarded-For`), if any.
+    pub from: Option<&'a str>,
 }
 
 impl<'a> Via<'a> {
@@ -175,6 +187,7 @@ impl<'a> Via<'a> {
         Via {
             public: base,
             steps: [base; 5],
+            from: None,
         }
     }
 
@@ -218,7 +231,7 @@ pub(super) async fn sign_in_to_callback_via(
     alpaca: AtAlpaca<'_>,
 ) -> (reqwest::Response, String, String) {
     let base = via.public;
-    let http = http();
+    let http = http_from(via.from);
     let r = http
         .post(format!("{}/register", via.steps[0]))
         .json(&json!({"redirect_uris": [REDIRECT], "client_name": "connect test"}))
@@ -341,7 +354,7 @@ pub(super) async fn sign_in_via(via: Via<'_>, name: &str, env: &str, access: &st
     assert_eq!(q["state"], "client-state");
     assert_eq!(q["iss"], base);
     let code = q.get("code").unwrap_or_else(|| panic!("a code: {q:?}"));
-    let r = http()
+    let r = http_from(via.from)
         .post(format!("{}/token", via.steps[4]))
         .form(&[
             ("grant_type", "authorization_code"),

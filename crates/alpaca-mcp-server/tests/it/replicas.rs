@@ -40,6 +40,18 @@ struct Replica {
 /// A replica on `port` for the deployment at `public`, its state in `db`: named by the
 /// variable, or (`in_file`) in the file `ALPACA_MCP_STATE_FILE` names, as compose does.
 async fn replica(port: u16, public: &str, mock: &MockServer, db: &str, in_file: bool) -> Replica {
+    replica_with(port, public, mock, db, in_file, &[]).await
+}
+
+/// [`replica`] with `extra` variables.
+async fn replica_with(
+    port: u16,
+    public: &str,
+    mock: &MockServer,
+    db: &str,
+    in_file: bool,
+    extra: &[(&str, &str)],
+) -> Replica {
     let state_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(state_file.path(), format!("{db}\n")).unwrap();
     let state = if in_file {
@@ -52,7 +64,7 @@ async fn replica(port: u16, public: &str, mock: &MockServer, db: &str, in_file: 
     let live = mock.live_url().unwrap();
     let authorize = format!("{url}/oauth/authorize");
     let token = format!("{url}/oauth/token");
-    let env = [
+    let mut env = vec![
         ("TRADING_API_URL", url.as_str()),
         ("DATA_API_URL", url.as_str()),
         ("ALPACA_CONNECT_CLIENT_ID", APP.0),
@@ -68,6 +80,7 @@ async fn replica(port: u16, public: &str, mock: &MockServer, db: &str, in_file: 
         ("ALPACA_CONFIRM_STATE_KEY", CONFIRM_KEY),
         ("ALPACA_MAX_ORDERS_PER_MINUTE", "3"),
     ];
+    env.extend_from_slice(extra);
     let args = [
         "--port",
         &port_s,
@@ -76,7 +89,9 @@ async fn replica(port: u16, public: &str, mock: &MockServer, db: &str, in_file: 
         "--public-url",
         public,
     ];
-    let (child, _, log) = support::bin::spawn_http(BIN, &args, &env).await;
+    // The load benchmark runs a release build when given one.
+    let bin = std::env::var("ALPACA_MCP_REPLICA_BIN").unwrap_or_else(|_| BIN.to_string());
+    let (child, _, log) = support::bin::spawn_http(&bin, &args, &env).await;
     Replica {
         child,
         base: format!("http://127.0.0.1:{port}"),
@@ -275,6 +290,7 @@ async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
         Via {
             public: &public,
             steps: [ab, bb, ab, bb, ab],
+            from: None,
         },
         "alice",
         "paper",
@@ -415,4 +431,180 @@ async fn behind_haproxy_sessions_stick_stateless_calls_spread_and_a_killed_repli
     let _ = c.cancel().await;
     assert!(!b.log.lock().unwrap().contains("panicked"));
     drop(b.child);
+}
+
+/// A figure from `/proc/PID/status` (`VmHWM`, `VmRSS`), in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Transactions committed in `db` so far (each of the store's single statements is one).
+async fn commits(admin: &str, db: &str) -> i64 {
+    let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // Statistics reach the view within a second of the transactions.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    client
+        .query_one(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+            &[&db],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The load benchmark: `ALPACA_MCP_LOAD_USERS` users (200 unless set), each with their own
+/// fake account, signed in through HAProxy, then `ALPACA_MCP_LOAD_CALLS` (20) read calls
+/// each, all users at once, as 2026-07-28 clients through HAProxy and both replicas. It
+/// prints its figures (BENCHMARKS.md records a run) and asserts only that no call failed;
+/// `.ci/run` runs a short version.
+#[tokio::test]
+#[ignore = "needs PostgreSQL and HAProxy: ALPACA_MCP_TEST_POSTGRES (see .ci/run)"]
+async fn replicas_load_many_users_through_haproxy() {
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (users, calls) = (
+        number("ALPACA_MCP_LOAD_USERS", 200),
+        number("ALPACA_MCP_LOAD_CALLS", 20),
+    );
+    let mock = fake().await;
+    let db = support::postgres::database("load").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy_port, stats) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{proxy_port}");
+    let (pa, pb) = (free_port(), free_port());
+    let extra = [
+        ("ALPACA_MCP_MAX_SESSIONS", "4000"),
+        ("ALPACA_MCP_MAX_CONNECTIONS_PER_PEER", "8000"),
+    ];
+    let (a, b) = tokio::join!(
+        replica_with(pa, &public, &mock, &db.url, false, &extra),
+        replica_with(pb, &public, &mock, &db.url, true, &extra)
+    );
+    let pids = [a.child.id().unwrap(), b.child.id().unwrap()];
+    let _proxy = haproxy(dir.path(), proxy_port, stats, &[pa, pb]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // Sign-ins, a few at a time, each from an address of its own.
+    let started = std::time::Instant::now();
+    let mut tokens = Vec::new();
+    let names: Vec<String> = (0..users).map(|i| format!("user{i}")).collect();
+    let addrs: Vec<String> = (0..users)
+        .map(|i| format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256))
+        .collect();
+    for chunk in names.iter().zip(&addrs).collect::<Vec<_>>().chunks(8) {
+        let batch = chunk.iter().map(|(name, addr)| {
+            let public = public.as_str();
+            async move {
+                let mut via = Via::one(public);
+                via.from = Some(addr.as_str());
+                sign_in_via(via, name, "paper", "read").await
+            }
+        });
+        tokens.extend(futures_util::future::join_all(batch).await);
+    }
+    let sign_in_secs = started.elapsed().as_secs_f64();
+
+    // Every user at once.
+    let admin = support::postgres::admin_url();
+    let db_name = url::Url::parse(&db.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    let mut clients = Vec::new();
+    for t in &tokens {
+        clients.push(stateless(&public, t, false).await);
+    }
+    // Warm: each token once (its grant read, its first use recorded).
+    for c in &clients {
+        let r = once(c, params("get_account_info", json!({}))).await;
+        assert_ne!(r.is_error, Some(true), "{}", said(&r));
+    }
+    let before = commits(&admin, &db_name).await;
+    let started = std::time::Instant::now();
+    let runs = clients.into_iter().map(|c| async move {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for _ in 0..calls {
+            let t = std::time::Instant::now();
+            match c
+                .call_tool_once(params("get_account_info", json!({})))
+                .await
+            {
+                Ok(CallToolResponse::Complete(r)) if r.is_error != Some(true) => {}
+                _ => errors += 1,
+            }
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let _ = c.cancel().await;
+        (latencies, errors)
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let wall = started.elapsed().as_secs_f64();
+    let after = commits(&admin, &db_name).await;
+    let errors: usize = results.iter().map(|(_, e)| e).sum();
+    let mut all: Vec<f64> = results.into_iter().flat_map(|(l, _)| l).collect();
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| all[((all.len() as f64 - 1.0) * p).round() as usize];
+    let total = users * calls;
+
+    // Idle users: a 2025-11-25 session each, held open.
+    let rss_before: Vec<u64> = pids.iter().map(|p| status_kib(*p, "VmRSS:")).collect();
+    let mut idle = Vec::new();
+    for t in tokens.iter().take(users.min(100)) {
+        idle.push(client(&public, t).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after: Vec<u64> = pids.iter().map(|p| status_kib(*p, "VmRSS:")).collect();
+    let per_idle_kib = (rss_after.iter().sum::<u64>() as f64
+        - rss_before.iter().sum::<u64>() as f64)
+        / idle.len() as f64;
+    let peaks: Vec<u64> = pids.iter().map(|p| status_kib(*p, "VmHWM:")).collect();
+    for c in idle {
+        let _ = c.cancel().await;
+    }
+    let served = requests_per_server(stats).await.unwrap();
+
+    println!(
+        "\nload: {users} users x {calls} calls (get_account_info, 2026-07-28 clients), HAProxy, 2 replicas, PostgreSQL"
+    );
+    println!("| figure | value |\n|---|---|");
+    println!("| sign-ins (8 at a time) | {users} in {sign_in_secs:.1} s |");
+    println!("| calls | {total} |");
+    println!("| errors | {errors} |");
+    println!("| throughput | {:.0} calls/s |", total as f64 / wall);
+    println!(
+        "| latency p50 / p99 | {:.2} / {:.2} ms |",
+        pct(0.5),
+        pct(0.99)
+    );
+    println!(
+        "| PostgreSQL transactions per call (warm token) | {:.2} |",
+        (after - before) as f64 / total as f64
+    );
+    println!(
+        "| peak RSS per replica | {:.1} / {:.1} MiB |",
+        peaks[0] as f64 / 1024.0,
+        peaks[1] as f64 / 1024.0
+    );
+    println!("| memory per idle connected user (session) | {per_idle_kib:.0} KiB |");
+    println!("| requests per replica (HAProxy) | {served:?} |");
+    assert_eq!(errors, 0, "every call is answered");
+    drop((a.child, b.child));
 }
