@@ -39,7 +39,7 @@ pub struct Postgres {
     pool: Pool,
     /// `host:port/dbname`, for messages.
     shown: String,
-    /// Statements run since start (the load benchmark reads it through `/metrics`-like logs).
+    /// Statements run since start (tests check both replicas of a race did work).
     statements: AtomicU64,
 }
 

@@ -35,6 +35,28 @@ pub(super) async fn fake() -> MockServer {
     mock
 }
 
+/// The variables of `--auth alpaca` against `mock`: its hosts, the operator's app, paper and
+/// live accounts allowed, the token key.
+pub(super) fn connect_env(mock: &MockServer) -> Vec<(&'static str, String)> {
+    let url = mock.url();
+    let live = mock.live_url().unwrap();
+    vec![
+        ("TRADING_API_URL", url.clone()),
+        ("DATA_API_URL", url.clone()),
+        ("ALPACA_CONNECT_CLIENT_ID", APP.0.into()),
+        ("ALPACA_CONNECT_CLIENT_SECRET", APP.1.into()),
+        (
+            "ALPACA_CONNECT_AUTHORIZE_URL",
+            format!("{url}/oauth/authorize"),
+        ),
+        ("ALPACA_CONNECT_TOKEN_URL", format!("{url}/oauth/token")),
+        ("ALPACA_CONNECT_PAPER_URL", url),
+        ("ALPACA_CONNECT_LIVE_URL", live),
+        ("ALPACA_CONNECT_ACCOUNTS", "paper,live".into()),
+        ("ALPACA_MCP_TOKEN_KEY", KEY.into()),
+    ]
+}
+
 /// The server in `--auth alpaca` mode against `mock`, paper and live accounts allowed; the
 /// child, its base URL and its log.
 async fn server(
@@ -62,22 +84,8 @@ async fn server_on(
 ) {
     let base = format!("http://127.0.0.1:{port}");
     let port_s = port.to_string();
-    let url = mock.url();
-    let live = mock.live_url().unwrap();
-    let authorize = format!("{url}/oauth/authorize");
-    let token = format!("{url}/oauth/token");
-    let mut env = vec![
-        ("TRADING_API_URL", url.as_str()),
-        ("DATA_API_URL", url.as_str()),
-        ("ALPACA_CONNECT_CLIENT_ID", APP.0),
-        ("ALPACA_CONNECT_CLIENT_SECRET", APP.1),
-        ("ALPACA_CONNECT_AUTHORIZE_URL", authorize.as_str()),
-        ("ALPACA_CONNECT_TOKEN_URL", token.as_str()),
-        ("ALPACA_CONNECT_PAPER_URL", url.as_str()),
-        ("ALPACA_CONNECT_LIVE_URL", live.as_str()),
-        ("ALPACA_CONNECT_ACCOUNTS", "paper,live"),
-        ("ALPACA_MCP_TOKEN_KEY", KEY),
-    ];
+    let owned = connect_env(mock);
+    let mut env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.extend_from_slice(extra_env);
     let args = [
         "--port",

@@ -22,7 +22,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::{Value, json};
 
-use super::alpaca_connect::{APP, KEY, Via, call, client, fake, sign_in_via, text};
+use super::alpaca_connect::{Via, call, client, connect_env, fake, sign_in_via, text};
 use super::common::BIN;
 use super::oauth::free_port;
 
@@ -60,26 +60,14 @@ async fn replica_with(
         ("ALPACA_MCP_STATE", db)
     };
     let port_s = port.to_string();
-    let url = mock.url();
-    let live = mock.live_url().unwrap();
-    let authorize = format!("{url}/oauth/authorize");
-    let token = format!("{url}/oauth/token");
-    let mut env = vec![
-        ("TRADING_API_URL", url.as_str()),
-        ("DATA_API_URL", url.as_str()),
-        ("ALPACA_CONNECT_CLIENT_ID", APP.0),
-        ("ALPACA_CONNECT_CLIENT_SECRET", APP.1),
-        ("ALPACA_CONNECT_AUTHORIZE_URL", authorize.as_str()),
-        ("ALPACA_CONNECT_TOKEN_URL", token.as_str()),
-        ("ALPACA_CONNECT_PAPER_URL", url.as_str()),
-        ("ALPACA_CONNECT_LIVE_URL", live.as_str()),
-        ("ALPACA_CONNECT_ACCOUNTS", "paper,live"),
-        ("ALPACA_MCP_TOKEN_KEY", KEY),
+    let owned = connect_env(mock);
+    let mut env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
         state,
         ("ALPACA_CONFIRM_ORDERS", "true"),
         ("ALPACA_CONFIRM_STATE_KEY", CONFIRM_KEY),
         ("ALPACA_MAX_ORDERS_PER_MINUTE", "3"),
-    ];
+    ]);
     env.extend_from_slice(extra);
     let args = [
         "--port",
