@@ -78,6 +78,18 @@ pub async fn spawn_http(
     all.extend_from_slice(args);
     let mut cmd = command(bin, &all);
     cmd.envs(env.iter().copied());
+    spawn_listening(cmd).await
+}
+
+/// Spawns `cmd`, a server that says `listening on URL` on stderr (the binary, or a wrapper
+/// that runs it as another user); the child, that URL and its stderr so far (kept being read).
+pub async fn spawn_listening(
+    mut cmd: tokio::process::Command,
+) -> (
+    tokio::process::Child,
+    String,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -6,6 +6,7 @@
 mod alpaca_connect;
 mod common;
 mod config_errors;
+mod debian;
 mod e2e;
 mod every_tool;
 mod http_hostile;

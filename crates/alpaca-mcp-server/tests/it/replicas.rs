@@ -89,37 +89,31 @@ async fn replica_with(
 }
 
 /// HAProxy in front of `backends` on `port`, its statistics (CSV) on `stats`, with the
-/// deployment's own configuration (`deploy/haproxy.cfg`) on loopback addresses: round robin,
-/// except that a request naming an `Mcp-Session-Id` goes where that session was opened; a
-/// replica that stops accepting is taken out, and a request whose connection failed is sent
-/// to the other.
-async fn haproxy(dir: &Path, port: u16, stats: u16, backends: &[u16]) -> tokio::process::Child {
-    let deployed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haproxy.cfg"),
-    )
-    .unwrap();
-    let mut config = deployed
-        .replace("  bind :8080", &format!("  bind 127.0.0.1:{port}"))
-        .replace("  bind :8404", &format!("  bind 127.0.0.1:{stats}"));
-    for (i, p) in backends.iter().enumerate() {
-        config = config.replace(
-            &format!("alpaca-mcp-{}:8000", i + 1),
-            &format!("127.0.0.1:{p}"),
-        );
-    }
+/// deployment's own configuration (`deploy/haproxy.cfg`, its addresses given in the variables
+/// compose and Debian's `/etc/default/haproxy` set): round robin, except that a request naming
+/// an `Mcp-Session-Id` goes where that session was opened; a replica that stops accepting is
+/// taken out, and a request whose connection failed is sent to the other.
+async fn haproxy(port: u16, stats: u16, backends: &[u16]) -> tokio::process::Child {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haproxy.cfg");
+    let config = std::fs::read_to_string(&file).unwrap();
     assert!(
-        !config.contains(":8000 check") && config.contains("stick on req.hdr(mcp-session-id)"),
+        config.contains("stick on req.hdr(mcp-session-id)")
+            && config.contains("server r2 \"${MCP_REPLICA_2}\""),
         "deploy/haproxy.cfg has the shape this test expects:\n{config}"
     );
-    let file = dir.join("haproxy.cfg");
-    std::fs::write(&file, config).unwrap();
     let bin = std::env::var("ALPACA_MCP_TEST_HAPROXY").unwrap_or_else(|_| "haproxy".into());
-    let child = tokio::process::Command::new(&bin)
-        .arg("-db")
+    let mut cmd = tokio::process::Command::new(&bin);
+    cmd.arg("-db")
         .arg("-f")
         .arg(&file)
+        .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MCP_STATS", format!("127.0.0.1:{stats}"))
         .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    for (i, p) in backends.iter().enumerate() {
+        cmd.env(format!("MCP_REPLICA_{}", i + 1), format!("127.0.0.1:{p}"));
+    }
+    let child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("{bin}: {e} (install HAProxy or set ALPACA_MCP_TEST_HAPROXY)"));
     // Up when it answers its statistics.
@@ -133,7 +127,7 @@ async fn haproxy(dir: &Path, port: u16, stats: u16, backends: &[u16]) -> tokio::
 }
 
 /// Requests each backend server has been sent so far (`req_tot` of HAProxy's CSV).
-async fn requests_per_server(stats: u16) -> Option<Vec<(String, u64)>> {
+pub(super) async fn requests_per_server(stats: u16) -> Option<Vec<(String, u64)>> {
     let csv = reqwest::get(format!("http://127.0.0.1:{stats}/stats;csv"))
         .await
         .ok()?
@@ -279,6 +273,7 @@ async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
             public: &public,
             steps: [ab, bb, ab, bb, ab],
             from: None,
+            ca: None,
         },
         "alice",
         "paper",
@@ -359,7 +354,6 @@ async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
 async fn behind_haproxy_sessions_stick_stateless_calls_spread_and_a_killed_replica_loses_nothing() {
     let mock = fake().await;
     let db = support::postgres::database("haproxy").await;
-    let dir = tempfile::tempdir().unwrap();
     let (proxy_port, stats) = (free_port(), free_port());
     let public = format!("http://127.0.0.1:{proxy_port}");
     let (pa, pb) = (free_port(), free_port());
@@ -367,7 +361,7 @@ async fn behind_haproxy_sessions_stick_stateless_calls_spread_and_a_killed_repli
         replica(pa, &public, &mock, &db.url, false),
         replica(pb, &public, &mock, &db.url, true)
     );
-    let _proxy = haproxy(dir.path(), proxy_port, stats, &[pa, pb]).await;
+    let _proxy = haproxy(proxy_port, stats, &[pa, pb]).await;
     // Both up in HAProxy's eyes (two checks each) before the run.
     tokio::time::sleep(Duration::from_millis(800)).await;
 
@@ -472,7 +466,6 @@ async fn replicas_load_many_users_through_haproxy() {
     );
     let mock = fake().await;
     let db = support::postgres::database("load").await;
-    let dir = tempfile::tempdir().unwrap();
     let (proxy_port, stats) = (free_port(), free_port());
     let public = format!("http://127.0.0.1:{proxy_port}");
     let (pa, pb) = (free_port(), free_port());
@@ -485,7 +478,7 @@ async fn replicas_load_many_users_through_haproxy() {
         replica_with(pb, &public, &mock, &db.url, true, &extra)
     );
     let pids = [a.child.id().unwrap(), b.child.id().unwrap()];
-    let _proxy = haproxy(dir.path(), proxy_port, stats, &[pa, pb]).await;
+    let _proxy = haproxy(proxy_port, stats, &[pa, pb]).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // Sign-ins, a few at a time, each from an address of its own.
