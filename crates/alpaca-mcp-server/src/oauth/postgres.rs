@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -281,12 +281,9 @@ impl Postgres {
         tx.commit().await.map_err(db)
     }
 
-    /// One statement outside a transaction: prepared (once per connection), then run.
+    /// One statement outside a transaction, on a pooled connection.
     async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql).await.map_err(db)?;
-        self.count(1);
-        client.execute(&stmt, params).await.map_err(db)
+        self.on().await?.execute(sql, params).await
     }
 
     async fn query_opt(
@@ -294,10 +291,7 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql).await.map_err(db)?;
-        self.count(1);
-        client.query_opt(&stmt, params).await.map_err(db)
+        self.on().await?.query_opt(sql, params).await
     }
 
     async fn query(
@@ -305,10 +299,15 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql).await.map_err(db)?;
-        self.count(1);
-        client.query(&stmt, params).await.map_err(db)
+        self.on().await?.query(sql, params).await
+    }
+
+    /// A pooled connection's statements.
+    async fn on(&self) -> Result<Tx<'_, deadpool_postgres::Client>, StoreError> {
+        Ok(Tx {
+            tx: self.client().await?,
+            store: self,
+        })
     }
 
     fn count(&self, n: u64) {
@@ -316,13 +315,17 @@ impl Postgres {
     }
 }
 
-/// A transaction's statements, prepared through the pool's statement cache and counted.
-struct Tx<'a> {
-    tx: deadpool_postgres::Transaction<'a>,
+/// Statements on `C`, a pooled connection or a transaction on one: prepared through the
+/// pool's statement cache (once per connection), then run, and counted.
+struct Tx<'a, C> {
+    tx: C,
     store: &'a Postgres,
 }
 
-impl Tx<'_> {
+/// A transaction's statements.
+type InTx<'a> = Tx<'a, deadpool_postgres::Transaction<'a>>;
+
+impl<C: GenericClient> Tx<'_, C> {
     async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         let stmt = self.tx.prepare_cached(sql).await.map_err(db)?;
         self.store.count(1);
@@ -348,7 +351,9 @@ impl Tx<'_> {
         self.store.count(1);
         self.tx.query(&stmt, params).await.map_err(db)
     }
+}
 
+impl InTx<'_> {
     async fn commit(self) -> Result<(), StoreError> {
         self.store.count(1);
         self.tx.commit().await.map_err(db)
@@ -403,7 +408,7 @@ fn uris(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }
 
-async fn insert_tokens(tx: &Tx<'_>, grant: &str, issued: &Issued) -> Result<(), StoreError> {
+async fn insert_tokens(tx: &InTx<'_>, grant: &str, issued: &Issued) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO tokens (digest, grant_id, kind, expires_at) VALUES ($1, $2, 'access', $3), ($4, $2, 'refresh', $5)",
         &[
@@ -418,7 +423,7 @@ async fn insert_tokens(tx: &Tx<'_>, grant: &str, issued: &Issued) -> Result<(), 
     Ok(())
 }
 
-async fn end_grant(tx: &Tx<'_>, grant: &str) -> Result<bool, StoreError> {
+async fn end_grant(tx: &InTx<'_>, grant: &str) -> Result<bool, StoreError> {
     // The user's Alpaca token goes with the grant.
     tx.execute(
         "DELETE FROM upstream WHERE id = (SELECT upstream_id FROM grants WHERE id = $1)",
