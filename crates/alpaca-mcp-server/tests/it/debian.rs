@@ -86,16 +86,17 @@ async fn bash(script: &str, env: &[(&str, &str)]) -> String {
     said
 }
 
-/// Undoes an earlier run: the user, its files, the database, and the three files the setup
+/// Undoes an earlier run: the user, its files, the database, and the two files the setup
 /// changes, put back as they were before the first run (kept in `/var/backups`).
 const UNDO: &str = r#"
 set +e
 userdel alpaca-mcp 2>/dev/null
-rm -rf /etc/alpaca-mcp /etc/systemd/system/alpaca-mcp@.service /usr/local/bin/alpaca-mcp-server
+rm -rf /etc/alpaca-mcp /etc/systemd/system/alpaca-mcp@.service /usr/local/bin/alpaca-mcp-server \
+  /etc/haproxy/alpaca-mcp
 printf 'DROP DATABASE IF EXISTS amcp;\nDROP ROLE IF EXISTS amcp;\n' | runuser -u postgres -- psql -q
 keep=/var/backups/alpaca-mcp-debian-test
 mkdir -p "$keep"
-for f in /etc/default/haproxy /etc/haproxy/haproxy.cfg /etc/caddy/Caddyfile; do
+for f in /etc/default/haproxy /etc/caddy/Caddyfile; do
   k="$keep/$(basename "$f")"
   if [ -e "$k" ]; then cp "$k" "$f"; elif [ -e "$f" ]; then cp "$f" "$k"; fi
 done
@@ -282,11 +283,12 @@ async fn the_readme_debian_steps_serve_users_through_caddy_and_haproxy() {
         assert!(log.lock().unwrap().contains("state in PostgreSQL"));
     }
     let dir = tempfile::tempdir().unwrap();
-    // Debian's haproxy.service: EnvironmentFile=-/etc/default/haproxy, haproxy -f $CONFIG.
+    // Debian's haproxy.service: EnvironmentFile=-/etc/default/haproxy, haproxy -f $CONFIG
+    // (here in the foreground, one process).
     let haproxy_env = environment_file(&read("/etc/default/haproxy"));
     let haproxy = start(
         "haproxy",
-        &["-db", "-f", "/etc/haproxy/haproxy.cfg"],
+        &["-db", "-f", &haproxy_env["CONFIG"]],
         &haproxy_env,
         &dir.path().join("haproxy.log"),
     );
@@ -341,6 +343,15 @@ async fn the_readme_debian_steps_serve_users_through_caddy_and_haproxy() {
         "Caddy and HAProxy did not start:\n{}{}",
         read(&caddy_log),
         read(caddy_log.with_extension("err"))
+    );
+    // HAProxy gave up root once its ports were bound, as Debian's own configuration does.
+    let haproxy_uid = bash("id -u haproxy", &[]).await;
+    let status = read(format!("/proc/{}/status", haproxy.id().unwrap()));
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid.split_whitespace().nth(2),
+        Some(haproxy_uid.trim()),
+        "HAProxy runs as haproxy: {uid}"
     );
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&root).unwrap()).unwrap();
 
