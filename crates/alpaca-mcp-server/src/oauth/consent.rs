@@ -425,7 +425,7 @@ pub(crate) async fn decide(
         peer.as_ref().map(|p| &p.0),
         &oauth.settings.trusted_proxies,
     );
-    if oauth.attempts.exceeded(ip) {
+    if oauth.attempts.exceeded(&*oauth.store, ip).await {
         tracing::warn!(%ip, "too many wrong owner passphrases; refusing attempts for a while");
         return error_page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -444,7 +444,7 @@ pub(crate) async fn decide(
     .await
     .unwrap_or(false);
     if !right {
-        oauth.attempts.record(ip);
+        oauth.attempts.record(&*oauth.store, ip).await;
         tracing::warn!(%ip, "a wrong owner passphrase on the consent page");
         return again(
             &oauth,

@@ -1,5 +1,5 @@
-//! The schema of the state (OAuth, and the safety ledger replicas share), one list of migrations for both stores (SQLite and
-//! PostgreSQL). The SQL keeps to what both read the same way: `TEXT` and `BIGINT` columns
+//! The schema of the state (OAuth, the safety ledger replicas share, the per-address limits'
+//! counts), one list of migrations for both stores (SQLite and PostgreSQL). The SQL keeps to what both read the same way: `TEXT` and `BIGINT` columns
 //! (flags are 0 or 1, times Unix seconds), primary keys, `REFERENCES ... ON DELETE CASCADE`,
 //! `CHECK`, and `ALTER TABLE ... ADD COLUMN`. SQLite records the version in `PRAGMA
 //! user_version`, PostgreSQL in the table `alpaca_mcp_schema`.
@@ -80,6 +80,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sent_at BIGINT NOT NULL
     );
     CREATE INDEX order_slots_caller ON order_slots(caller, sent_at);",
+    // 5: events the per-address limits count (wrong owner passphrases, registrations), so
+    // that the limits hold over every replica and across restarts.
+    "CREATE TABLE limit_events (
+        kind TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX limit_events_kind ON limit_events(kind, at);",
 ];
 
 /// The schema version this build writes.

@@ -216,9 +216,9 @@ impl OAuth {
             connect,
             refused: Mutex::new(std::collections::HashSet::new()),
             // Five wrong passphrases per address per 15 minutes, 50 in all.
-            attempts: Limiter::new(5, 50, Duration::from_secs(15 * 60)),
+            attempts: Limiter::new("passphrase", 5, 50, Duration::from_secs(15 * 60)),
             // Twenty registrations per address per hour, 200 in all.
-            registrations: Limiter::new(20, 200, Duration::from_secs(3600)),
+            registrations: Limiter::new("registration", 20, 200, Duration::from_secs(3600)),
             last_purge: Mutex::new(None),
         }
     }
@@ -470,36 +470,54 @@ async fn authorization_server(State(oauth): State<Arc<OAuth>>) -> Response {
 }
 
 /// Counts events per address in a window, with a cap over all addresses (behind a reverse
-/// proxy every request may come from one address).
+/// proxy every request may come from one address). The events are in the store, so a limit
+/// holds over every replica that shares it, and across restarts.
 pub(crate) struct Limiter {
-    per_address: usize,
-    total: usize,
+    /// What is counted, as the store names it.
+    kind: &'static str,
+    per_address: u64,
+    total: u64,
     window: Duration,
-    events: Mutex<Vec<(IpAddr, Instant)>>,
 }
 
 impl Limiter {
-    fn new(per_address: usize, total: usize, window: Duration) -> Self {
+    fn new(kind: &'static str, per_address: u64, total: u64, window: Duration) -> Self {
         Limiter {
+            kind,
             per_address,
             total,
             window,
-            events: Mutex::new(Vec::new()),
         }
     }
 
-    /// Whether `ip` is over its limit (or everyone is over the total).
-    pub(crate) fn exceeded(&self, ip: IpAddr) -> bool {
-        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        events.retain(|(_, t)| t.elapsed() < self.window);
-        events.len() >= self.total
-            || events.iter().filter(|(a, _)| *a == ip).count() >= self.per_address
+    fn since(&self, now: i64) -> i64 {
+        now - self.window.as_secs() as i64
+    }
+
+    /// Whether `ip` is over its limit (or everyone is over the total). A store that cannot
+    /// answer counts as over: the attempt waits rather than go uncounted.
+    pub(crate) async fn exceeded(&self, store: &dyn Store, ip: IpAddr) -> bool {
+        match store
+            .count_events(self.kind, &ip.to_string(), self.since(now()))
+            .await
+        {
+            Ok((mine, all)) => all >= self.total || mine >= self.per_address,
+            Err(e) => {
+                tracing::error!(error = %e, kind = self.kind, "cannot count for a limit; refusing");
+                true
+            }
+        }
     }
 
     /// Records one event for `ip`.
-    pub(crate) fn record(&self, ip: IpAddr) {
-        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        events.push((ip, Instant::now()));
+    pub(crate) async fn record(&self, store: &dyn Store, ip: IpAddr) {
+        let now = now();
+        if let Err(e) = store
+            .record_event(self.kind, &ip.to_string(), now, self.since(now))
+            .await
+        {
+            tracing::error!(error = %e, kind = self.kind, "cannot record an event for a limit");
+        }
     }
 }
 

@@ -869,6 +869,40 @@ impl Store for Postgres {
             }
         })
     }
+
+    fn count_events<'a>(&'a self, kind: &'a str, ip: &'a str, since: i64) -> Fut<'a, (u64, u64)> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT count(*), count(*) FILTER (WHERE ip = $2) FROM limit_events
+                     WHERE kind = $1 AND at >= $3",
+                    &[&kind, &ip, &since],
+                )
+                .await?;
+            let get = |i| {
+                row.as_ref()
+                    .map_or(Ok(0), |r| r.try_get::<_, i64>(i).map_err(err))
+            };
+            Ok((get(1)? as u64, get(0)? as u64))
+        })
+    }
+
+    fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()> {
+        Box::pin(async move {
+            in_tx!(self, |tx| {
+                tx.execute(
+                    "DELETE FROM limit_events WHERE kind = $1 AND at < $2",
+                    &[&kind, &since],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO limit_events (kind, ip, at) VALUES ($1, $2, $3)",
+                    &[&kind, &ip, &now],
+                )
+                .await?;
+            })
+        })
+    }
 }
 
 /// The safety ledger ([`alpaca_mcp::ledger`]) in the same database, sharing the store's

@@ -125,7 +125,7 @@ pub(crate) async fn register(
         peer.as_ref().map(|p| &p.0),
         &oauth.settings.trusted_proxies,
     );
-    if oauth.registrations.exceeded(ip) {
+    if oauth.registrations.exceeded(&*oauth.store, ip).await {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -218,7 +218,7 @@ pub(crate) async fn register(
             "the server cannot store the registration now",
         );
     }
-    oauth.registrations.record(ip);
+    oauth.registrations.record(&*oauth.store, ip).await;
     tracing::info!(client = %client.id, name = ?client.name, "registered an OAuth client");
     let mut body = json!({
         "client_id": client.id,

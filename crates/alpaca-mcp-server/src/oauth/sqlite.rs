@@ -597,6 +597,32 @@ impl Store for Sqlite {
             Ok(row.filter(|(_, exp)| *exp > now).map(|(b, _)| b))
         }))
     }
+
+    fn count_events<'a>(&'a self, kind: &'a str, ip: &'a str, since: i64) -> Fut<'a, (u64, u64)> {
+        ready(self.with(|conn| {
+            conn.query_row(
+                "SELECT count(*), coalesce(sum(ip = ?2), 0) FROM limit_events
+                 WHERE kind = ?1 AND at >= ?3",
+                params![kind, ip, since],
+                |r| Ok((r.get::<_, i64>(1)? as u64, r.get::<_, i64>(0)? as u64)),
+            )
+        }))
+    }
+
+    fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()> {
+        ready(self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM limit_events WHERE kind = ?1 AND at < ?2",
+                params![kind, since],
+            )?;
+            tx.execute(
+                "INSERT INTO limit_events (kind, ip, at) VALUES (?1, ?2, ?3)",
+                params![kind, ip, now],
+            )?;
+            tx.commit()
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -226,4 +226,9 @@ pub trait Store: Send + Sync {
     /// Takes (removes) the consent form under `digest`: `Some` for one caller only, and only
     /// while it has not expired.
     fn take_consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>>;
+    /// How many events of `kind` there were at `since` or later: from `ip`, and from anyone.
+    fn count_events<'a>(&'a self, kind: &'a str, ip: &'a str, since: i64) -> Fut<'a, (u64, u64)>;
+    /// Records an event of `kind` from `ip` at `now`, and forgets those of `kind` before
+    /// `since`.
+    fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()>;
 }

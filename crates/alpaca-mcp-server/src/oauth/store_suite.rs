@@ -226,9 +226,63 @@ pub(crate) async fn consent_forms_are_answered_once_and_bounded(s: &dyn Store) {
 }
 
 /// Every case above, each on a fresh store from `open`.
+pub(crate) async fn limit_events_are_counted_per_address_and_kind_within_the_window(s: &dyn Store) {
+    let now = 1_000_000;
+    assert_eq!(
+        s.count_events("passphrase", "10.0.0.1", 0).await.unwrap(),
+        (0, 0)
+    );
+    for (ip, at) in [
+        ("10.0.0.1", now),
+        ("10.0.0.1", now + 10),
+        ("10.0.0.2", now + 20),
+    ] {
+        s.record_event("passphrase", ip, at, at - 900)
+            .await
+            .unwrap();
+    }
+    s.record_event("registration", "10.0.0.1", now + 30, now - 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.count_events("passphrase", "10.0.0.1", now).await.unwrap(),
+        (2, 3)
+    );
+    assert_eq!(
+        s.count_events("passphrase", "10.0.0.2", now).await.unwrap(),
+        (1, 3)
+    );
+    assert_eq!(
+        s.count_events("registration", "10.0.0.1", now)
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    // Only those at `since` or later count.
+    assert_eq!(
+        s.count_events("passphrase", "10.0.0.1", now + 5)
+            .await
+            .unwrap(),
+        (1, 2)
+    );
+    // Recording forgets what is older than its window; other kinds stay.
+    s.record_event("passphrase", "10.0.0.3", now + 1000, now + 15)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.count_events("passphrase", "10.0.0.1", 0).await.unwrap(),
+        (0, 2)
+    );
+    assert_eq!(
+        s.count_events("registration", "10.0.0.1", 0).await.unwrap(),
+        (1, 1)
+    );
+}
+
 pub(crate) async fn all<S: Store, F: std::future::Future<Output = S>>(open: impl Fn() -> F) {
     codes_redeem_once_and_grants_rotate_and_revoke(&open().await).await;
     a_grant_acts_with_its_codes_alpaca_sign_in_which_ends_with_it(&open().await).await;
     revoking_tokens_and_everything(&open().await).await;
     consent_forms_are_answered_once_and_bounded(&open().await).await;
+    limit_events_are_counted_per_address_and_kind_within_the_window(&open().await).await;
 }

@@ -639,7 +639,7 @@ async fn consent_needs_its_csrf_value_and_the_passphrase() {
 }
 
 #[tokio::test]
-async fn wrong_passphrases_are_rate_limited_per_address() {
+async fn wrong_passphrases_are_rate_limited_per_address_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
     let client = register(&base).await;
@@ -665,6 +665,18 @@ async fn wrong_passphrases_are_rate_limited_per_address() {
     ];
     assert_eq!(
         answer(&base, &page, Some(&cookie), &right).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The count is in the state: a restarted server still makes this address wait.
+    drop(_child);
+    let (_child, base) = owner_server(dir.path(), free_port(), &[]).await;
+    let client = register(&base).await;
+    let (_, challenge) = pkce();
+    let (_, cookie, page, _) = authorize(&base, &standard(&client, &challenge)).await;
+    assert_eq!(
+        answer(&base, &page, Some(&cookie.unwrap()), &right)
+            .await
+            .status(),
         StatusCode::TOO_MANY_REQUESTS
     );
 }

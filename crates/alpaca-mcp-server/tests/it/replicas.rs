@@ -256,7 +256,7 @@ fn order_posts(mock: &MockServer) -> usize {
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL and HAProxy: ALPACA_MCP_TEST_POSTGRES (see .ci/run)"]
-async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
+async fn two_replicas_share_sign_ins_confirmations_and_the_limits() {
     let mock = fake().await;
     let db = support::postgres::database("replicas").await;
     let public_port = free_port();
@@ -345,6 +345,23 @@ async fn two_replicas_share_sign_ins_confirmations_and_the_order_limit() {
 
     for c in [at_a, at_b, plain_a, plain_b] {
         let _ = c.cancel().await;
+    }
+
+    // Registrations from one address count at both: 20 an hour, however they are spread.
+    let register = |base: &str| {
+        reqwest::Client::new()
+            .post(format!("{base}/register"))
+            .header("x-forwarded-for", "198.51.100.7")
+            .json(&json!({"redirect_uris": ["http://127.0.0.1:9/cb"], "client_name": "many"}))
+            .send()
+    };
+    for i in 0..20 {
+        let r = register([ab, bb][i % 2]).await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "registration {i}");
+    }
+    for base in [ab, bb] {
+        let r = register(base).await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
     }
     drop((a.child, b.child));
 }
