@@ -1103,6 +1103,66 @@ mod tests {
 
     #[tokio::test]
     #[ignore = "needs PostgreSQL: set ALPACA_MCP_TEST_POSTGRES (see .ci/run)"]
+    async fn an_older_schema_is_migrated_keeping_its_rows_and_a_newer_one_is_refused() {
+        let db = support::postgres::database("schema").await;
+        // A database as the build before the last migration left it, with a grant in it.
+        let now = 1_000_000;
+        {
+            let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute("CREATE TABLE alpaca_mcp_schema (version BIGINT NOT NULL)")
+                .await
+                .unwrap();
+            for sql in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+                client.batch_execute(sql).await.unwrap();
+            }
+            let older = SCHEMA_VERSION - 1;
+            client
+                .execute(
+                    "INSERT INTO alpaca_mcp_schema (version) VALUES ($1)",
+                    &[&older],
+                )
+                .await
+                .unwrap();
+        }
+        {
+            let s = Postgres::connect(&db.url).await.unwrap();
+            s.start_grant("none", &grant(now), &issued(1, now))
+                .await
+                .unwrap();
+        }
+        let s = Postgres::connect(&db.url).await.unwrap();
+        assert_eq!(s.access("a1", now, 100).await.unwrap().unwrap().id, "g1");
+        s.record_event("registration", "10.0.0.1", now, now - 60)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.count_events("registration", "10.0.0.1", 0).await.unwrap(),
+            (1, 1)
+        );
+        // A later build's database: refused, saying what to do, and left as it is.
+        let newer = SCHEMA_VERSION + 1;
+        s.execute("UPDATE alpaca_mcp_schema SET version = $1", &[&newer])
+            .await
+            .unwrap();
+        let e = Postgres::connect(&db.url)
+            .await
+            .err()
+            .expect("a newer schema is refused");
+        assert!(e.0.contains("newer than this build's"), "{e}");
+        let row = s
+            .query_opt("SELECT version FROM alpaca_mcp_schema", &[])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), newer);
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: set ALPACA_MCP_TEST_POSTGRES (see .ci/run)"]
     async fn replicas_racing_for_one_code_or_one_refresh_token_see_one_winner() {
         let db = support::postgres::database("race").await;
         // Two replicas: two pools on one database, migrating at once.

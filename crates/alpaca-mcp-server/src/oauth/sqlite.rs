@@ -651,6 +651,46 @@ mod tests {
     }
 
     #[test]
+    fn an_older_schema_is_migrated_keeping_its_rows_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        create_private_dir(&state).unwrap();
+        // A database as the build before the last migration left it, with a grant in it.
+        let now = 1_000_000;
+        {
+            let mut conn = Connection::open(state.join(FILE_NAME)).unwrap();
+            for (i, sql) in MIGRATIONS[..MIGRATIONS.len() - 1].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+        }
+        {
+            let s = Sqlite::open(&state).unwrap();
+            block(s.start_grant("none", &grant(now), &issued(1, now)));
+        }
+        let s = Sqlite::open(&state).unwrap();
+        assert_eq!(block(s.access("a1", now, 100)).unwrap().id, "g1");
+        block(s.record_event("registration", "10.0.0.1", now, now - 60));
+        assert_eq!(block(s.count_events("registration", "10.0.0.1", 0)), (1, 1));
+        // A later build's database: refused, saying what to do, and left as it is.
+        s.with(|c| c.pragma_update(None, "user_version", SCHEMA_VERSION + 1))
+            .unwrap();
+        drop(s);
+        let e = Sqlite::open(&state)
+            .err()
+            .expect("a newer schema is refused");
+        assert!(e.0.contains("newer than this build's"), "{e}");
+        let conn = Connection::open(state.join(FILE_NAME)).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION + 1);
+    }
+
+    #[test]
     fn debug_leaves_the_sealed_token_out() {
         let up = Upstream {
             id: "u1".into(),

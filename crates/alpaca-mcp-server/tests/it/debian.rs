@@ -106,6 +106,10 @@ exit 0
 /// Starts the system PostgreSQL cluster, as the package's systemd unit would; prints the
 /// command that stops it again if it was down.
 const START_POSTGRESQL: &str = r#"
+# The package makes a cluster when it is installed; a machine that had it removed gets one.
+if ! pg_lsclusters -h | grep -q .; then
+  pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -1)" main >/dev/null
+fi
 read -r version cluster _ < <(pg_lsclusters -h | head -1)
 if ! pg_ctlcluster "$version" "$cluster" status >/dev/null; then
   pg_ctlcluster "$version" "$cluster" start
