@@ -1148,10 +1148,9 @@ mod tests {
         s.execute("UPDATE alpaca_mcp_schema SET version = $1", &[&newer])
             .await
             .unwrap();
-        let e = Postgres::connect(&db.url)
-            .await
-            .err()
-            .expect("a newer schema is refused");
+        let Err(e) = Postgres::connect(&db.url).await else {
+            panic!("a newer schema is refused");
+        };
         assert!(e.0.contains("newer than this build's"), "{e}");
         let row = s
             .query_opt("SELECT version FROM alpaca_mcp_schema", &[])

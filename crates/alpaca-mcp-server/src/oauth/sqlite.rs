@@ -679,9 +679,9 @@ mod tests {
         s.with(|c| c.pragma_update(None, "user_version", SCHEMA_VERSION + 1))
             .unwrap();
         drop(s);
-        let e = Sqlite::open(&state)
-            .err()
-            .expect("a newer schema is refused");
+        let Err(e) = Sqlite::open(&state) else {
+            panic!("a newer schema is refused");
+        };
         assert!(e.0.contains("newer than this build's"), "{e}");
         let conn = Connection::open(state.join(FILE_NAME)).unwrap();
         let version: i64 = conn
