@@ -369,3 +369,23 @@ fn the_readme_caddy_recipes_buffer_request_bodies() {
     }
     assert!(readme.contains("write `buffer_requests` in\nplace of `request_buffers 1MiB`"));
 }
+
+/// So do the deployments' own: compose's (a current Caddy) and Debian's (2.6.2, which spells
+/// the buffering `buffer_requests`).
+#[test]
+fn the_deployments_caddyfiles_buffer_request_bodies() {
+    for (file, buffering) in [
+        (
+            include_str!("../../../../deploy/Caddyfile"),
+            "request_buffers 1MiB",
+        ),
+        (
+            include_str!("../../../../deploy/debian/Caddyfile"),
+            "buffer_requests",
+        ),
+    ] {
+        let site = file.split("reverse_proxy").nth(1).expect("a reverse_proxy");
+        assert!(site.contains(buffering), "{file}");
+        assert!(file.contains("max_size 1MiB"), "{file}");
+    }
+}
