@@ -81,8 +81,9 @@ pub async fn spawn_http(
     spawn_listening(cmd).await
 }
 
-/// Spawns `cmd`, a server that says `listening on URL` on stderr (the binary, or a wrapper
-/// that runs it as another user); the child, that URL and its stderr so far (kept being read).
+/// Spawns `cmd`, the binary as prepared by the caller (its own environment, another user),
+/// which says `listening on URL` on stderr; the child, that URL and its stderr so far (kept
+/// being read).
 pub async fn spawn_listening(
     mut cmd: tokio::process::Command,
 ) -> (

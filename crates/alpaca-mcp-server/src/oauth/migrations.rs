@@ -1,8 +1,9 @@
 //! The schema of the state (OAuth, the safety ledger replicas share, the per-address limits'
-//! counts), one list of migrations for both stores (SQLite and PostgreSQL). The SQL keeps to what both read the same way: `TEXT` and `BIGINT` columns
-//! (flags are 0 or 1, times Unix seconds), primary keys, `REFERENCES ... ON DELETE CASCADE`,
-//! `CHECK`, and `ALTER TABLE ... ADD COLUMN`. SQLite records the version in `PRAGMA
-//! user_version`, PostgreSQL in the table `alpaca_mcp_schema`.
+//! counts), one list of migrations for both stores (SQLite and PostgreSQL). The SQL keeps to
+//! what both read the same way: `TEXT` and `BIGINT` columns (flags are 0 or 1, times Unix
+//! seconds), primary keys, `REFERENCES ... ON DELETE CASCADE`, `CHECK`, and `ALTER TABLE ...
+//! ADD COLUMN`. SQLite records the version in `PRAGMA user_version`, PostgreSQL in the table
+//! `alpaca_mcp_schema`.
 
 /// Each migration takes the schema from its index to the next version.
 pub(crate) const MIGRATIONS: &[&str] = &[

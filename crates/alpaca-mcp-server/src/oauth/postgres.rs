@@ -874,7 +874,7 @@ impl Store for Postgres {
         Box::pin(async move {
             let row = self
                 .query_opt(
-                    "SELECT count(*), count(*) FILTER (WHERE ip = $2) FROM limit_events
+                    "SELECT count(*) FILTER (WHERE ip = $2), count(*) FROM limit_events
                      WHERE kind = $1 AND at >= $3",
                     &[&kind, &ip, &since],
                 )
@@ -883,7 +883,7 @@ impl Store for Postgres {
                 row.as_ref()
                     .map_or(Ok(0), |r| r.try_get::<_, i64>(i).map_err(err))
             };
-            Ok((get(1)? as u64, get(0)? as u64))
+            Ok((get(0)? as u64, get(1)? as u64))
         })
     }
 

@@ -601,10 +601,10 @@ impl Store for Sqlite {
     fn count_events<'a>(&'a self, kind: &'a str, ip: &'a str, since: i64) -> Fut<'a, (u64, u64)> {
         ready(self.with(|conn| {
             conn.query_row(
-                "SELECT count(*), coalesce(sum(ip = ?2), 0) FROM limit_events
+                "SELECT coalesce(sum(ip = ?2), 0), count(*) FROM limit_events
                  WHERE kind = ?1 AND at >= ?3",
                 params![kind, ip, since],
-                |r| Ok((r.get::<_, i64>(1)? as u64, r.get::<_, i64>(0)? as u64)),
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )
         }))
     }

@@ -388,9 +388,28 @@ pub(super) async fn sign_in_via(via: Via<'_>, name: &str, env: &str, access: &st
 }
 
 pub(super) async fn client(base: &str, token: &str) -> Client {
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token);
-    ().serve(StreamableHttpClientTransport::from_config(config))
+    connected(StreamableHttpClientTransport::from_config(mcp_config(
+        base, token,
+    )))
+    .await
+}
+
+/// [`client`] over `http` (one that trusts a TLS proxy's authority, say) in place of rmcp's
+/// own HTTP client.
+pub(super) async fn client_over(http: reqwest::Client, base: &str, token: &str) -> Client {
+    connected(StreamableHttpClientTransport::with_client(
+        http,
+        mcp_config(base, token),
+    ))
+    .await
+}
+
+fn mcp_config(base: &str, token: &str) -> StreamableHttpClientTransportConfig {
+    StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token)
+}
+
+async fn connected(transport: StreamableHttpClientTransport<reqwest::Client>) -> Client {
+    ().serve(transport)
         .await
         .expect("initialize with our token")
 }

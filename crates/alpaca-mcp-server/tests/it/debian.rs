@@ -20,13 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use rmcp::ServiceExt;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use super::alpaca_connect::{APP, Via, call, fake, http_for, sign_in_via, text};
-use super::common::{BIN, Client};
+use super::alpaca_connect::{APP, Via, call, client_over, fake, http_for, sign_in_via, text};
+use super::common::BIN;
 use super::replicas::requests_per_server;
 
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
@@ -176,15 +173,6 @@ fn start(
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("{program}: {e}"))
-}
-
-/// rmcp's client at `base` with our `token`, over `http` (which trusts Caddy's authority).
-async fn client(http: reqwest::Client, token: &str) -> Client {
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(format!("{PUBLIC}/mcp")).auth_header(token);
-    ().serve(StreamableHttpClientTransport::with_client(http, config))
-        .await
-        .expect("initialize through Caddy and HAProxy")
 }
 
 fn read(path: impl AsRef<Path>) -> String {
@@ -369,7 +357,7 @@ async fn the_readme_debian_steps_serve_users_through_caddy_and_haproxy() {
     let token = sign_in_via(via, "alice", "paper", "trade").await;
     // Sessions of a few clients: they spread over both replicas.
     for _ in 0..4 {
-        let c = client(http_for(&via), &token).await;
+        let c = client_over(http_for(&via), PUBLIC, &token).await;
         let r = call(&c, "get_account_info", json!({})).await;
         assert_ne!(r.is_error, Some(true), "{}", text(&r));
         let r = call(&c, "get_orders", json!({})).await;
@@ -404,7 +392,7 @@ async fn the_readme_debian_steps_serve_users_through_caddy_and_haproxy() {
     // Replica 1 dies: a new client goes on at replica 2 with the same token.
     r1.kill().await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let c = client(http_for(&via), &token).await;
+    let c = client_over(http_for(&via), PUBLIC, &token).await;
     let r = call(&c, "get_account_info", json!({})).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
     let _ = c.cancel().await;
