@@ -20,12 +20,23 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// A port nobody listens on now (the public URL must name the port before the server starts).
+/// Not one the kernel hands out: between this call and the server's bind, a parallel test's
+/// outgoing connection could take an ephemeral port (from 32768 on Linux, 49152 elsewhere),
+/// and the server then fails with "Address already in use" (seen in CI). So ports come from
+/// 20000-32767, each handed out once per process, starting at a place of this process's own.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 32_768 - LOW;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = (LOW + (start + n) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}-32767");
 }
 
 /// The sandbox server in owner mode on `port` with its state in `dir`; the child and the
