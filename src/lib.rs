@@ -31,6 +31,7 @@ pub mod output;
 mod pagination;
 pub mod prompts;
 pub mod registry;
+pub mod request_id;
 pub mod resources;
 pub mod safety;
 pub mod server;

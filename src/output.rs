@@ -127,26 +127,61 @@ impl OutputConfig {
         }
         let Some(Value::Object(envelope)) = result.structured_content.clone() else {
             return Written {
-                result,
+                result: self.cut_text(result),
                 cut_to: None,
                 rows: 0,
             };
         };
+        if let Some(w) = self.fit_rows(&envelope, tool) {
+            return w;
+        }
+        // Single values are too large (a huge field beside the rows, a huge cell, a huge
+        // answer that is no table): long strings are shortened, then long lists cut, each
+        // step tighter, until whole rows fit again.
+        for (max_str, max_items) in shortening_steps(self.max_chars) {
+            let mut cuts = Cuts::default();
+            let mut env = Value::Object(envelope.clone());
+            shorten(&mut env, max_str, max_items, &mut cuts);
+            let Value::Object(mut env) = env else {
+                continue;
+            };
+            if cuts.strings + cuts.arrays == 0 {
+                continue;
+            }
+            note_values_cut(&mut env, self.max_chars, max_str, max_items, &cuts, tool);
+            if let Some(w) = self.fit_rows(&env, tool) {
+                return w;
+            }
+        }
+        Written {
+            result: self.left_out(&envelope, tool),
+            cut_to: None,
+            rows: 0,
+        }
+    }
+
+    /// `envelope` written with as many whole rows as fit, in order (`meta.budget` saying how
+    /// many of how many); `None` when not even one row fits beside the rest, or the rest
+    /// alone is over the budget.
+    fn fit_rows(&self, envelope: &Map<String, Value>, tool: &ToolShape) -> Option<Written> {
         let mut rest = envelope.get("data").cloned().unwrap_or(Value::Null);
         let tables = compact::extract(&mut rest, tool.keyed);
         let total: usize = tables.iter().map(|t| t.rows.len()).sum();
-        let written = self.emit(&envelope, &rest, &tables);
-        if self.fits(&written) || total == 0 {
-            return Written {
+        let written = self.emit(envelope, &rest, &tables);
+        if self.fits(&written) {
+            return Some(Written {
                 result: written,
                 cut_to: None,
                 rows: total,
-            };
+            });
+        }
+        if total == 0 || self.fixed_part_too_large(envelope, &rest) {
+            return None;
         }
         // Whole rows, in order, until the budget; then fewer while the meta that says so
         // pushes the text over.
-        let mut keep = self.rows_that_fit(&envelope, &rest, &tables);
-        loop {
+        let mut keep = self.rows_that_fit(envelope, &rest, &tables);
+        while keep > 0 {
             let (kept, first_out) = cut(&tables, keep);
             let mut env = envelope.clone();
             add_budget_meta(&mut env, self.max_chars, keep, total, first_out, tool);
@@ -154,15 +189,79 @@ impl OutputConfig {
             compact::insert(&mut data, kept.clone());
             env.insert("data".into(), data);
             let written = self.emit(&env, &rest, &kept);
-            if self.fits(&written) || keep == 0 {
-                return Written {
+            if self.fits(&written) {
+                return Some(Written {
                     result: written,
                     cut_to: Some(keep),
                     rows: total,
-                };
+                });
             }
             keep -= 1;
         }
+        None
+    }
+
+    /// The last resort: nothing of the answer fits even shortened, so `data` is a sentence
+    /// saying so (with the envelope's notice and mode kept).
+    fn left_out(&self, envelope: &Map<String, Value>, tool: &ToolShape) -> CallToolResult {
+        let mut env = Map::new();
+        for key in ["notice", "mode"] {
+            if let Some(Value::String(v)) = envelope.get(key)
+                && v.len() < 1_000
+            {
+                env.insert(key.into(), Value::String(v.clone()));
+            }
+        }
+        let data = Value::String(format!(
+            "left out: Alpaca's answer is too large to show within {} characters even with its long values shortened; call {} with narrower arguments, or raise ALPACA_MAX_RESULT_CHARS",
+            self.max_chars,
+            tool_name(tool)
+        ));
+        env.insert("data".into(), data.clone());
+        env.insert(
+            "meta".into(),
+            json!({"budget": {"max_chars": self.max_chars, "data_left_out": true}}),
+        );
+        self.emit(&env, &data, &[])
+    }
+
+    /// A result with no envelope (text only), its text blocks cut to the budget at a
+    /// character boundary, saying so.
+    fn cut_text(&self, mut result: CallToolResult) -> CallToolResult {
+        if self.fits(&result) {
+            return result;
+        }
+        let mut room = self.max_chars.saturating_sub(100);
+        for c in &mut result.content {
+            if let Some(t) = c.as_text() {
+                let len = t.text.len();
+                if len > room {
+                    let mut end = room;
+                    while !t.text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    *c = ContentBlock::text(format!(
+                        "{} [... {} more bytes left out to stay within {} characters]",
+                        &t.text[..end],
+                        len - end,
+                        self.max_chars
+                    ));
+                    room = 0;
+                } else {
+                    room -= len;
+                }
+            }
+        }
+        result.structured_content = None;
+        result
+    }
+
+    /// Whether what is not rows (the envelope with its tables emptied) is over the budget on
+    /// its own, so that leaving out more rows cannot help.
+    fn fixed_part_too_large(&self, envelope: &Map<String, Value>, rest: &Value) -> bool {
+        let mut env = envelope.clone();
+        env.insert("data".into(), rest.clone());
+        !self.fits(&self.emit(&env, rest, &[]))
     }
 
     /// The characters the rows of `data` (one page of a list) add to a result, by this
@@ -308,6 +407,148 @@ fn cut(tables: &[Table], keep: usize) -> (Vec<Table>, Option<String>) {
     (out, first_out)
 }
 
+/// The limits [`shorten`] tries, loosest first: strings alone, then lists as well.
+fn shortening_steps(max_chars: usize) -> Vec<(usize, usize)> {
+    let strings = [max_chars / 4, max_chars / 10, max_chars / 40, 200, 80, 32];
+    let mut steps: Vec<(usize, usize)> = strings.iter().map(|s| (*s, usize::MAX)).collect();
+    for items in [1_000, 200, 50, 20, 5, 1] {
+        steps.push((32, items));
+    }
+    steps.retain(|(s, _)| *s >= 16);
+    steps
+}
+
+/// A tool's name for a hint, or words for it.
+fn tool_name(tool: &ToolShape) -> &'static str {
+    if tool.name.is_empty() {
+        "the tool"
+    } else {
+        tool.name
+    }
+}
+
+/// What [`shorten`] cut: how many strings and arrays, and where the first of each was.
+#[derive(Default)]
+struct Cuts {
+    strings: usize,
+    arrays: usize,
+    first: Option<String>,
+}
+
+/// Shortens every string (and object key) of `v` longer than `max_str` characters and cuts
+/// every array longer than `max_items`, marking each: a string ends with how many characters
+/// were left out, an array's last item is a string saying how many items were.
+fn shorten(v: &mut Value, max_str: usize, max_items: usize, cuts: &mut Cuts) {
+    fn walk(v: &mut Value, max_str: usize, max_items: usize, cuts: &mut Cuts, at: &str) {
+        match v {
+            Value::String(s) => {
+                if let Some(short) = shorten_str(s, max_str) {
+                    *s = short;
+                    cuts.strings += 1;
+                    cuts.first.get_or_insert_with(|| at.to_string());
+                }
+            }
+            Value::Array(items) => {
+                if items.len() > max_items {
+                    let left = items.len() - max_items;
+                    items.truncate(max_items);
+                    items.push(Value::String(format!("… ({left} more items left out)")));
+                    cuts.arrays += 1;
+                    cuts.first.get_or_insert_with(|| at.to_string());
+                }
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk(item, max_str, max_items, cuts, &format!("{at}[{i}]"));
+                }
+            }
+            Value::Object(map) => {
+                let long_keys = map.keys().any(|k| k.chars().count() > max_str);
+                if long_keys {
+                    let old = std::mem::take(map);
+                    for (i, (k, val)) in old.into_iter().enumerate() {
+                        let key = match shorten_str(&k, max_str) {
+                            Some(short) => {
+                                cuts.strings += 1;
+                                cuts.first.get_or_insert_with(|| at.to_string());
+                                format!("{short} #{i}")
+                            }
+                            None => k,
+                        };
+                        map.insert(key, val);
+                    }
+                }
+                for (k, val) in map.iter_mut() {
+                    let at = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    walk(val, max_str, max_items, cuts, &at);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, max_str, max_items, cuts, "");
+}
+
+/// `s` cut to `max` characters with a mark saying how many were left out, when it is longer.
+fn shorten_str(s: &str, max: usize) -> Option<String> {
+    let n = s.chars().count();
+    if n <= max {
+        return None;
+    }
+    let keep: String = s.chars().take(max).collect();
+    Some(format!("{keep}… ({} more characters left out)", n - max))
+}
+
+/// Says in `meta.budget` that long values were shortened to fit the budget.
+fn note_values_cut(
+    env: &mut Map<String, Value>,
+    max_chars: usize,
+    max_str: usize,
+    max_items: usize,
+    cuts: &Cuts,
+    tool: &ToolShape,
+) {
+    let meta = env.entry("meta").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    let budget = meta
+        .as_object_mut()
+        .map(|m| m.entry("budget").or_insert_with(|| json!({})));
+    let Some(budget) = budget else { return };
+    if !budget.is_object() {
+        *budget = json!({});
+    }
+    budget["max_chars"] = json!(max_chars);
+    let mut what = Vec::new();
+    if cuts.strings > 0 {
+        what.push(format!(
+            "{} values longer than {max_str} characters were shortened (each ends saying how much was left out)",
+            cuts.strings
+        ));
+    }
+    if cuts.arrays > 0 {
+        what.push(format!(
+            "{} lists longer than {max_items} items were cut (the last item says how many were left out)",
+            cuts.arrays
+        ));
+    }
+    budget["values_cut"] = json!(what.join("; "));
+    if let Some(first) = &cuts.first
+        && !first.is_empty()
+    {
+        budget["first_cut_at"] = json!(shorten_str(first, 120).unwrap_or_else(|| first.clone()));
+    }
+    if budget.get("rest").is_none() {
+        budget["rest"] = json!(format!(
+            "the full values are not shown: call {} with narrower arguments, or raise ALPACA_MAX_RESULT_CHARS",
+            tool_name(tool)
+        ));
+    }
+}
+
 /// Says in a result's `meta.budget` that it holds the first `kept` of `total` rows Alpaca sent,
 /// called again with `limit` = `kept` so that its page token continues exactly after them.
 pub fn note_cut_pages(
@@ -375,12 +616,21 @@ fn add_budget_meta(
         budget["alpaca_has_more"] = json!(true);
     }
     if let Some(f) = first_out {
-        budget["first_left_out"] = json!(f);
+        // A name for the row, never the row's whole cell: a hostile symbol could be huge.
+        budget["first_left_out"] = json!(shorten_str(&f, 120).unwrap_or(f));
     }
     budget["rest"] = json!(rest);
     let meta = env.entry("meta").or_insert_with(|| json!({}));
     if !meta.is_object() {
         *meta = json!({});
+    }
+    // What shortening said of long values stays beside the rows' count.
+    if let Some(earlier) = meta.get("budget").and_then(Value::as_object) {
+        for key in ["values_cut", "first_cut_at"] {
+            if let Some(v) = earlier.get(key) {
+                budget[key] = v.clone();
+            }
+        }
     }
     meta["budget"] = budget;
 }

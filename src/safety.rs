@@ -434,6 +434,11 @@ impl Safety {
             return Ok(());
         };
         match value {
+            // A value that is not a finite number (NaN or infinite prices from upstream)
+            // compares false against the cap: it fails closed instead.
+            Some(v) if !v.is_finite() || v < 0.0 => Err(format!(
+                "ALPACA_MAX_ORDER_NOTIONAL={cap} is set and this order's value could not be worked out (the prices or quantities read were not usable numbers); nothing was sent"
+            )),
             Some(v) if v > cap => Err(format!(
                 "this order is worth about {v:.2}, over ALPACA_MAX_ORDER_NOTIONAL={cap}; reduce the quantity"
             )),

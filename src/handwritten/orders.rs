@@ -492,10 +492,10 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
         Ok(b) => b,
         Err(rule) => return refuse(rule),
     };
-    let client_order_id = match args.string("client_order_id") {
-        Ok(Some(id)) if id.len() <= 128 => id,
+    let (client_order_id, cid_given) = match args.string("client_order_id") {
+        Ok(Some(id)) if id.len() <= 128 => (id, true),
         Ok(Some(_)) => return refuse("client_order_id is longer than 128 characters".into()),
-        Ok(None) => uuid::Uuid::new_v4().to_string(),
+        Ok(None) => (uuid::Uuid::new_v4().to_string(), false),
         Err(e) => return refuse(e),
     };
     body.insert("client_order_id".into(), Value::String(client_order_id));
@@ -508,7 +508,7 @@ async fn place(ctx: Ctx<'_>, args: JsonObject, kind: Kind) -> CallToolResult {
             Err(e) => return refuse(e.to_string()),
         },
     };
-    guarded::submit(ctx, tool, Guard::PlaceOrder, Some(kind), request).await
+    guarded::submit(ctx, tool, Guard::PlaceOrder, Some(kind), request, cid_given).await
 }
 
 fn confirm_schema() -> Value {

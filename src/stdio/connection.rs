@@ -58,7 +58,8 @@ enum Lifecycle {
 }
 
 struct State {
-    /// Ids (as JSON text) of requests handed to the service and not yet answered.
+    /// Ids (by [`crate::request_id::key`]) of requests handed to the service and not yet
+    /// answered.
     in_flight: HashSet<String>,
     lifecycle: Lifecycle,
     /// Replies the transport makes itself, waiting for the writer.
@@ -154,13 +155,9 @@ fn error(id: Option<&Value>, code: i64, message: String) -> Value {
     })
 }
 
-/// A request id as JSON-RPC allows it: a string or an integer.
-fn valid_id(v: &Value) -> Option<&Value> {
-    match v {
-        Value::String(_) => Some(v),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some(v),
-        _ => None,
-    }
+/// The key an id is compared by ([`crate::request_id`]), when the value is an id.
+fn id_key(v: &Value) -> Option<String> {
+    crate::request_id::key(v).ok()
 }
 
 /// The transport for one MCP session over a stdio connection; see the module doc. Built by
@@ -282,11 +279,22 @@ impl StdioTransport {
                 return None;
             }
         };
-        let id = value.get("id").and_then(valid_id).cloned();
+        let id = value.get("id").filter(|v| id_key(v).is_some()).cloned();
         let method = value
             .get("method")
             .and_then(Value::as_str)
             .map(str::to_string);
+        // A request (it has a method) whose id is not one JSON-RPC allows is refused, never
+        // run: `null`, `1.5`, `true`, `[1]` or an integer past 2^53 (rmcp would otherwise take
+        // some as another id, or the message as a notification, and answer nothing).
+        if method.is_some()
+            && let Some(raw) = value.get("id")
+            && let Err(why) = crate::request_id::key(raw)
+        {
+            self.conn
+                .reply(error(None, -32600, format!("Invalid Request: {why}")));
+            return None;
+        }
         if !value.is_object() {
             let what = if value.is_array() {
                 "batches are not supported; send one message per line"
@@ -312,7 +320,7 @@ impl StdioTransport {
         match &message {
             ClientJsonRpcMessage::Request(_) => {
                 let id = id.unwrap_or(Value::Null);
-                let key = id.to_string();
+                let key = id_key(&id).unwrap_or_default();
                 let method = method.unwrap_or_default();
                 let mut s = self.conn.state();
                 if s.in_flight.contains(&key) {
@@ -320,7 +328,7 @@ impl StdioTransport {
                     self.conn.reply(error(
                         Some(&id),
                         -32600,
-                        format!("Invalid Request: request id {key} is already in use by a request that has not been answered; this one was not run"),
+                        format!("Invalid Request: request id {id} is already in use by a request that has not been answered; this one was not run"),
                     ));
                     return None;
                 }
@@ -351,10 +359,10 @@ impl StdioTransport {
             }
             ClientJsonRpcMessage::Notification(_) => {
                 if method.as_deref() == Some("notifications/cancelled")
-                    && let Some(rid) = value.pointer("/params/requestId").and_then(valid_id)
+                    && let Some(rid) = value.pointer("/params/requestId").and_then(id_key)
                 {
                     // A cancelled request may never be answered.
-                    self.conn.state().in_flight.remove(&rid.to_string());
+                    self.conn.state().in_flight.remove(&rid);
                 }
             }
             _ => {}
@@ -385,8 +393,8 @@ impl Transport<RoleServer> for StdioTransport {
         async move {
             let mut value = serde_json::to_value(&item).map_err(io::Error::other)?;
             if let ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_) = &item {
-                if let Some(id) = value.get("id") {
-                    conn.state().in_flight.remove(&id.to_string());
+                if let Some(id) = value.get("id").and_then(id_key) {
+                    conn.state().in_flight.remove(&id);
                 }
                 // An error whose request id could not be read still says so.
                 if let Some(obj) = value.as_object_mut()
@@ -412,8 +420,8 @@ impl Transport<RoleServer> for StdioTransport {
             }
             if let Some(m) = s.stashed.take() {
                 if let ClientJsonRpcMessage::Request(r) = &m {
-                    if let Ok(id) = serde_json::to_value(&r.id) {
-                        s.in_flight.insert(id.to_string());
+                    if let Some(id) = serde_json::to_value(&r.id).ok().as_ref().and_then(id_key) {
+                        s.in_flight.insert(id);
                     }
                     s.lifecycle = Lifecycle::Initialized;
                 }

@@ -23,6 +23,7 @@ mod order_lifecycle;
 mod orders;
 mod outcomes;
 mod pagination;
+mod probe3;
 mod progress;
 mod rate_limits;
 mod readme_tools;

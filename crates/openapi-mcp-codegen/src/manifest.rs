@@ -117,6 +117,25 @@ pub struct Arguments {
     /// typed client keeps the parameter required.
     #[serde(default)]
     pub defaults: BTreeMap<String, ArgumentDefault>,
+    /// Bounds on numeric parameters that the spec leaves open but the API (or safety) needs:
+    /// parameter name -> bounds and why. They go into the tool's input schema, so the
+    /// argument check refuses a value outside them by name and nothing is sent.
+    #[serde(default)]
+    pub bounds: BTreeMap<String, ArgumentBounds>,
+}
+
+/// Bounds on a numeric parameter (manifest `arguments.bounds`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArgumentBounds {
+    /// The value must be more than this.
+    pub exclusive_minimum: Option<f64>,
+    /// The value must be at least this.
+    pub minimum: Option<f64>,
+    /// The value must be at most this.
+    pub maximum: Option<f64>,
+    /// Why the bounds hold.
+    pub reason: String,
 }
 
 /// A default for a parameter the spec requires (manifest `arguments.defaults`).

@@ -805,6 +805,33 @@ fn input_schema(
         {
             obj.remove("format");
         }
+        if let (Some(b), Some(obj)) = (
+            manifest.arguments.bounds.get(&a.name),
+            schema.as_object_mut(),
+        ) && obj
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "number" || t == "integer")
+        {
+            // Where the spec bounds a side already, its bound stands.
+            let has_lower = obj.contains_key("minimum") || obj.contains_key("exclusiveMinimum");
+            let has_upper = obj.contains_key("maximum") || obj.contains_key("exclusiveMaximum");
+            for (key, bound, spec_has) in [
+                ("exclusiveMinimum", b.exclusive_minimum, has_lower),
+                ("minimum", b.minimum, has_lower),
+                ("maximum", b.maximum, has_upper),
+            ] {
+                if let (Some(v), false) = (bound, spec_has) {
+                    // Whole bounds as integers, as the spec writes them.
+                    let v = if v.fract() == 0.0 && v.abs() < 1e15 {
+                        json!(v as i64)
+                    } else {
+                        json!(v)
+                    };
+                    obj.insert(key.into(), v);
+                }
+            }
+        }
         let default = manifest.arguments.defaults.get(&a.name);
         if let (Some(d), Some(obj)) = (default, schema.as_object_mut()) {
             if let Some(listed) = obj.get("enum").and_then(Value::as_array)

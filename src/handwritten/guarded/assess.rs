@@ -106,6 +106,10 @@ pub(super) async fn assess(
         Guard::ReplaceOrder => {
             let order_id = id();
             let patch = body_of(request);
+            let given = |k: &str| patch.get(k).is_some_and(|v| !v.is_null());
+            if given("qty") && given("notional") {
+                return Err("give qty or notional for the replacement, not both".into());
+            }
             if !active {
                 return Ok(Assessment {
                     slots: 1,
@@ -129,8 +133,13 @@ pub(super) async fn assess(
                     effective.insert(key.to_string(), v.clone());
                 }
             }
-            if patch.contains_key("notional") {
+            // What Alpaca will hold after the replace: a new quantity replaces a notional and
+            // the other way round, so the order is valued by the amount it will have.
+            if given("notional") {
                 effective.remove("qty");
+            }
+            if given("qty") {
+                effective.remove("notional");
             }
             // Alpaca's order JSON names the type `type` (and `order_type`).
             if !effective.contains_key("type")
@@ -303,13 +312,15 @@ pub(super) fn query_of<'r>(request: &'r ApiRequest, key: &str) -> Option<&'r str
         .map(|(_, v)| v.as_str())
 }
 
-/// A JSON number or numeric string.
+/// A JSON number or numeric string, when it is a finite number (`NaN`, `inf` and overflowing
+/// strings from a hostile or broken upstream are no value at all, so a check fails closed).
 pub(super) fn num(v: &Value, key: &str) -> Option<f64> {
     match v.get(key)? {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+    .filter(|x: &f64| x.is_finite())
 }
 
 /// GETs a path and returns its JSON (non-JSON is an error).
@@ -378,7 +389,11 @@ pub(super) async fn order_value(ctx: &Ctx<'_>, kind: Kind, body: &Map<String, Va
     if let Some(n) = num(&b, "notional") {
         return Value_::Usd(n.abs() * rate);
     }
-    let qty = num(&b, "qty").unwrap_or(0.0).abs();
+    let Some(qty) = num(&b, "qty").map(f64::abs) else {
+        return Value_::Unbounded(format!(
+            "the order for {symbol} has neither a notional nor a quantity that can be read"
+        ));
+    };
     let multiplier = if kind == Kind::Option { 100.0 } else { 1.0 };
     let order_type = body
         .get("type")
@@ -477,7 +492,11 @@ pub(super) async fn latest_price(ctx: &Ctx<'_>, kind: Kind, symbol: &str) -> Opt
     }
     .ok()?;
     let q = v.get("quotes")?.get(symbol)?;
-    let price = |k: &str| q.get(k).and_then(Value::as_f64).filter(|p| *p > 0.0);
+    let price = |k: &str| {
+        q.get(k)
+            .and_then(Value::as_f64)
+            .filter(|p| p.is_finite() && *p > 0.0)
+    };
     price("ap").or(price("bp"))
 }
 

@@ -31,6 +31,7 @@ pub(super) async fn hold(
     kind: Option<Kind>,
     request: ApiRequest,
     a: Assessment,
+    cid_given: bool,
 ) -> CallToolResult {
     let ttl = ctx.safety.config.confirm_ttl;
     let cost = match &a.value {
@@ -53,7 +54,7 @@ pub(super) async fn hold(
     if let Some(round) = ctx.round
         && (round.can_ask || round.state.is_some())
     {
-        return in_round(&ctx, round, tool, guard, request, &a, question).await;
+        return in_round(&ctx, round, tool, guard, request, &a, question, cid_given).await;
     }
     let id = ctx
         .safety
@@ -144,6 +145,7 @@ pub(crate) const QUESTION: &str = "confirm";
 /// state opens, names this tool and exactly the request these arguments build, has not
 /// been answered before, and the answer is yes; an order is first looked up by its
 /// `client_order_id`, so a state replayed on another replica cannot place it twice.
+#[allow(clippy::too_many_arguments)] // the round, the call, and what was judged of it
 async fn in_round(
     ctx: &Ctx<'_>,
     round: &Round,
@@ -152,6 +154,7 @@ async fn in_round(
     mut request: ApiRequest,
     a: &Assessment,
     question: String,
+    cid_given: bool,
 ) -> CallToolResult {
     let refuse =
         |why: &str| envelope::error_text(format!("{tool}: {why}. Nothing was sent to Alpaca."));
@@ -162,6 +165,7 @@ async fn in_round(
         let payload = json!({
             "tool": tool,
             "request": held_view(&request),
+            "cid_given": cid_given,
             "nonce": uuid::Uuid::new_v4().simple().to_string(),
         });
         let sealed = ctx.safety.seal(&payload, &round.principal);
@@ -181,12 +185,16 @@ async fn in_round(
     if held["tool"] != tool {
         return refuse("the requestState belongs to a call of another tool");
     }
-    // The same call: these arguments build it again, with the client_order_id the user was
-    // asked about (a fresh one is made for every call).
+    // The same call: these arguments build it again. Where neither call gave a
+    // client_order_id, the one made up for the first (the one the user was asked about)
+    // stands for the fresh one made for this call; one given by the caller on either call
+    // must be the same on both, like every other argument.
     if let (Some(Value::Object(body)), Some(cid)) = (
         request.body.as_mut(),
         held["request"]["body"]["client_order_id"].as_str(),
     ) && body.contains_key("client_order_id")
+        && !cid_given
+        && held["cid_given"] != Value::Bool(true)
     {
         body.insert("client_order_id".into(), Value::String(cid.to_string()));
     }

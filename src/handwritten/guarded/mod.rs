@@ -63,28 +63,32 @@ pub async fn run_generated(
             ));
         }
     };
+    let mut cid_given = false;
     if guard == Guard::ReplaceOrder {
         // The replacement is an order: it gets a client_order_id, so a lost answer can be
         // looked up instead of resent.
-        if let Some(Value::Object(body)) = request.body.as_mut()
-            && !body.contains_key("client_order_id")
-        {
-            body.insert(
-                "client_order_id".into(),
-                Value::String(uuid::Uuid::new_v4().to_string()),
-            );
+        if let Some(Value::Object(body)) = request.body.as_mut() {
+            cid_given = body.contains_key("client_order_id");
+            if !cid_given {
+                body.insert(
+                    "client_order_id".into(),
+                    Value::String(uuid::Uuid::new_v4().to_string()),
+                );
+            }
         }
     }
-    submit(ctx, def.name, guard, None, request).await
+    submit(ctx, def.name, guard, None, request, cid_given).await
 }
 
-/// Judges a call, then holds it for confirmation or sends it.
+/// Judges a call, then holds it for confirmation or sends it. `cid_given`: the caller gave
+/// the body's `client_order_id` (else this server made it up for the call).
 pub async fn submit(
     ctx: Ctx<'_>,
     tool: &'static str,
     guard: Guard,
     kind: Option<Kind>,
     request: ApiRequest,
+    cid_given: bool,
 ) -> CallToolResult {
     let refuse = |why: String| {
         envelope::error_text(format!(
@@ -99,7 +103,7 @@ pub async fn submit(
         return refuse(why);
     }
     if ctx.safety.config.confirm_orders {
-        return hold(ctx, tool, guard, kind, request, assessment).await;
+        return hold(ctx, tool, guard, kind, request, assessment, cid_given).await;
     }
     send(&ctx, tool, guard, request, &assessment).await
 }

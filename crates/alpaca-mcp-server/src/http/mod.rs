@@ -18,6 +18,7 @@
 //! Host gets 421 rather than rmcp's 403). Settings are resolved once, in [`settings`].
 
 pub mod auth;
+pub mod in_flight;
 pub mod limits;
 pub mod origin;
 mod reply;
@@ -132,6 +133,8 @@ struct Endpoints {
     /// Who opened each session (the principal of its token): a session is used by its own
     /// user only, so one signed-in user never reaches another's session by its id.
     owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Request ids in flight per session: the same id twice at once never runs twice.
+    in_flight: Arc<in_flight::InFlight>,
 }
 
 impl Endpoints {
@@ -267,6 +270,7 @@ pub fn router_with(
         sessions: security.sessions,
         initialize: tokio::sync::Mutex::new(()),
         owners: std::sync::Mutex::new(std::collections::HashMap::new()),
+        in_flight: Arc::default(),
     });
     let inner = Router::new()
         .route("/mcp", axum::routing::any(serve_mcp))
@@ -352,18 +356,32 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
         }
     }
     // Only a POST without a session opens one, and only a POST calls tools; everything else
-    // goes straight on, as does a session's POST under a token that may call anything.
-    let in_session = request.headers().contains_key(SESSION_HEADER);
-    if request.method() != Method::POST || (in_session && scope != Scope::Read) {
+    // goes straight on.
+    let session = request
+        .headers()
+        .get(SESSION_HEADER)
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let in_session = session.is_some();
+    if request.method() != Method::POST {
         return forward(endpoint, request).await;
     }
 
     // The body layer has read the body into memory (within its limit): collecting it again
     // takes what is there, never a wait.
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return plain(StatusCode::BAD_REQUEST, "Bad Request: unreadable body");
     };
+    // Request ids: one JSON-RPC does not allow is refused; in a session, one in flight there
+    // already is refused, and the rest are held until answered.
+    let held = match endpoints.in_flight.hold(session.as_deref(), &bytes) {
+        Ok(h) => h,
+        Err(refusal) => return refusal,
+    };
+    if let Some(h) = &held {
+        // rmcp keeps the request's parts for the handler: the ids stay held while it runs.
+        parts.extensions.insert(h.clone());
+    }
     // A `read` token calling a trading tool by name: 403 naming the scope it lacks.
     if scope == Scope::Read
         && let Some(name) = calls_trade_tool(&bytes, &endpoints.trade_tools)
@@ -375,7 +393,8 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
     }
     let request = Request::from_parts(parts, bytes);
     if in_session || !limits::opens_session(&request) {
-        return forward(endpoint, request.map(Body::from)).await;
+        let response = forward(endpoint, request.map(Body::from)).await;
+        return in_flight::until_sent(response, held);
     }
     // Session limit: 503 for an initialize (a new session) beyond it.
     let _serial = endpoints.initialize.lock().await;
