@@ -233,6 +233,46 @@ fn collect_columns(
 }
 
 /// A key that can be one segment of a dotted name: a bare word without dots.
+/// Characters that change how the text around them reads without showing themselves:
+/// bidirectional controls, zero-width characters, and the Unicode line and paragraph
+/// separators (which readers that split on Unicode line breaks, such as Python's
+/// `splitlines`, take for a new line). Compact text never writes them bare: a string holding
+/// one is written as JSON with each escaped (`\u2029`), so it reads back exactly.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
+}
+
+/// JSON text of `v` with every [`is_invisible`] character escaped (they can stand only inside
+/// strings, where `\uXXXX` means the same character).
+pub fn json_text(v: &Value) -> String {
+    escape_invisible(v.to_string())
+}
+
+/// `json` (JSON text) with every [`is_invisible`] character written as its `\uXXXX` escape.
+pub fn escape_invisible(json: String) -> String {
+    if !json.chars().any(is_invisible) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_invisible(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn plain_key(k: &str) -> bool {
     bare(k) && !k.contains('.')
 }
@@ -246,7 +286,7 @@ fn bare(s: &str) -> bool {
 fn push_cell(out: &mut String, v: &Value) {
     match v {
         Value::String(s) if bare(s) => out.push_str(s),
-        other => out.push_str(&other.to_string()),
+        other => out.push_str(&json_text(other)),
     }
 }
 
@@ -254,7 +294,7 @@ fn push_string(out: &mut String, s: &str) {
     if bare(s) {
         out.push_str(s);
     } else {
-        out.push_str(&Value::String(s.to_string()).to_string());
+        out.push_str(&json_text(&Value::String(s.to_string())));
     }
 }
 
@@ -284,7 +324,7 @@ fn path_text(path: &[String]) -> String {
         if plain_key(k) {
             s.push_str(k);
         } else {
-            s.push_str(&Value::String(k.clone()).to_string());
+            s.push_str(&json_text(&Value::String(k.clone())));
         }
     }
     s
@@ -309,7 +349,7 @@ pub fn render_table(t: &Table) -> String {
     for c in &cols {
         let n = c.len();
         if n == 1 && !plain_key(&c[0]) {
-            header.push(Value::String(c[0].clone()).to_string());
+            header.push(json_text(&Value::String(c[0].clone())));
         } else if n >= 2 && prev.is_some_and(|p| p.len() == n && p[..n - 1] == c[..n - 1]) {
             // A sibling of the previous column: `.x` after `latestTrade.t`.
             header.push(format!(".{}", c[n - 1]));
@@ -384,7 +424,7 @@ fn head_line(out: &mut String, k: &str, v: &Value) {
     out.push_str(": ");
     match v {
         Value::String(s) if head_bare(s) => out.push_str(s),
-        other => out.push_str(&other.to_string()),
+        other => out.push_str(&json_text(other)),
     }
     out.push('\n');
 }
@@ -396,7 +436,7 @@ fn head_bare(s: &str) -> bool {
         && !s.starts_with(['"', '[', '{'])
         && !s.starts_with(char::is_whitespace)
         && !s.ends_with(char::is_whitespace)
-        && !s.chars().any(char::is_control)
+        && !s.chars().any(|c| c.is_control() || is_invisible(c))
         && serde_json::from_str::<Value>(s).is_err()
 }
 
@@ -726,6 +766,22 @@ mod tests {
         round_trip(json!(null), &[]);
         round_trip(json!("plain text, with a comma"), &[]);
         round_trip(json!({"a": {"b": {"c": {"d": {"e": [{"x": 1}]}}}}}), &[]);
+    }
+
+    #[test]
+    fn invisible_characters_never_stand_raw_in_the_text() {
+        let hostile = "A\u{2029}B\u{202e}C\u{200b}D\u{2028}";
+        let rows = json!([{"symbol": hostile, "note": "x"}, {"symbol": "AAPL", "note": hostile}]);
+        let text = round_trip(rows, &[]);
+        for c in ['\u{2029}', '\u{2028}', '\u{202e}', '\u{200b}'] {
+            assert!(!text.contains(c), "{c:?} raw in {text}");
+        }
+        assert!(text.contains("\\u2029"), "{text}");
+        // Readers that split on Unicode line breaks see the table's own lines only.
+        assert_eq!(
+            text.lines().count(),
+            text.split('\n').filter(|l| !l.is_empty()).count()
+        );
     }
 
     #[test]

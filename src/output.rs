@@ -352,8 +352,8 @@ impl OutputConfig {
         let structured = Value::Object(envelope.clone());
         let compact_text = || compact::render_parts(envelope, rest, tables);
         let (text, with_structured) = match self.format {
-            Format::Json => (structured.to_string(), true),
-            Format::Compact if tables.is_empty() => (structured.to_string(), true),
+            Format::Json => (compact::json_text(&structured), true),
+            Format::Compact if tables.is_empty() => (compact::json_text(&structured), true),
             Format::Compact => (compact_text(), false),
             Format::Both => (compact_text(), true),
         };

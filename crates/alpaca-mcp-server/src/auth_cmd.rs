@@ -67,10 +67,13 @@ pub async fn run(
                 "ID", "CLIENT", "REDIRECT HOST", "SCOPE", "ALPACA ACCOUNT"
             );
             for g in &grants {
+                // Shown as the owner must read it: controls as spaces, invisible characters
+                // (bidi, zero-width, separators) as their code points.
                 let name: String = g
                     .client_name
                     .as_deref()
-                    .unwrap_or("(unnamed)")
+                    .and_then(alpaca_mcp_server::oauth::register::display_name)
+                    .unwrap_or_else(|| "(unnamed)".into())
                     .chars()
                     .take(28)
                     .collect();

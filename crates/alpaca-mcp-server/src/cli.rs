@@ -126,6 +126,12 @@ pub struct HttpSettings {
     /// from your network.
     #[arg(long, global = true)]
     pub oauth_allow_local_client_metadata: bool,
+    /// A reverse proxy (an address or a network, e.g. 127.0.0.1 or 10.0.0.0/8) whose
+    /// `X-Forwarded-For` is believed, so the per-address limits count its clients; repeat it
+    /// for several. None by default (loopback included): without it, the limits count the
+    /// connecting address. [env: ALPACA_MCP_TRUSTED_PROXIES, comma-separated]
+    #[arg(long = "trusted-proxy", global = true, value_name = "ADDR_OR_NET")]
+    pub trusted_proxies: Vec<String>,
     /// Serve without authentication on a non-loopback address or public URL anyway (with
     /// --auth none). Anyone who reaches it can use the Alpaca account.
     #[arg(long, global = true)]

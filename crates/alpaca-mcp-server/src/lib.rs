@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod http;
 pub mod oauth;
+pub mod summary;
 
 /// A setup error: printed on stderr, exit code 2, before anything starts.
 pub struct SetupError(pub String);

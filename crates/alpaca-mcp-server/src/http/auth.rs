@@ -7,7 +7,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -234,7 +233,7 @@ pub async fn require_token(
             next.run(request).await
         }
         Err(denied) => {
-            gate.tokens.failures.record(denied);
+            gate.tokens.failures.0.record(&denied);
             denied.reply(gate.resource_metadata().as_deref())
         }
     }
@@ -269,33 +268,16 @@ fn challenge(mut r: Response, mut challenge: String, resource_metadata: Option<&
     r
 }
 
-/// Counts refused authentications and logs them at most once a minute, so a flood of bad
+/// Refused authentications, logged at most once a minute with a count, so a flood of bad
 /// tokens cannot flood the log.
-#[derive(Debug, Default)]
-struct AuthFailures {
-    state: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
-}
+#[derive(Debug)]
+struct AuthFailures(crate::summary::Summarized);
 
-impl AuthFailures {
-    const INTERVAL: Duration = Duration::from_secs(60);
-
-    fn record(&self, reason: Denied) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = &mut *s;
-        match since {
-            Some(t) if t.elapsed() < Self::INTERVAL => *count += 1,
-            _ => {
-                if *count > 0 {
-                    tracing::info!(
-                        refused = *count,
-                        "refused requests without a valid bearer token (401) in the last minute"
-                    );
-                }
-                tracing::info!(reason = ?reason, "refused a request without a valid bearer token (401); further ones are counted and summarized once a minute");
-                *count = 0;
-                *since = Some(std::time::Instant::now());
-            }
-        }
+impl Default for AuthFailures {
+    fn default() -> Self {
+        AuthFailures(crate::summary::Summarized::new(
+            "refused requests without a valid bearer token (401)",
+        ))
     }
 }
 

@@ -36,16 +36,22 @@ impl Drop for Held {
     }
 }
 
-/// A 400 carrying a JSON-RPC `-32600` error without an id (as streamable HTTP says for a
-/// message the server does not accept).
-fn refusal(message: String) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": format!("Invalid Request: {message}")}})
-            .to_string(),
-    )
-        .into_response()
+/// Why a POST's ids were refused.
+#[derive(Debug)]
+pub struct Refused(String);
+
+impl IntoResponse for Refused {
+    /// A 400 carrying a JSON-RPC `-32600` error without an id (as streamable HTTP says for a
+    /// message the server does not accept).
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": format!("Invalid Request: {}", self.0)}})
+                .to_string(),
+        )
+            .into_response()
+    }
 }
 
 /// The requests (messages with a method and an id member) of a JSON-RPC body, one or a batch.
@@ -72,10 +78,10 @@ impl InFlight {
         self: &Arc<Self>,
         session: Option<&str>,
         body: &[u8],
-    ) -> Result<Option<Arc<Held>>, Response> {
+    ) -> Result<Option<Arc<Held>>, Refused> {
         let mut keys = Vec::new();
         for id in request_ids(body) {
-            let key = alpaca_mcp::request_id::key(&id).map_err(refusal)?;
+            let key = alpaca_mcp::request_id::key(&id).map_err(Refused)?;
             if let Some(session) = session {
                 keys.push((session.to_string(), key, id));
             }
@@ -87,7 +93,7 @@ impl InFlight {
         let mut seen = HashSet::new();
         for (session, key, id) in &keys {
             if set.contains(&(session.clone(), key.clone())) || !seen.insert(key.clone()) {
-                return Err(refusal(format!(
+                return Err(Refused(format!(
                     "request id {id} is already in use in this session by a request that has not been answered; this one was not run"
                 )));
             }

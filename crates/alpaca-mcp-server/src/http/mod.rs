@@ -34,7 +34,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::from_fn_with_state;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -376,7 +376,7 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
     // already is refused, and the rest are held until answered.
     let held = match endpoints.in_flight.hold(session.as_deref(), &bytes) {
         Ok(h) => h,
-        Err(refusal) => return refusal,
+        Err(refused) => return refused.into_response(),
     };
     if let Some(h) = &held {
         // rmcp keeps the request's parts for the handler: the ids stay held while it runs.

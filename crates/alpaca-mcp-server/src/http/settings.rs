@@ -697,18 +697,25 @@ fn oauth_settings(
         o.code_ttl = Duration::from_secs(secs);
     }
     o.allow_local_client_metadata = h.oauth_allow_local_client_metadata;
-    if let Some(list) = lookup.get("ALPACA_MCP_TRUSTED_PROXIES") {
-        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let net = item
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    SetupError(format!(
-                        "ALPACA_MCP_TRUSTED_PROXIES: `{item}` is not an IP address or network (e.g. 10.0.0.0/8)"
-                    ))
-                })?;
-            o.trusted_proxies.push(net);
-        }
+    // The flag wins over the variable, as every other setting's does.
+    let (what, list) = if h.trusted_proxies.is_empty() {
+        (
+            "ALPACA_MCP_TRUSTED_PROXIES",
+            lookup.get("ALPACA_MCP_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+    } else {
+        ("--trusted-proxy", h.trusted_proxies.join(","))
+    };
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let net = item
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                SetupError(format!(
+                    "{what}: `{item}` is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+                ))
+            })?;
+        o.trusted_proxies.push(net);
     }
     Ok(o)
 }

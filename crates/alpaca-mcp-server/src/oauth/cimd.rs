@@ -1,13 +1,13 @@
 //! Client ID Metadata Documents: a client whose id is an https URL publishes its metadata
 //! there, and we fetch it instead of asking it to register. The fetch is a request this
 //! server makes to an address a stranger chose, so it is fenced (against SSRF): https only;
-//! the host's every address must be public (no loopback, private, link-local, CGNAT,
-//! multicast or reserved ranges, IPv4-mapped forms included) and the connection is pinned to
+//! the host's every address must be public (nothing in IANA's special-purpose registries:
+//! see [`is_forbidden`]) and the connection is pinned to
 //! the checked address, so a second DNS answer cannot swap it; no redirects; 5 s in all; 64
 //! KiB at most. `--oauth-allow-local-client-metadata` lifts the address and scheme rules for
 //! local testing only. Documents are cached for ten minutes.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -28,43 +28,28 @@ pub fn is_document_url(id: &str) -> bool {
     id.starts_with("https://") || id.starts_with("http://")
 }
 
-/// Whether an address is one a stranger's URL may not make us connect to.
+/// Whether an address is one a stranger's URL may not make us connect to: anything in
+/// IANA's IPv4 and IPv6 special-purpose address registries (`iprfc`'s pinned snapshot of
+/// them: loopback, private, link-local, CGNAT, documentation, benchmarking, reserved,
+/// IPv4-mapped `::ffff:0:0/96`, IPv4-translated `64:ff9b::/96`, Teredo `2001::/32`, 6to4 and
+/// the rest), multicast, and any IPv6 address that carries an IPv4 address which is itself
+/// forbidden.
 pub fn is_forbidden(ip: IpAddr) -> bool {
+    if iprfc::RFC6890.contains(&ip) || ip.is_multicast() || ip.is_unspecified() {
+        return true;
+    }
     match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V4(v4) => v4.is_broadcast() || v4.octets()[0] == 0,
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
             let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64: an IPv4 address inside
-                || (s[0] == 0x2002) // 6to4: an IPv4 address inside
-                || (s[0..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated)
+            // Site-local (deprecated, still routed by some stacks), and the IPv4 forms.
+            (s[0] & 0xffc0) == 0xfec0
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_forbidden(IpAddr::V4(v4)))
+                || (s[0..6] == [0, 0, 0, 0, 0, 0])
+                // IPv4-translated ::ffff:0:0:0/96 (RFC 2765), outside the registry.
+                || (s[0..6] == [0, 0, 0, 0, 0xffff, 0])
         }
     }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
-        || a >= 240 // reserved
 }
 
 #[derive(Deserialize)]
@@ -79,7 +64,7 @@ struct Document {
 impl OAuth {
     /// The client with this id: a registered one from the store, or a metadata document
     /// (cached, else fetched). The error is shown on the consent page.
-    pub(crate) async fn find_client(&self, id: &str) -> Result<Client, String> {
+    pub(crate) async fn find_client(&self, id: &str, ip: IpAddr) -> Result<Client, String> {
         let stored = self.store.client(id).await.map_err(|e| {
             tracing::error!(error = %e, "cannot read an OAuth client");
             "the server cannot read its client records now".to_string()
@@ -94,6 +79,16 @@ impl OAuth {
             && now() - c.created_at < CACHE_SECS
         {
             return Ok(c);
+        }
+        // A fetch is counted with registrations: strangers cannot make this server fetch
+        // without bound (from /authorize or from the unauthenticated /token).
+        if self
+            .registrations
+            .take(&*self.store, &ip.to_string())
+            .await
+            .is_none()
+        {
+            return Err("too many client registrations or client metadata fetches from this address; try again later".into());
         }
         let client = self.fetch_document(id).await?;
         if let Err(e) = self.store.put_client(&client).await {
@@ -245,6 +240,17 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:a00:1::",
             "2001:db8::1",
+            // The probe's: IPv4-translated and Teredo, and every IPv4 form inside IPv6.
+            "::ffff:0:a00:1",
+            "::ffff:0:7f00:1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
+            "::ffff:8.8.8.8",
+            "100.64.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "ff02::1",
         ] {
             assert!(is_forbidden(ip.parse().unwrap()), "{ip}");
         }
@@ -252,7 +258,7 @@ mod tests {
             "8.8.8.8",
             "1.1.1.1",
             "2606:4700:4700::1111",
-            "::ffff:8.8.8.8",
+            "2a00:1450:4001:80b::200e",
         ] {
             assert!(!is_forbidden(ip.parse().unwrap()), "{ip}");
         }

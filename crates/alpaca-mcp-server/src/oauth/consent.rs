@@ -19,12 +19,24 @@ use axum::response::{IntoResponse, Response};
 
 use super::register::redirect_matches;
 use super::secret::{digest, random_id, random_token, same};
-use super::store::Code;
+use super::store::{Code, ConsentForm, ConsentLimits};
 use super::{CONSENT_TTL, OAuth, SCOPE_READ, SCOPE_TRADE, has_scope, now};
 use crate::http::PeerAddr;
 
-/// Most consent forms open at once.
-const MAX_PENDING: usize = 1000;
+/// Consent forms open at once: per address, per client and in all. Past a bound the oldest
+/// of its kind is dropped, so a flood of anonymous `GET /authorize` pushes out its own forms
+/// and never keeps anyone else from signing in.
+const PENDING: ConsentLimits = ConsentLimits {
+    per_addr: 20,
+    per_client: 50,
+    total: 1000,
+};
+
+/// The cookie that marks a browser the owner approved from: its wrong passphrases are
+/// counted on their own, so strangers' guesses cannot lock the owner out.
+const DEVICE_COOKIE: &str = "amcp_device";
+/// How long a device is remembered.
+const DEVICE_TTL: i64 = 90 * 86_400;
 
 /// A consent form in flight, as the store keeps it (JSON).
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -41,7 +53,10 @@ pub(crate) struct Pending {
     csrf_digest: String,
 }
 
-/// HTML-escapes text for element content and quoted attributes.
+/// HTML-escapes text for element content and quoted attributes. Characters that change how
+/// text around them reads (bidirectional controls, zero-width characters, line and
+/// paragraph separators) are shown visibly as their code point (`[U+202E]`), so a client
+/// name cannot reorder or hide what the owner reads.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -51,6 +66,9 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if alpaca_mcp::compact::is_invisible(c) => {
+                out.push_str(&format!("[U+{:04X}]", c as u32));
+            }
             _ => out.push(c),
         }
     }
@@ -144,12 +162,19 @@ fn redirect_error(
 /// `GET /authorize`: checks the request and shows the consent page.
 pub(crate) async fn authorize(
     State(oauth): State<Arc<OAuth>>,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
         return error_page(StatusCode::BAD_REQUEST, "client_id is missing");
     };
-    let client = match oauth.find_client(client_id).await {
+    let ip = super::client_ip(
+        &headers,
+        peer.as_ref().map(|p| &p.0),
+        &oauth.settings.trusted_proxies,
+    );
+    let client = match oauth.find_client(client_id, ip).await {
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
@@ -172,8 +197,14 @@ pub(crate) async fn authorize(
         None => return error_page(StatusCode::BAD_REQUEST, "redirect_uri is missing"),
     };
     let state = q.get("state").cloned();
+    // Until the owner (or user) has answered, an error is a page here, never a redirect:
+    // anyone may register a client with any https redirect URI, so redirecting its errors
+    // would lend this server's origin to whatever page that is (RFC 9700 4.11.2).
     let fail = |error: &str, description: &str| {
-        redirect_error(&oauth, &redirect_uri, state.as_deref(), error, description)
+        error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("{description} ({error}); the client asked for this authorization wrongly"),
+        )
     };
     if q.get("response_type").map(String::as_str) != Some("code") {
         return fail("unsupported_response_type", "response_type must be code");
@@ -223,30 +254,20 @@ pub(crate) async fn authorize(
         cookie: cookie.clone(),
         csrf_digest: digest(&csrf),
     };
-    let body = serde_json::to_string(&pending).unwrap_or_default();
+    let form = ConsentForm {
+        digest: digest(&id),
+        body: serde_json::to_string(&pending).unwrap_or_default(),
+        client_id: client.id.clone(),
+        addr: ip.to_string(),
+    };
     let now = now();
-    let kept = oauth
+    if let Err(e) = oauth
         .store
-        .put_consent(
-            &digest(&id),
-            &body,
-            now,
-            now + CONSENT_TTL.as_secs() as i64,
-            MAX_PENDING,
-        )
-        .await;
-    match kept {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many authorizations in progress; try again in a few minutes",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot keep a consent form");
-            return unavailable();
-        }
+        .put_consent(&form, now, now + CONSENT_TTL.as_secs() as i64, PENDING)
+        .await
+    {
+        tracing::error!(error = %e, "cannot keep a consent form");
+        return unavailable();
     }
     let mut response = consent_page(&oauth, &pending, &id, &csrf, None, StatusCode::OK);
     let secure = if oauth.settings.public_url.scheme() == "https" {
@@ -272,10 +293,7 @@ fn consent_page(
     status: StatusCode,
 ) -> Response {
     let name = p.client_name.as_deref().unwrap_or("An unnamed client");
-    let host = url::Url::parse(&p.redirect_uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| p.redirect_uri.clone());
+    let returns_to = returns_to(&p.redirect_uri);
     let live = oauth.settings.account_mode.eq_ignore_ascii_case("live");
     // The account mode: a banner above the form, or (users of Alpaca sign-in, where the
     // operator allows both) a choice inside it.
@@ -337,7 +355,7 @@ fn consent_page(
         "<h1>Connect {name} to this Alpaca MCP server?</h1>\
          {mode}\
          <p><strong>{name}</strong> (client <code>{id_shown}</code>) asks for access. After you \
-         answer, you return to <strong>{host}</strong>.</p>\
+         answer, you return to {returns_to}.</p>\
          {problem}\
          <form method=\"post\" action=\"/authorize\">\
          <input type=\"hidden\" name=\"request\" value=\"{id}\">\
@@ -353,11 +371,28 @@ fn consent_page(
          <p>{revoke}</p>",
         name = escape(name),
         id_shown = escape(&p.client_id),
-        host = escape(&host),
         id = escape(id),
         csrf = escape(csrf),
     );
     page(status, "Authorize access to your Alpaca account", &body)
+}
+
+/// Where approval returns to, as HTML for the consent page: the host of an https or
+/// loopback redirect; for an app's own scheme, the scheme, said to be an app (`evilapp://
+/// claude.ai/cb` is the app that handles `evilapp:` links, not claude.ai).
+fn returns_to(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") => match u.host_str() {
+            Some(host) => format!("<strong>{}</strong>", escape(host)),
+            None => format!("<code>{}</code>", escape(redirect_uri)),
+        },
+        Ok(u) => format!(
+            "the app on your device that opens <strong>{}:</strong> links (<code>{}</code>)",
+            escape(u.scheme()),
+            escape(redirect_uri)
+        ),
+        Err(_) => format!("<code>{}</code>", escape(redirect_uri)),
+    }
 }
 
 pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -399,6 +434,9 @@ pub(crate) async fn decide(
             && cookie_value(&headers, &p.cookie).is_some_and(|c| same(c, csrf))
     });
     let Some(pending) = pending else {
+        oauth
+            .refused_consents
+            .record(&"a form that expired or did not come from the consent page (403)");
         return error_page(
             StatusCode::FORBIDDEN,
             "this form has expired or did not come from this server's consent page; start the connection again from your client",
@@ -425,14 +463,38 @@ pub(crate) async fn decide(
         peer.as_ref().map(|p| &p.0),
         &oauth.settings.trusted_proxies,
     );
-    if oauth.attempts.exceeded(&*oauth.store, ip).await {
-        tracing::warn!(%ip, "too many wrong owner passphrases; refusing attempts for a while");
+    // A browser the owner approved from before has a budget of its own; everyone else
+    // shares the per-address and overall ones. The attempt is counted before the check, in
+    // one step with the count, so concurrent guesses never pass the bound together.
+    let now_s = now();
+    let device = match cookie_value(&headers, DEVICE_COOKIE).map(digest) {
+        Some(d) => match oauth.store.device(&d, now_s).await {
+            Ok(true) => Some(d),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a remembered device");
+                return unavailable();
+            }
+        },
+        None => None,
+    };
+    let (limiter, key) = match &device {
+        Some(d) => (&oauth.device_attempts, format!("device {d}")),
+        None => (&oauth.attempts, ip.to_string()),
+    };
+    let Some(taken_at) = limiter.take(&*oauth.store, &key).await else {
+        oauth
+            .refused_consents
+            .record(&format!("too many wrong passphrases from {ip} (429)"));
         return error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "too many wrong passphrases; wait 15 minutes and try again",
         );
-    }
-    // argon2 is slow on purpose: off the async thread.
+    };
+    // argon2 is slow on purpose: off the async thread, and only a few at once.
+    let Ok(_permit) = oauth.verifying.acquire().await else {
+        return unavailable();
+    };
     let passphrase = field("passphrase").to_string();
     let oauth2 = oauth.clone();
     let right = tokio::task::spawn_blocking(move || {
@@ -443,9 +505,11 @@ pub(crate) async fn decide(
     })
     .await
     .unwrap_or(false);
+    drop(_permit);
     if !right {
-        oauth.attempts.record(&*oauth.store, ip).await;
-        tracing::warn!(%ip, "a wrong owner passphrase on the consent page");
+        oauth
+            .refused_consents
+            .record(&format!("a wrong owner passphrase from {ip} (403)"));
         return again(
             &oauth,
             &pending,
@@ -455,6 +519,8 @@ pub(crate) async fn decide(
             StatusCode::FORBIDDEN,
         );
     }
+    // The right one does not count against anyone.
+    limiter.forget(&*oauth.store, &key, taken_at).await;
     let toolsets = match chosen_toolsets(&oauth.settings.toolsets, &form) {
         Ok(t) => t,
         Err(problem) => {
@@ -495,7 +561,36 @@ pub(crate) async fn decide(
     if let Some(s) = p.state.as_deref() {
         params.push(("state", s));
     }
-    redirect_to(&p.redirect_uri, &params)
+    let mut response = redirect_to(&p.redirect_uri, &params);
+    remember_device(&oauth, device.is_some(), &mut response).await;
+    response
+}
+
+/// Marks the browser the owner just approved from (unless it is marked already), so that
+/// its wrong passphrases are counted on their own from now on.
+async fn remember_device(oauth: &OAuth, known: bool, response: &mut Response) {
+    if known {
+        return;
+    }
+    let token = random_token("");
+    if let Err(e) = oauth
+        .store
+        .put_device(&digest(&token), now() + DEVICE_TTL)
+        .await
+    {
+        tracing::error!(error = %e, "cannot remember the owner's device");
+        return;
+    }
+    let secure = if oauth.settings.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{DEVICE_COOKIE}={token}; Path=/authorize; HttpOnly; SameSite=Strict; Max-Age={DEVICE_TTL}{secure}"
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
 }
 
 /// The scope answered on the form: `read`, or `read trade` when trade was offered and picked.

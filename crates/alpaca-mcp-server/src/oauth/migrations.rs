@@ -89,6 +89,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         at BIGINT NOT NULL
     );
     CREATE INDEX limit_events_kind ON limit_events(kind, at);",
+    // 6: consent forms know their client and address (each bounded, the oldest pushed out
+    // first), and devices the owner signed in from (their wrong passphrases are counted
+    // apart from strangers').
+    "ALTER TABLE consents ADD COLUMN client_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE consents ADD COLUMN addr TEXT NOT NULL DEFAULT '';
+    ALTER TABLE consents ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX consents_created ON consents(created_at);
+    CREATE TABLE devices (
+        digest TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

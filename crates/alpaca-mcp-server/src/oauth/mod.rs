@@ -76,8 +76,9 @@ pub struct OAuthSettings {
     pub account_mode: String,
     /// The server's toolsets; the owner may narrow a grant to some of them.
     pub toolsets: Vec<String>,
-    /// Proxies whose `X-Forwarded-For` is believed (besides loopback), so that the limits
-    /// per address count clients rather than the proxy (`ALPACA_MCP_TRUSTED_PROXIES`).
+    /// Proxies whose `X-Forwarded-For` is believed (none by default, loopback included), so
+    /// that the limits per address count clients rather than the proxy (`--trusted-proxy`,
+    /// `ALPACA_MCP_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
@@ -150,8 +151,17 @@ pub struct OAuth {
     /// Grants ended because Alpaca refused their token, refused here at once (the store
     /// hears of it too, for every replica).
     refused: Mutex<std::collections::HashSet<String>>,
+    /// Wrong owner passphrases from strangers, per address and in all.
     attempts: Limiter,
+    /// Wrong owner passphrases from a device the owner signed in from before (its cookie),
+    /// per device: strangers' guesses never use up the owner's own.
+    device_attempts: Limiter,
+    /// Registrations and client metadata fetches, per address and in all.
     registrations: Limiter,
+    /// Passphrase checks (argon2, slow on purpose) running at once.
+    verifying: tokio::sync::Semaphore,
+    /// Refused consent answers, logged once a minute with a count.
+    pub(crate) refused_consents: crate::summary::Summarized,
     last_purge: Mutex<Option<Instant>>,
 }
 
@@ -217,8 +227,14 @@ impl OAuth {
             refused: Mutex::new(std::collections::HashSet::new()),
             // Five wrong passphrases per address per 15 minutes, 50 in all.
             attempts: Limiter::new("passphrase", 5, 50, Duration::from_secs(15 * 60)),
-            // Twenty registrations per address per hour, 200 in all.
+            // Five per device the owner signed in from, with no total.
+            device_attempts: Limiter::new("passphrase-device", 5, 0, Duration::from_secs(15 * 60)),
+            // Twenty registrations (or metadata fetches) per address per hour, 200 in all.
             registrations: Limiter::new("registration", 20, 200, Duration::from_secs(3600)),
+            verifying: tokio::sync::Semaphore::new(2),
+            refused_consents: crate::summary::Summarized::new(
+                "refused consent answers (a forged or expired form, a wrong or rate-limited passphrase)",
+            ),
             last_purge: Mutex::new(None),
         }
     }
@@ -494,44 +510,50 @@ impl Limiter {
         now - self.window.as_secs() as i64
     }
 
-    /// Whether `ip` is over its limit (or everyone is over the total). A store that cannot
-    /// answer counts as over: the attempt waits rather than go uncounted.
-    pub(crate) async fn exceeded(&self, store: &dyn Store, ip: IpAddr) -> bool {
+    /// Takes one event for `key` if it is under the bounds, counted and recorded in one step
+    /// in the store (so concurrent attempts, on any replica, never pass together): the time
+    /// recorded (to forget it by), or `None` when over (or the store cannot answer).
+    pub(crate) async fn take(&self, store: &dyn Store, key: &str) -> Option<i64> {
+        let now = now();
         match store
-            .count_events(self.kind, &ip.to_string(), self.since(now()))
+            .take_event(
+                self.kind,
+                key,
+                now,
+                self.since(now),
+                (self.per_address, self.total),
+            )
             .await
         {
-            Ok((mine, all)) => all >= self.total || mine >= self.per_address,
+            Ok(true) => Some(now),
+            Ok(false) => None,
             Err(e) => {
                 tracing::error!(error = %e, kind = self.kind, "cannot count for a limit; refusing");
-                true
+                None
             }
         }
     }
 
-    /// Records one event for `ip`.
-    pub(crate) async fn record(&self, store: &dyn Store, ip: IpAddr) {
-        let now = now();
-        if let Err(e) = store
-            .record_event(self.kind, &ip.to_string(), now, self.since(now))
-            .await
-        {
-            tracing::error!(error = %e, kind = self.kind, "cannot record an event for a limit");
+    /// Forgets an event taken at `at` (an attempt that turned out right).
+    pub(crate) async fn forget(&self, store: &dyn Store, key: &str, at: i64) {
+        if let Err(e) = store.forget_event(self.kind, key, at).await {
+            tracing::error!(error = %e, kind = self.kind, "cannot forget an event for a limit");
         }
     }
 }
 
 /// The client address of a request: the accept loop's peer address, or, when that is a
-/// trusted proxy (loopback, or in `trusted`), the nearest address in `X-Forwarded-For` that
-/// is not one (each proxy appends the address it heard from, so the chain is read from the
-/// right).
+/// trusted proxy (one in `trusted`, `--trusted-proxy`; none by default, loopback included),
+/// the nearest address in `X-Forwarded-For` that is not one (each proxy appends the address
+/// it heard from, so the chain is read from the right). A client that is not a trusted
+/// proxy cannot choose the address it is counted under.
 pub(crate) fn client_ip(
     headers: &axum::http::HeaderMap,
     peer: Option<&crate::http::PeerAddr>,
     trusted: &[ipnet::IpNet],
 ) -> IpAddr {
     let peer = peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
-    let is_trusted = |ip: &IpAddr| ip.is_loopback() || trusted.iter().any(|n| n.contains(ip));
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
@@ -572,11 +594,17 @@ mod client_ip_tests {
     }
 
     #[test]
-    fn the_client_is_the_nearest_address_no_trusted_proxy_added() {
+    fn the_client_is_the_nearest_address_no_trusted_proxy_added_and_none_by_default() {
         // Straight from a client: its own address, whatever it claims.
         assert_eq!(ip("203.0.113.9", &["198.51.100.1"], &[]), "203.0.113.9");
-        // Through a loopback proxy: what it appended.
-        assert_eq!(ip("127.0.0.1", &["198.51.100.1"], &[]), "198.51.100.1");
+        // From loopback with no proxy configured: loopback, whatever it claims (a local
+        // stranger cannot pick the address it is counted under).
+        assert_eq!(ip("127.0.0.1", &["198.51.100.1"], &[]), "127.0.0.1");
+        // Through a loopback proxy named as trusted: what it appended.
+        assert_eq!(
+            ip("127.0.0.1", &["198.51.100.1"], &["127.0.0.1/32"]),
+            "198.51.100.1"
+        );
         // Caddy (172.18.0.5) then HAProxy (172.18.0.6) on a trusted network: the client before
         // them, not a value the client put first.
         assert_eq!(
@@ -593,6 +621,9 @@ mod client_ip_tests {
             "172.18.0.6"
         );
         // Garbage stops the walk at the last good hop.
-        assert_eq!(ip("127.0.0.1", &["nonsense, 127.0.0.2"], &[]), "127.0.0.2");
+        assert_eq!(
+            ip("127.0.0.1", &["nonsense, 127.0.0.2"], &["127.0.0.0/8"]),
+            "127.0.0.2"
+        );
     }
 }

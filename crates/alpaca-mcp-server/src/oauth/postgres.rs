@@ -24,8 +24,8 @@ use tokio_postgres::types::ToSql;
 
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
 use super::store::{
-    Client, ClientKind, Code, CodeUse, Fut, Grant, GrantView, Issued, Refresh, Store, StoreError,
-    Upstream,
+    Client, ClientKind, Code, CodeUse, ConsentForm, ConsentLimits, Fut, Grant, GrantView, Issued,
+    Refresh, Store, StoreError, Upstream,
 };
 
 /// Connections each replica keeps open at most.
@@ -660,13 +660,14 @@ impl Store for Postgres {
         })
     }
 
-    fn revoke_token<'a>(&'a self, digest: &'a str) -> Fut<'a, bool> {
+    fn revoke_token<'a>(&'a self, digest: &'a str, client_id: &'a str) -> Fut<'a, bool> {
         Box::pin(async move {
             in_tx!(self, |tx| {
                 let row = tx
                     .query_opt(
-                        "SELECT grant_id, kind FROM tokens WHERE digest = $1 FOR UPDATE",
-                        &[&digest],
+                        "SELECT t.grant_id, t.kind FROM tokens t JOIN grants g ON g.id = t.grant_id \
+                         WHERE t.digest = $1 AND g.client_id = $2 FOR UPDATE OF t",
+                        &[&digest, &client_id],
                     )
                     .await?;
                 match row {
@@ -810,33 +811,57 @@ impl Store for Postgres {
 
     fn put_consent<'a>(
         &'a self,
-        digest: &'a str,
-        body: &'a str,
+        form: &'a ConsentForm,
         now: i64,
         expires_at: i64,
-        max: usize,
-    ) -> Fut<'a, bool> {
+        limits: ConsentLimits,
+    ) -> Fut<'a, ()> {
         Box::pin(async move {
             in_tx!(self, |tx| {
-                // One at a time, so that the count holds across replicas.
+                // One at a time, so that the counts hold across replicas.
                 tx.execute("LOCK TABLE consents IN SHARE ROW EXCLUSIVE MODE", &[])
                     .await?;
                 tx.execute("DELETE FROM consents WHERE expires_at <= $1", &[&now])
                     .await?;
-                let n: i64 = tx
-                    .query_opt("SELECT count(*) FROM consents", &[])
-                    .await?
-                    .map_or(Ok(0), |r| r.try_get(0).map_err(err))?;
-                if n as usize >= max {
-                    false
-                } else {
-                    tx.execute(
-                        "INSERT INTO consents (digest, body, expires_at) VALUES ($1, $2, $3)",
-                        &[&digest, &body, &expires_at],
-                    )
-                    .await?;
-                    true
+                // The oldest of the form's address, then of its client, then of everyone,
+                // until each is under its bound with room for this one.
+                for (filter, value, bound) in [
+                    ("addr = $1", form.addr.as_str(), limits.per_addr),
+                    ("client_id = $1", form.client_id.as_str(), limits.per_client),
+                    ("$1::text = $1::text", "", limits.total),
+                ] {
+                    let n: i64 = tx
+                        .query_opt(
+                            &format!("SELECT count(*) FROM consents WHERE {filter}"),
+                            &[&value],
+                        )
+                        .await?
+                        .map_or(Ok(0), |r| r.try_get(0).map_err(err))?;
+                    let over = n + 1 - bound.max(1) as i64;
+                    if over > 0 {
+                        tx.execute(
+                            &format!(
+                                "DELETE FROM consents WHERE digest IN (SELECT digest FROM consents \
+                                 WHERE {filter} ORDER BY created_at, digest LIMIT $2)"
+                            ),
+                            &[&value, &over],
+                        )
+                        .await?;
+                    }
                 }
+                tx.execute(
+                    "INSERT INTO consents (digest, body, expires_at, client_id, addr, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &form.digest,
+                        &form.body,
+                        &expires_at,
+                        &form.client_id,
+                        &form.addr,
+                        &now,
+                    ],
+                )
+                .await?;
             })
         })
     }
@@ -901,6 +926,86 @@ impl Store for Postgres {
                 )
                 .await?;
             })
+        })
+    }
+
+    fn take_event<'a>(
+        &'a self,
+        kind: &'a str,
+        key: &'a str,
+        now: i64,
+        since: i64,
+        (per_key, total): (u64, u64),
+    ) -> Fut<'a, bool> {
+        Box::pin(async move {
+            in_tx!(self, |tx| {
+                // One at a time over every replica: the count and the insert are one step.
+                tx.execute("LOCK TABLE limit_events IN SHARE ROW EXCLUSIVE MODE", &[])
+                    .await?;
+                tx.execute(
+                    "DELETE FROM limit_events WHERE kind = $1 AND at < $2",
+                    &[&kind, &since],
+                )
+                .await?;
+                let row = tx
+                    .query_opt(
+                        "SELECT count(*) FILTER (WHERE ip = $2), count(*) FROM limit_events \
+                         WHERE kind = $1",
+                        &[&kind, &key],
+                    )
+                    .await?;
+                let get = |i| {
+                    row.as_ref()
+                        .map_or(Ok(0), |r| r.try_get::<_, i64>(i).map_err(err))
+                };
+                let (mine, all) = (get(0)? as u64, get(1)? as u64);
+                let room = mine < per_key && (total == 0 || all < total);
+                if room {
+                    tx.execute(
+                        "INSERT INTO limit_events (kind, ip, at) VALUES ($1, $2, $3)",
+                        &[&kind, &key, &now],
+                    )
+                    .await?;
+                }
+                room
+            })
+        })
+    }
+
+    fn forget_event<'a>(&'a self, kind: &'a str, key: &'a str, at: i64) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.execute(
+                "DELETE FROM limit_events WHERE ctid = (SELECT ctid FROM limit_events \
+                 WHERE kind = $1 AND ip = $2 AND at = $3 LIMIT 1)",
+                &[&kind, &key, &at],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn put_device<'a>(&'a self, digest: &'a str, expires_at: i64) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO devices (digest, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                &[&digest, &expires_at],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn device<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, bool> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT count(*) FROM devices WHERE digest = $1 AND expires_at > $2",
+                    &[&digest, &now],
+                )
+                .await?;
+            let n: i64 = row.map_or(Ok(0), |r| r.try_get(0).map_err(err))?;
+            Ok(n > 0)
         })
     }
 }
@@ -1207,7 +1312,14 @@ mod tests {
         assert!(b.access("a1", now, 100).await.unwrap().is_none());
 
         // Consent forms: one answer, whichever replica it reaches.
-        a.put_consent("f1", "{}", now, now + 600, 10).await.unwrap();
+        a.put_consent(
+            &store_suite::form("f1", "c", "a"),
+            now,
+            now + 600,
+            store_suite::LIMITS,
+        )
+        .await
+        .unwrap();
         let (x, y) = tokio::join!(a.take_consent("f1", now), b.take_consent("f1", now));
         assert_eq!(
             [x.unwrap(), y.unwrap()]

@@ -1,6 +1,7 @@
 //! Dynamic Client Registration (RFC 7591) and the redirect URI rules every client follows:
 //! https anywhere, http only on a loopback host (RFC 8252 §7.3, where any port matches), or a
-//! private-use scheme (`cursor://…`, RFC 8252 §7.1); no fragments; exact matching otherwise.
+//! private-use scheme named as a reverse domain (`com.example.app:/cb`, RFC 8252 §7.1) or one
+//! of the known clients' own (`cursor://…`); no fragments; exact matching otherwise.
 
 use std::sync::Arc;
 
@@ -33,14 +34,46 @@ const FORBIDDEN_SCHEMES: &[&str] = &[
     "wss",
 ];
 
+/// App schemes in use by MCP clients that are not reverse domain names, allowed by name.
+const KNOWN_APP_SCHEMES: &[&str] = &["cursor", "vscode", "vscode-insiders", "windsurf", "zed"];
+
+/// Whether `scheme` is a private-use scheme an app may claim (RFC 8252 7.1): a reverse
+/// domain name (`com.example.app`: two or more dot-separated labels of letters, digits and
+/// `-`), or one of the known clients' own. Operating system schemes (`ms-msdt`,
+/// `search-ms`, `view-source`, ...) are neither.
+fn private_use_scheme(scheme: &str) -> bool {
+    if KNOWN_APP_SCHEMES.contains(&scheme) {
+        return true;
+    }
+    let labels: Vec<&str> = scheme.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels[0].chars().all(|c| c.is_ascii_alphabetic())
+}
+
 /// A client's name as shown to the owner: control characters (terminal escapes in
-/// `auth list`, line breaks in logs) become spaces, surrounding space is trimmed, and at most
-/// 200 characters are kept; `None` when nothing is left.
+/// `auth list`, line breaks in logs) become spaces, characters that change how text reads
+/// without showing themselves (bidi controls, zero-width characters, line and paragraph
+/// separators) are shown as their code point (`[U+202E]`), surrounding space is trimmed, and
+/// at most 200 characters are kept; `None` when nothing is left.
 pub fn display_name(name: &str) -> Option<String> {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX_NAME_CHARS)
+        .map(|c| {
+            if c.is_control() {
+                " ".to_string()
+            } else if alpaca_mcp::compact::is_invisible(c) {
+                format!("[U+{:04X}]", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
         .collect();
     let clean = clean.trim();
     (!clean.is_empty()).then(|| clean.to_string())
@@ -69,7 +102,10 @@ pub fn check_redirect_uri(uri: &str) -> Result<url::Url, String> {
         s if FORBIDDEN_SCHEMES.contains(&s) => Err(format!(
             "redirect URI {uri:?}: the {s}: scheme is not allowed"
         )),
-        _ => Ok(url),
+        s if private_use_scheme(s) => Ok(url),
+        s => Err(format!(
+            "redirect URI {uri:?}: the {s}: scheme is not an app's own; use https, http on a loopback host, or a scheme named after a domain you control in reverse order (RFC 8252 7.1), such as com.example.app:/callback"
+        )),
     }
 }
 
@@ -125,7 +161,13 @@ pub(crate) async fn register(
         peer.as_ref().map(|p| &p.0),
         &oauth.settings.trusted_proxies,
     );
-    if oauth.registrations.exceeded(&*oauth.store, ip).await {
+    // Counted as it is taken, in one step: concurrent registrations never pass the bound.
+    if oauth
+        .registrations
+        .take(&*oauth.store, &ip.to_string())
+        .await
+        .is_none()
+    {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -218,7 +260,6 @@ pub(crate) async fn register(
             "the server cannot store the registration now",
         );
     }
-    oauth.registrations.record(&*oauth.store, ip).await;
     tracing::info!(client = %client.id, name = ?client.name, "registered an OAuth client");
     let mut body = json!({
         "client_id": client.id,
@@ -270,6 +311,23 @@ mod tests {
                 .contains("fragment")
         );
         assert!(check_redirect_uri("javascript:alert(1)").is_err());
+        assert!(check_redirect_uri("com.example.app:/oauth2redirect").is_ok());
+        for os in [
+            "ms-msdt:/id",
+            "search-ms:query=x",
+            "view-source:https://x.example",
+            "evilapp://claude.ai/cb",
+            "mailto:a@b.example",
+            "tel:123",
+            "a.:x",
+        ] {
+            assert!(
+                check_redirect_uri(os)
+                    .unwrap_err()
+                    .contains("not an app's own"),
+                "{os}"
+            );
+        }
         assert!(check_redirect_uri("/relative").is_err());
     }
 

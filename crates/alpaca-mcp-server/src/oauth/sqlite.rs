@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::store::{
-    Client, ClientKind, Code, CodeUse, Fut, Grant, GrantView, Issued, Refresh, Store, StoreError,
-    Upstream,
+    Client, ClientKind, Code, CodeUse, ConsentForm, ConsentLimits, Fut, Grant, GrantView, Issued,
+    Refresh, Store, StoreError, Upstream,
 };
 
 /// The file in the state directory.
@@ -415,13 +415,14 @@ impl Store for Sqlite {
         }))
     }
 
-    fn revoke_token<'a>(&'a self, digest: &'a str) -> Fut<'a, bool> {
+    fn revoke_token<'a>(&'a self, digest: &'a str, client_id: &'a str) -> Fut<'a, bool> {
         ready(self.with(|conn| {
             let tx = conn.transaction()?;
             let row: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT grant_id, kind FROM tokens WHERE digest = ?1",
-                    [digest],
+                    "SELECT t.grant_id, t.kind FROM tokens t JOIN grants g ON g.id = t.grant_id \
+                     WHERE t.digest = ?1 AND g.client_id = ?2",
+                    [digest, client_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
@@ -550,27 +551,50 @@ impl Store for Sqlite {
 
     fn put_consent<'a>(
         &'a self,
-        digest: &'a str,
-        body: &'a str,
+        form: &'a ConsentForm,
         now: i64,
         expires_at: i64,
-        max: usize,
-    ) -> Fut<'a, bool> {
+        limits: ConsentLimits,
+    ) -> Fut<'a, ()> {
         ready(self.with(|conn| {
             let tx = conn.transaction()?;
             tx.execute("DELETE FROM consents WHERE expires_at <= ?1", [now])?;
-            let n: i64 = tx.query_row("SELECT count(*) FROM consents", [], |r| r.get(0))?;
-            let kept = if n as usize >= max {
-                false
-            } else {
-                tx.execute(
-                    "INSERT INTO consents (digest, body, expires_at) VALUES (?1, ?2, ?3)",
-                    params![digest, body, expires_at],
+            // The oldest of the form's address, then of its client, then of everyone, until
+            // each is under its bound with room for this one.
+            for (filter, value, bound) in [
+                ("addr = ?1", form.addr.as_str(), limits.per_addr),
+                ("client_id = ?1", form.client_id.as_str(), limits.per_client),
+                ("?1 = ?1", "", limits.total),
+            ] {
+                let n: i64 = tx.query_row(
+                    &format!("SELECT count(*) FROM consents WHERE {filter}"),
+                    [value],
+                    |r| r.get(0),
                 )?;
-                true
-            };
-            tx.commit()?;
-            Ok(kept)
+                let over = n + 1 - bound.max(1) as i64;
+                if over > 0 {
+                    tx.execute(
+                        &format!(
+                            "DELETE FROM consents WHERE digest IN (SELECT digest FROM consents \
+                             WHERE {filter} ORDER BY created_at, digest LIMIT ?2)"
+                        ),
+                        params![value, over],
+                    )?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO consents (digest, body, expires_at, client_id, addr, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    form.digest,
+                    form.body,
+                    expires_at,
+                    form.client_id,
+                    form.addr,
+                    now
+                ],
+            )?;
+            tx.commit()
         }))
     }
 
@@ -621,6 +645,71 @@ impl Store for Sqlite {
                 params![kind, ip, now],
             )?;
             tx.commit()
+        }))
+    }
+
+    fn take_event<'a>(
+        &'a self,
+        kind: &'a str,
+        key: &'a str,
+        now: i64,
+        since: i64,
+        (per_key, total): (u64, u64),
+    ) -> Fut<'a, bool> {
+        // One connection behind a lock: the count and the insert are one step.
+        ready(self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM limit_events WHERE kind = ?1 AND at < ?2",
+                params![kind, since],
+            )?;
+            let (mine, all): (i64, i64) = tx.query_row(
+                "SELECT coalesce(sum(ip = ?2), 0), count(*) FROM limit_events WHERE kind = ?1",
+                params![kind, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let room = (mine as u64) < per_key && (total == 0 || (all as u64) < total);
+            if room {
+                tx.execute(
+                    "INSERT INTO limit_events (kind, ip, at) VALUES (?1, ?2, ?3)",
+                    params![kind, key, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(room)
+        }))
+    }
+
+    fn forget_event<'a>(&'a self, kind: &'a str, key: &'a str, at: i64) -> Fut<'a, ()> {
+        ready(self.with(|conn| {
+            conn.execute(
+                "DELETE FROM limit_events WHERE rowid = (SELECT rowid FROM limit_events \
+                 WHERE kind = ?1 AND ip = ?2 AND at = ?3 LIMIT 1)",
+                params![kind, key, at],
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn put_device<'a>(&'a self, digest: &'a str, expires_at: i64) -> Fut<'a, ()> {
+        ready(self.with(|conn| {
+            conn.execute(
+                "INSERT INTO devices (digest, expires_at) VALUES (?1, ?2) \
+                 ON CONFLICT (digest) DO UPDATE SET expires_at = excluded.expires_at",
+                params![digest, expires_at],
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn device<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, bool> {
+        ready(self.with(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM devices WHERE digest = ?1 AND expires_at > ?2",
+                params![digest, now],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
         }))
     }
 }

@@ -192,9 +192,9 @@ pub trait Store: Send + Sync {
         idle: i64,
         issued: &'a Issued,
     ) -> Fut<'a, Refresh>;
-    /// Revokes a token (RFC 7009): a refresh token ends its grant, an access token itself.
-    /// Whether anything was revoked.
-    fn revoke_token<'a>(&'a self, digest: &'a str) -> Fut<'a, bool>;
+    /// Revokes a token (RFC 7009) issued to `client_id` (another client's is left alone): a
+    /// refresh token ends its grant, an access token itself. Whether anything was revoked.
+    fn revoke_token<'a>(&'a self, digest: &'a str, client_id: &'a str) -> Fut<'a, bool>;
     /// Revokes a grant and all its tokens; whether it existed.
     fn revoke_grant<'a>(&'a self, id: &'a str) -> Fut<'a, bool>;
     /// Revokes every grant; how many.
@@ -210,17 +210,17 @@ pub trait Store: Send + Sync {
     fn upstreams(&self) -> Fut<'_, Vec<Upstream>>;
     /// Replaces the sealed token of a sign-in (sealed again with another key).
     fn reseal<'a>(&'a self, id: &'a str, sealed: &'a str) -> Fut<'a, ()>;
-    /// Keeps a consent form in flight (`body`, by the digest of its request id) until
-    /// `expires_at`, unless `max` forms are in flight already (then `false`). Expired forms
-    /// are dropped first.
+    /// Keeps a consent form in flight until `expires_at`. Expired forms are dropped first;
+    /// then, where the form's address, its client or everyone is at its bound in `limits`,
+    /// the oldest forms of that kind are dropped to make room, so a flood of forms pushes
+    /// out its own, never blocks the next sign-in.
     fn put_consent<'a>(
         &'a self,
-        digest: &'a str,
-        body: &'a str,
+        form: &'a ConsentForm,
         now: i64,
         expires_at: i64,
-        max: usize,
-    ) -> Fut<'a, bool>;
+        limits: ConsentLimits,
+    ) -> Fut<'a, ()>;
     /// The consent form in flight under `digest`, if it has not expired.
     fn consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>>;
     /// Takes (removes) the consent form under `digest`: `Some` for one caller only, and only
@@ -231,4 +231,46 @@ pub trait Store: Send + Sync {
     /// Records an event of `kind` from `ip` at `now`, and forgets those of `kind` before
     /// `since`.
     fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()>;
+    /// Records an event of `kind` from `key` at `now` only if, counting from `since`, `key`
+    /// has had fewer than `per_key` and everyone fewer than `total` (`total` 0: no total):
+    /// the count and the record are one step, so concurrent callers (on any replica) never
+    /// pass the bound together. Whether it was recorded.
+    fn take_event<'a>(
+        &'a self,
+        kind: &'a str,
+        key: &'a str,
+        now: i64,
+        since: i64,
+        bounds: (u64, u64),
+    ) -> Fut<'a, bool>;
+    /// Forgets one event of `kind` from `key` at `at` (an attempt that turned out right).
+    fn forget_event<'a>(&'a self, kind: &'a str, key: &'a str, at: i64) -> Fut<'a, ()>;
+    /// Remembers a device (the digest of its cookie) the owner signed in from, until
+    /// `expires_at`.
+    fn put_device<'a>(&'a self, digest: &'a str, expires_at: i64) -> Fut<'a, ()>;
+    /// Whether a device the owner signed in from is remembered and unexpired.
+    fn device<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, bool>;
+}
+
+/// A consent form to keep (see [`Store::put_consent`]).
+pub struct ConsentForm {
+    /// The digest of the form's request id.
+    pub digest: String,
+    /// The form, as JSON.
+    pub body: String,
+    /// The client it is for.
+    pub client_id: String,
+    /// The address it was asked from.
+    pub addr: String,
+}
+
+/// How many consent forms may be in flight (see [`Store::put_consent`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentLimits {
+    /// From one address.
+    pub per_addr: usize,
+    /// For one client.
+    pub per_client: usize,
+    /// In all.
+    pub total: usize,
 }

@@ -1,7 +1,26 @@
 //! What every [`Store`] must do, run against each implementation (SQLite always, PostgreSQL
 //! when a test server is given).
 
-use super::store::{Code, CodeUse, Grant, Issued, Refresh, Store, Upstream};
+use super::store::{
+    Code, CodeUse, ConsentForm, ConsentLimits, Grant, Issued, Refresh, Store, Upstream,
+};
+
+/// Bounds small enough to reach in a test.
+pub(crate) const LIMITS: ConsentLimits = ConsentLimits {
+    per_addr: 2,
+    per_client: 3,
+    total: 4,
+};
+
+/// A consent form `digest` for `client` from `addr`.
+pub(crate) fn form(digest: &str, client: &str, addr: &str) -> ConsentForm {
+    ConsentForm {
+        digest: digest.into(),
+        body: format!("{{\"d\":\"{digest}\"}}"),
+        client_id: client.into(),
+        addr: addr.into(),
+    }
+}
 
 pub(crate) fn issued(n: u8, now: i64) -> Issued {
     Issued {
@@ -164,14 +183,18 @@ pub(crate) async fn revoking_tokens_and_everything(s: &dyn Store) {
     s.start_grant("k1", &grant(now), &issued(1, now))
         .await
         .unwrap();
+    // Only by the client it was issued to (RFC 7009 2.1).
+    assert!(!s.revoke_token("a1", "another-client").await.unwrap());
+    assert!(!s.revoke_token("r1", "another-client").await.unwrap());
+    assert!(s.access("a1", now, 100).await.unwrap().is_some());
     // An access token alone goes; the grant stays.
-    assert!(s.revoke_token("a1").await.unwrap());
+    assert!(s.revoke_token("a1", "c1").await.unwrap());
     assert!(s.access("a1", now, 100).await.unwrap().is_none());
     assert_eq!(s.grants(now, 100).await.unwrap().len(), 1);
     // A refresh token ends the grant.
-    assert!(s.revoke_token("r1").await.unwrap());
+    assert!(s.revoke_token("r1", "c1").await.unwrap());
     assert!(s.grants(now, 100).await.unwrap().is_empty());
-    assert!(!s.revoke_token("r1").await.unwrap());
+    assert!(!s.revoke_token("r1", "c1").await.unwrap());
     let g2 = Grant {
         id: "g2".into(),
         ..grant(now)
@@ -187,42 +210,90 @@ pub(crate) async fn revoking_tokens_and_everything(s: &dyn Store) {
 
 pub(crate) async fn consent_forms_are_answered_once_and_bounded(s: &dyn Store) {
     let now = 1_000_000;
-    assert!(
-        s.put_consent("f1", "{\"a\":1}", now, now + 600, 2)
-            .await
-            .unwrap()
-    );
+    let put = |f: ConsentForm, at: i64| async move {
+        s.put_consent(&f, at, at + 600, LIMITS).await.unwrap();
+    };
+    put(form("f1", "c1", "10.0.0.1"), now).await;
+    let body = Some("{\"d\":\"f1\"}");
+    assert_eq!(s.consent("f1", now).await.unwrap().as_deref(), body);
     assert_eq!(
         s.consent("f1", now).await.unwrap().as_deref(),
-        Some("{\"a\":1}")
-    );
-    assert_eq!(
-        s.consent("f1", now).await.unwrap().as_deref(),
-        Some("{\"a\":1}"),
+        body,
         "reading keeps it"
     );
     assert!(
         s.consent("f1", now + 600).await.unwrap().is_none(),
         "expired"
     );
-    assert!(s.put_consent("f2", "{}", now, now + 600, 2).await.unwrap());
-    assert!(
-        !s.put_consent("f3", "{}", now, now + 600, 2).await.unwrap(),
-        "at most 2 in flight"
-    );
-    assert_eq!(
-        s.take_consent("f1", now).await.unwrap().as_deref(),
-        Some("{\"a\":1}")
-    );
+    assert_eq!(s.take_consent("f1", now).await.unwrap().as_deref(), body);
     assert!(s.take_consent("f1", now).await.unwrap().is_none(), "once");
-    assert!(s.put_consent("f3", "{}", now, now + 600, 2).await.unwrap());
-    // Expired forms make room and are never taken.
+
+    // One address past its bound pushes out its own oldest, not anyone else's.
+    put(form("a1", "c1", "10.0.0.9"), now).await;
+    for (i, d) in ["x1", "x2", "x3"].iter().enumerate() {
+        put(form(d, "c2", "10.0.0.2"), now + 1 + i as i64).await;
+    }
     assert!(
-        s.put_consent("f4", "{}", now + 601, now + 1200, 2)
+        s.consent("x1", now + 5).await.unwrap().is_none(),
+        "oldest of its address out"
+    );
+    assert!(s.consent("x2", now + 5).await.unwrap().is_some());
+    assert!(s.consent("x3", now + 5).await.unwrap().is_some());
+    assert!(
+        s.consent("a1", now + 5).await.unwrap().is_some(),
+        "another address's form stays"
+    );
+    // One client past its bound, from several addresses: its own oldest goes.
+    put(form("y1", "c3", "10.0.1.1"), now + 10).await;
+    put(form("y2", "c3", "10.0.1.2"), now + 11).await;
+    put(form("y3", "c3", "10.0.1.3"), now + 12).await;
+    put(form("y4", "c3", "10.0.1.4"), now + 13).await;
+    assert!(
+        s.consent("y1", now + 14).await.unwrap().is_none(),
+        "oldest of its client out"
+    );
+    // Everyone past the total: the oldest of all goes, and the newest is always kept.
+    assert!(
+        s.consent("a1", now + 14).await.unwrap().is_none(),
+        "oldest of all out"
+    );
+    assert!(s.consent("y4", now + 14).await.unwrap().is_some());
+    // Expired forms make room and are never taken.
+    put(form("z1", "c4", "10.0.2.1"), now + 700).await;
+    assert!(s.take_consent("y4", now + 700).await.unwrap().is_none());
+    assert!(s.take_consent("z1", now + 700).await.unwrap().is_some());
+}
+
+pub(crate) async fn events_are_taken_atomically_within_their_bounds(s: &dyn Store) {
+    let now = 2_000_000;
+    let take = |key: &'static str, at: i64| async move {
+        s.take_event("passphrase", key, at, at - 900, (2, 3))
             .await
             .unwrap()
-    );
-    assert!(s.take_consent("f2", now + 601).await.unwrap().is_none());
+    };
+    assert!(take("10.0.0.1", now).await);
+    assert!(take("10.0.0.1", now).await);
+    assert!(!take("10.0.0.1", now).await, "per key");
+    assert!(take("10.0.0.2", now).await);
+    assert!(!take("10.0.0.3", now).await, "in all");
+    // A right guess is forgotten: room again.
+    s.forget_event("passphrase", "10.0.0.1", now).await.unwrap();
+    assert!(take("10.0.0.3", now).await);
+    // Outside the window nothing counts.
+    assert!(take("10.0.0.1", now + 901).await);
+    // No total: only the key's bound.
+    for _ in 0..5 {
+        assert!(
+            s.take_event("device", &format!("d{now}"), now, now - 900, (10, 0))
+                .await
+                .unwrap()
+        );
+    }
+    // Devices the owner signed in from.
+    assert!(!s.device("dev1", now).await.unwrap());
+    s.put_device("dev1", now + 100).await.unwrap();
+    assert!(s.device("dev1", now).await.unwrap());
+    assert!(!s.device("dev1", now + 100).await.unwrap(), "expired");
 }
 
 /// Every case above, each on a fresh store from `open`.
@@ -284,5 +355,6 @@ pub(crate) async fn all<S: Store, F: std::future::Future<Output = S>>(open: impl
     a_grant_acts_with_its_codes_alpaca_sign_in_which_ends_with_it(&open().await).await;
     revoking_tokens_and_everything(&open().await).await;
     consent_forms_are_answered_once_and_bounded(&open().await).await;
+    events_are_taken_atomically_within_their_bounds(&open().await).await;
     limit_events_are_counted_per_address_and_kind_within_the_window(&open().await).await;
 }

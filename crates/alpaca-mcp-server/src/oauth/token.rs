@@ -65,14 +65,35 @@ fn invalid_client(description: &str) -> Response {
     r
 }
 
+/// The form's parameters, each given once: a repeated one is refused (RFC 6749 3.1, "request
+/// and response parameters MUST NOT be included more than once"), never resolved by picking
+/// one of its values.
+fn once_each(pairs: Vec<(String, String)>) -> Result<Form, String> {
+    let mut form = Form::new();
+    for (k, v) in pairs {
+        if form.contains_key(&k) {
+            return Err(format!(
+                "the parameter {k} is given more than once; give each parameter once"
+            ));
+        }
+        form.insert(k, v);
+    }
+    Ok(form)
+}
+
 /// The authenticated client of a token or revocation request.
-async fn authenticate(oauth: &OAuth, headers: &HeaderMap, form: &Form) -> Result<Client, Response> {
+async fn authenticate(
+    oauth: &OAuth,
+    headers: &HeaderMap,
+    form: &Form,
+    ip: std::net::IpAddr,
+) -> Result<Client, Response> {
     let (id, secret) = credentials(headers, form);
     let Some(id) = id.filter(|i| !i.is_empty()) else {
         return Err(invalid_client("client_id is missing"));
     };
     let client = oauth
-        .find_client(&id)
+        .find_client(&id, ip)
         .await
         .map_err(|_| invalid_client("unknown client"))?;
     if let Some(expected) = &client.secret_digest {
@@ -130,9 +151,19 @@ fn token_reply(oauth: &OAuth, access: &str, refresh: &str, scope: &str) -> Respo
 pub(crate) async fn token(
     State(oauth): State<Arc<OAuth>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<Form>,
+    peer: Option<axum::Extension<crate::http::PeerAddr>>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let client = match authenticate(&oauth, &headers, &form).await {
+    let form = match once_each(pairs) {
+        Ok(f) => f,
+        Err(why) => return bad("invalid_request", &why),
+    };
+    let ip = super::client_ip(
+        &headers,
+        peer.as_ref().map(|p| &p.0),
+        &oauth.settings.trusted_proxies,
+    );
+    let client = match authenticate(&oauth, &headers, &form, ip).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -266,15 +297,29 @@ async fn refresh_grant(oauth: &OAuth, client: &Client, form: &Form) -> Response 
 pub(crate) async fn revoke(
     State(oauth): State<Arc<OAuth>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<Form>,
+    peer: Option<axum::Extension<crate::http::PeerAddr>>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = authenticate(&oauth, &headers, &form).await {
-        return r;
-    }
+    let form = match once_each(pairs) {
+        Ok(f) => f,
+        Err(why) => return bad("invalid_request", &why),
+    };
+    let ip = super::client_ip(
+        &headers,
+        peer.as_ref().map(|p| &p.0),
+        &oauth.settings.trusted_proxies,
+    );
+    let client = match authenticate(&oauth, &headers, &form, ip).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return bad("invalid_request", "token is missing");
     };
-    match oauth.store.revoke_token(&digest(token)).await {
+    // Only a token issued to this client (RFC 7009 2.1). Another client's token is, for this
+    // one, an invalid token: answered as one (200, nothing revoked), so the answer says
+    // nothing of whether it exists.
+    match oauth.store.revoke_token(&digest(token), &client.id).await {
         Ok(true) => tracing::info!("revoked an OAuth token at the client's request"),
         Ok(false) => {}
         Err(e) => return unavailable(e),

@@ -18,6 +18,7 @@ mod load;
 mod oauth;
 mod oauth_browser;
 mod oauth_python;
+mod probe3;
 mod python_revisions;
 mod release;
 mod replicas;

@@ -17,7 +17,7 @@ use sha2::Digest;
 use super::common::BIN;
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// A port nobody listens on now (the public URL must name the port before the server starts).
 /// Not one the kernel hands out: between this call and the server's bind, a parallel test's
@@ -94,7 +94,7 @@ pub async fn owner_server_logged(
     (child, log)
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -102,7 +102,7 @@ fn http() -> reqwest::Client {
 }
 
 /// A PKCE verifier and its S256 challenge.
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let verifier = format!("{:0>64}", rand_hex());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
@@ -115,7 +115,7 @@ fn rand_hex() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-async fn register(base: &str) -> String {
+pub(crate) async fn register(base: &str) -> String {
     let r = http()
         .post(format!("{base}/register"))
         .json(&json!({"redirect_uris": [REDIRECT], "client_name": "rust-test <b>client</b>"}))
@@ -129,7 +129,7 @@ async fn register(base: &str) -> String {
 }
 
 /// The consent page for these authorization parameters: status, cookie, body.
-async fn authorize(
+pub(crate) async fn authorize(
     base: &str,
     params: &[(&str, &str)],
 ) -> (StatusCode, Option<String>, String, Option<String>) {
@@ -151,7 +151,7 @@ async fn authorize(
     (status, cookie, r.text().await.unwrap(), location)
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -173,7 +173,7 @@ fn checked_toolsets(html: &str) -> Vec<String> {
         .collect()
 }
 
-fn standard<'a>(client: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn standard<'a>(client: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("response_type", "code"),
         ("client_id", client),
@@ -185,7 +185,7 @@ fn standard<'a>(client: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> 
 }
 
 /// Submits the consent form of `page` (with its cookie unless `cookie` is `None`).
-async fn answer(
+pub(crate) async fn answer(
     base: &str,
     page: &str,
     cookie: Option<&str>,
@@ -211,7 +211,7 @@ async fn answer(
     req.send().await.unwrap()
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(location)
         .unwrap()
         .query_pairs()
@@ -220,7 +220,7 @@ fn query_of(location: &str) -> std::collections::HashMap<String, String> {
 }
 
 /// Registers, approves with `access` and returns the client id, the code and its verifier.
-async fn approved_code(base: &str, access: &str) -> (String, String, String) {
+pub(crate) async fn approved_code(base: &str, access: &str) -> (String, String, String) {
     let client = register(base).await;
     let (verifier, challenge) = pkce();
     let (status, cookie, page, _) = authorize(base, &standard(&client, &challenge)).await;
@@ -243,7 +243,7 @@ async fn approved_code(base: &str, access: &str) -> (String, String, String) {
     (client, q["code"].clone(), verifier)
 }
 
-async fn token(base: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn token(base: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = http()
         .post(format!("{base}/token"))
         .form(form)
@@ -253,7 +253,12 @@ async fn token(base: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn exchange(base: &str, client: &str, code: &str, verifier: &str) -> (StatusCode, Value) {
+pub(crate) async fn exchange(
+    base: &str,
+    client: &str,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
     token(
         base,
         &[
@@ -268,7 +273,7 @@ async fn exchange(base: &str, client: &str, code: &str, verifier: &str) -> (Stat
 }
 
 /// `initialize` on /mcp with this bearer token: the status and `WWW-Authenticate`.
-async fn mcp_status(base: &str, token: &str) -> (StatusCode, String) {
+pub(crate) async fn mcp_status(base: &str, token: &str) -> (StatusCode, String) {
     let r = http()
         .post(format!("{base}/mcp"))
         .header("authorization", format!("Bearer {token}"))
@@ -348,20 +353,20 @@ async fn pkce_is_required_s256_only_and_the_verifier_must_match() {
     let client = register(&base).await;
     let (_, challenge) = pkce();
 
-    // No challenge, or the plain method: an error back to the client, no consent page.
+    // No challenge, or the plain method: an error page (never a redirect before the owner
+    // has answered, see probe3), no consent form.
     let mut none = standard(&client, &challenge);
     none.retain(|(k, _)| !k.starts_with("code_challenge"));
     let mut plain = standard(&client, &challenge);
     plain.retain(|(k, _)| *k != "code_challenge_method");
     plain.push(("code_challenge_method", "plain"));
     for params in [none, plain] {
-        let (status, cookie, _, location) = authorize(&base, &params).await;
-        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, cookie, page, location) = authorize(&base, &params).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(cookie.is_none());
-        let q = query_of(&location.unwrap());
-        assert_eq!(q["error"], "invalid_request");
-        assert!(q["error_description"].contains("S256") || q["error_description"].contains("PKCE"));
-        assert_eq!(q["state"], "st-1");
+        assert!(location.is_none());
+        assert!(page.contains("invalid_request"), "{page}");
+        assert!(page.contains("S256") || page.contains("PKCE"), "{page}");
     }
 
     // A wrong verifier is refused, and the code is spent by the attempt.
@@ -497,9 +502,10 @@ async fn tokens_are_for_this_resource_only() {
     let (_, challenge) = pkce();
     let mut params = standard(&client, &challenge);
     params.push(("resource", "https://other.example/mcp"));
-    let (status, _, _, location) = authorize(&base, &params).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(query_of(&location.unwrap())["error"], "invalid_target");
+    let (status, _, page, location) = authorize(&base, &params).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(location.is_none());
+    assert!(page.contains("invalid_target"), "{page}");
 
     let (client, code, verifier) = approved_code(&base, "read").await;
     let (status, body) = token(
