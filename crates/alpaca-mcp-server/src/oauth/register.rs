@@ -290,6 +290,11 @@ mod tests {
             Some("Evil [2J  Client")
         );
         assert_eq!(display_name(" \u{7} "), None);
+        // Bidi controls, zero-width characters and separators are shown, not obeyed.
+        assert_eq!(
+            display_name("Safe\u{202e}lC\u{200b}x\u{2029}y").as_deref(),
+            Some("Safe[U+202E]lC[U+200B]x[U+2029]y")
+        );
         assert_eq!(display_name(&"x".repeat(500)).unwrap().len(), 200);
     }
 

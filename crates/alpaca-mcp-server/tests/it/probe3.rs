@@ -591,3 +591,70 @@ async fn invisible_characters_show_and_refused_answers_are_summarized_in_the_log
     );
     drop(cookie);
 }
+
+// Weakness: client metadata fetches were not counted.
+
+#[tokio::test]
+async fn metadata_document_fetches_are_counted_with_registrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let doc_port = listener.local_addr().unwrap().port();
+    let counter = hits.clone();
+    // Any path is a document naming itself (a stranger makes up as many client ids as it likes).
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let id = format!("http://127.0.0.1:{doc_port}{}", uri.path());
+            axum::Json(json!({"client_id": id, "redirect_uris": [REDIRECT]}))
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _child = super::oauth::owner_server_with(
+        dir.path(),
+        port,
+        &base,
+        &["--sandbox", "--oauth-allow-local-client-metadata"],
+        &[],
+    )
+    .await;
+    let (_, challenge) = pkce();
+    let mut shown = 0;
+    for i in 0..30 {
+        let id = format!("http://127.0.0.1:{doc_port}/client-{i}.json");
+        let mut params = standard(&id, &challenge);
+        params.retain(|(k, _)| *k != "client_id");
+        params.push(("client_id", &id));
+        let (status, _, page, _) = authorize(&base, &params).await;
+        if status == StatusCode::OK {
+            shown += 1;
+        } else {
+            assert!(
+                page.contains("too many client registrations or client metadata fetches"),
+                "{page}"
+            );
+        }
+    }
+    assert_eq!(shown, 20, "twenty an hour from one address");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        20,
+        "nothing fetched past the limit"
+    );
+    // The unauthenticated /token is counted the same way: no fetch for a new id.
+    let id = format!("http://127.0.0.1:{doc_port}/via-token.json");
+    let (status, _) = token(
+        &base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &id),
+            ("code", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 20);
+}
