@@ -55,8 +55,8 @@ impl CacheConfig {
     /// Reads `ALPACA_CACHE`, `ALPACA_CACHE_MAX_ENTRIES`, `ALPACA_CACHE_MAX_BYTES`,
     /// `ALPACA_CACHE_MAX_TTL_SECONDS` and `ALPACA_STALE_MAX_SECONDS`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<CacheConfig, ConfigError> {
-        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+        let non_empty = |name: &str| get(name).filter(|v| crate::settings::is_set(v));
+        let number = |name: &str, expected: &'static str| -> Result<Option<u64>, ConfigError> {
             match non_empty(name) {
                 None => Ok(None),
                 Some(v) => v
@@ -67,6 +67,7 @@ impl CacheConfig {
                     .ok_or(ConfigError::BadNumber {
                         name: name.into(),
                         value: v,
+                        expected,
                     }),
             }
         };
@@ -78,10 +79,14 @@ impl CacheConfig {
                 Some(v) => parse_bool("ALPACA_CACHE", &v)?,
                 None => true,
             },
-            max_entries: number("ALPACA_CACHE_MAX_ENTRIES")?.map_or(d.max_entries, |n| n as usize),
-            max_bytes: number("ALPACA_CACHE_MAX_BYTES")?.map_or(d.max_bytes, |n| n as usize),
-            max_ttl: number("ALPACA_CACHE_MAX_TTL_SECONDS")?.map(Duration::from_secs),
-            max_stale: number("ALPACA_STALE_MAX_SECONDS")?.map_or(d.max_stale, Duration::from_secs),
+            max_entries: number("ALPACA_CACHE_MAX_ENTRIES", "a whole number of entries")?
+                .map_or(d.max_entries, |n| n as usize),
+            max_bytes: number("ALPACA_CACHE_MAX_BYTES", "a whole number of bytes")?
+                .map_or(d.max_bytes, |n| n as usize),
+            max_ttl: number("ALPACA_CACHE_MAX_TTL_SECONDS", "a whole number of seconds")?
+                .map(Duration::from_secs),
+            max_stale: number("ALPACA_STALE_MAX_SECONDS", "a whole number of seconds")?
+                .map_or(d.max_stale, Duration::from_secs),
         })
     }
 }

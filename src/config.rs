@@ -126,7 +126,7 @@ impl Config {
     /// `ALPACA_REQUEST_TIMEOUT`, `ALPACA_RATE_LIMIT_PER_MINUTE`, `ALPACA_RATE_LIMIT_BURST`,
     /// `ALPACA_MAX_PAGES`. Keys are not required here; [`Config::require_keys`] checks.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let non_empty = |name: &str| get(name).filter(|v| crate::settings::is_set(v));
         let paper = match non_empty("ALPACA_PAPER_TRADE") {
             Some(v) => parse_bool("ALPACA_PAPER_TRADE", &v)?,
             None => true,

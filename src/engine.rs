@@ -419,10 +419,14 @@ impl AlpacaTools {
                 args.insert(key.clone(), Value::String(joined));
             }
         }
-        // Enum values in any case are sent in the spelling the schema (the wire) uses.
+        // Enum values in any case are sent in the spelling the schema (the wire) uses; a number
+        // or boolean written as a string (as models often write them) is read as one.
         if let Some(Value::Object(props)) = self.listed[index].input_schema.get("properties") {
             for (key, value) in args.iter_mut() {
                 if let Some(Value::Object(p)) = props.get(key) {
+                    if let Some(read) = scalar_from_string(p, value) {
+                        *value = read;
+                    }
                     validate::canonicalize(p, value);
                 }
             }
@@ -665,6 +669,37 @@ fn coerce_string(s: &str, list_of_strings: bool) -> Option<Value> {
                 .map(|p| Value::String(p.to_string()))
                 .collect(),
         )),
+        _ => None,
+    }
+}
+
+/// A string argument that is exactly a JSON number (for a `number` or `integer` argument) or
+/// exactly `true` or `false` (for a `boolean` one), as that value; `None` when the argument
+/// takes strings too, or the string is anything else (the schema check then refuses it with
+/// its usual message). Nothing is trimmed or rounded: `"1"` is 1, `"1.50"` is 1.5, `" 1"`,
+/// `"1e"`, `"0x10"` and `"yes"` stay strings; an integer argument given `"1.5"` is refused as
+/// not an integer, and every range and format check still applies to what was read.
+fn scalar_from_string(schema: &serde_json::Map<String, Value>, value: &Value) -> Option<Value> {
+    let Value::String(s) = value else {
+        return None;
+    };
+    if s.trim() != s {
+        return None;
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return None,
+    };
+    if types.contains(&"string") {
+        return None;
+    }
+    let numeric = types.contains(&"number") || types.contains(&"integer");
+    match serde_json::from_str::<Value>(s) {
+        Ok(n @ Value::Number(_)) if numeric => Some(n),
+        Ok(b @ Value::Bool(_)) if types.contains(&"boolean") && (s == "true" || s == "false") => {
+            Some(b)
+        }
         _ => None,
     }
 }

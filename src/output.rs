@@ -64,7 +64,7 @@ impl Default for OutputConfig {
 impl OutputConfig {
     /// Reads `ALPACA_RESULT_FORMAT` and `ALPACA_MAX_RESULT_CHARS` through `get`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let set = |name: &str| get(name).filter(|v| crate::settings::is_set(v));
         let format = match set("ALPACA_RESULT_FORMAT") {
             None => Format::Compact,
             Some(v) => match v.trim().to_ascii_lowercase().as_str() {

@@ -77,8 +77,8 @@ impl SafetyConfig {
     /// Reads `ALPACA_CONFIRM_ORDERS`, `ALPACA_CONFIRM_TTL_SECONDS`, `ALPACA_MAX_ORDER_NOTIONAL`,
     /// `ALPACA_ALLOWED_SYMBOLS`, `ALPACA_DENIED_SYMBOLS` and `ALPACA_MAX_ORDERS_PER_MINUTE`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<SafetyConfig, ConfigError> {
-        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let number = |name: &str| -> Result<Option<f64>, ConfigError> {
+        let non_empty = |name: &str| get(name).filter(|v| crate::settings::is_set(v));
+        let number = |name: &str, expected: &'static str| -> Result<Option<f64>, ConfigError> {
             match non_empty(name) {
                 None => Ok(None),
                 Some(v) => v
@@ -90,8 +90,19 @@ impl SafetyConfig {
                     .ok_or(ConfigError::BadNumber {
                         name: name.into(),
                         value: v,
+                        expected,
                     }),
             }
+        };
+        let orders_per_minute = match non_empty("ALPACA_MAX_ORDERS_PER_MINUTE") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or(
+                ConfigError::BadNumber {
+                    name: "ALPACA_MAX_ORDERS_PER_MINUTE".into(),
+                    value: v,
+                    expected: "a whole number of orders, 1 or more",
+                },
+            )?),
         };
         let symbols = |name: &str| non_empty(name).map(|v| split_list(&v.to_ascii_uppercase()));
         Ok(SafetyConfig {
@@ -100,13 +111,16 @@ impl SafetyConfig {
                 None => false,
             },
             confirm_ttl: Duration::from_secs_f64(
-                number("ALPACA_CONFIRM_TTL_SECONDS")?.unwrap_or(120.0),
+                number("ALPACA_CONFIRM_TTL_SECONDS", "a positive number of seconds")?
+                    .unwrap_or(120.0),
             ),
-            max_order_notional: number("ALPACA_MAX_ORDER_NOTIONAL")?,
+            max_order_notional: number(
+                "ALPACA_MAX_ORDER_NOTIONAL",
+                "a positive amount of US dollars, such as 1000 or 2500.50",
+            )?,
             allowed_symbols: symbols("ALPACA_ALLOWED_SYMBOLS"),
             denied_symbols: symbols("ALPACA_DENIED_SYMBOLS").unwrap_or_default(),
-            max_orders_per_minute: number("ALPACA_MAX_ORDERS_PER_MINUTE")?
-                .map(|n| n.round().max(1.0) as u32),
+            max_orders_per_minute: orders_per_minute,
             state_key: state_key(&non_empty)?,
         })
     }

@@ -36,13 +36,15 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
-    /// A number that does not parse.
-    #[error("{name}={value:?} is not a positive number of seconds")]
+    /// A number that does not parse, or is out of its range.
+    #[error("{name}={value:?} is not {expected}")]
     BadNumber {
         /// Variable.
         name: String,
         /// Its value.
         value: String,
+        /// What it takes, in words ("a positive number of seconds").
+        expected: &'static str,
     },
     /// A whole number outside the range a setting allows.
     #[error("{name}={value:?} is not a whole number from {min} to {max}")]
@@ -155,6 +157,7 @@ pub(crate) fn parse_secs(name: &str, value: &str) -> Result<Duration, ConfigErro
         .ok_or_else(|| ConfigError::BadNumber {
             name: name.to_string(),
             value: value.to_string(),
+            expected: "a positive number of seconds (under a day)",
         })
 }
 
@@ -226,13 +229,29 @@ impl Lookup {
             Some(vars) => vars.get(name).cloned(),
             None => std::env::var(name).ok(),
         };
-        env.filter(|v| !v.trim().is_empty()).or_else(|| {
-            self.file
-                .get(name)
-                .filter(|v| !v.trim().is_empty())
-                .cloned()
-        })
+        env.filter(|v| is_set(v))
+            .or_else(|| self.file.get(name).filter(|v| is_set(v)).cloned())
     }
+}
+
+/// Whether a variable's value says anything: not blank, and not a launcher's placeholder left
+/// unsubstituted (Claude Desktop passes `${user_config.api_key}` literally when the field was
+/// left empty in the install dialog), which would otherwise be taken for a key.
+pub fn is_set(value: &str) -> bool {
+    let v = value.trim();
+    !v.is_empty() && !is_placeholder(v)
+}
+
+/// `${user_config.NAME}` (or any `${...}` MCPB substitutes), as it stands when not substituted.
+fn is_placeholder(v: &str) -> bool {
+    v.strip_prefix("${")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|inner| {
+            !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
 }
 
 /// Reads a `KEY=VALUE` file: blank lines and `#` comments skipped, an optional `export `, and

@@ -7,6 +7,7 @@ mod arguments;
 mod budget;
 mod cache;
 mod callers;
+mod client_habits;
 mod completions;
 mod drifted_bodies;
 mod elicitation;

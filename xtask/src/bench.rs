@@ -160,8 +160,7 @@ pub fn run(quick: bool, binary: Option<PathBuf>) -> anyhow::Result<()> {
         }
     };
     let root = xtask::workspace_root();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = xtask::target_dir()?;
     let out_dir = target.join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let mut notes: Vec<String> = Vec::new();

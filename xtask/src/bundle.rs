@@ -17,7 +17,10 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
 /// The MCPB manifest format written.
-pub const MANIFEST_VERSION: &str = "0.4";
+/// 0.2 is the version `@anthropic-ai/mcpb` (2.1.2) writes for new packages, the one Claude
+/// Desktop installs everywhere; later ones add nothing this bundle uses (0.3 localisation and
+/// icons, 0.4 the uv runtime).
+pub const MANIFEST_VERSION: &str = "0.2";
 
 /// The bundle's package name.
 pub const NAME: &str = "alpaca-mcp";
@@ -51,7 +54,7 @@ pub const USER_CONFIG: &[Setting] = &[
         title: "Alpaca API key ID",
         description: "Your Alpaca API key ID (from the Alpaca dashboard). Required unless Sandbox is on.",
         sensitive: true,
-        default: None,
+        default: Some(""),
     },
     Setting {
         key: "secret_key",
@@ -60,7 +63,7 @@ pub const USER_CONFIG: &[Setting] = &[
         title: "Alpaca API secret key",
         description: "The secret key that goes with the key ID. Required unless Sandbox is on.",
         sensitive: true,
-        default: None,
+        default: Some(""),
     },
     Setting {
         key: "paper_trade",
@@ -101,11 +104,11 @@ pub const USER_CONFIG: &[Setting] = &[
     Setting {
         key: "max_order_notional",
         env: "ALPACA_MAX_ORDER_NOTIONAL",
-        kind: "string",
+        kind: "number",
         title: "Largest order value (USD)",
         description: "Refuse any order worth more than this many US dollars; empty for no cap.",
         sensitive: false,
-        default: Some(""),
+        default: None,
     },
     Setting {
         key: "sandbox",
@@ -172,15 +175,19 @@ pub fn manifest(version: &str, os: &str, tools: &[Tool]) -> Value {
         if let Some(d) = s.default {
             entry["default"] = match s.kind {
                 "boolean" => json!(d == "true"),
+                "number" => d.parse::<f64>().map_or(Value::Null, |n| json!(n)),
                 _ => json!(d),
             };
+        }
+        if s.kind == "number" {
+            entry["min"] = json!(0);
         }
         user_config.insert(s.key.to_string(), entry);
     }
     json!({
         "manifest_version": MANIFEST_VERSION,
         "name": NAME,
-        "display_name": "Alpaca (trading and market data)",
+        "display_name": format!("Alpaca (trading and market data), {}", arch_label(os)),
         "version": version,
         "description": "Your Alpaca account, orders and market data as MCP tools: buying power, positions, orders with guards, quotes, bars, options and news.",
         "long_description": "Ask about your Alpaca account in plain words: buying power, positions, open orders; place, replace and cancel orders with symbol guards, a value cap and optional confirmation of every order; read quotes, bars, trades, snapshots, option chains, crypto and news. Paper trading is on by default, and Sandbox mode tries every tool against a built-in fake Alpaca without keys.",
@@ -205,6 +212,18 @@ pub fn manifest(version: &str, os: &str, tools: &[Tool]) -> Value {
             .collect::<Vec<_>>(),
         "compatibility": {"platforms": [os]},
     })
+}
+
+/// The platform a bundle's binary runs on, in words for its name (`Linux x86_64`): a download
+/// for the wrong machine says so before it is installed.
+pub fn arch_label(os: &str) -> String {
+    let os = match os {
+        "darwin" => "macOS",
+        "win32" => "Windows",
+        "linux" => "Linux",
+        other => other,
+    };
+    format!("{os} {}", std::env::consts::ARCH)
 }
 
 /// The tools `binary` exposes with its defaults: `tools --json` with a clean environment.

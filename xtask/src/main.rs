@@ -162,6 +162,8 @@ fn main() -> ExitCode {
 
 fn bundle_command(binary: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let root = xtask::workspace_root();
+    // Where cargo builds (CARGO_TARGET_DIR or a config's target-dir), not a guess.
+    let target = xtask::target_dir()?;
     let binary = match binary {
         Some(b) => b,
         None => {
@@ -171,11 +173,12 @@ fn bundle_command(binary: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Resu
                 .current_dir(&root)
                 .status()?;
             anyhow::ensure!(status.success(), "cargo build --release failed");
-            root.join("target/release/alpaca-mcp-server")
+            target
+                .join("release/alpaca-mcp-server")
                 .with_extension(std::env::consts::EXE_EXTENSION)
         }
     };
-    let out = out.unwrap_or_else(|| root.join("target/bundle"));
+    let out = out.unwrap_or_else(|| target.join("bundle"));
     std::fs::create_dir_all(&out)?;
     xtask::bundle::write(&binary, env!("CARGO_PKG_VERSION"), &out)
 }

@@ -832,6 +832,20 @@ fn input_schema(
                 }
             }
         }
+        // A nullable argument is written without `null`: leaving it out says the same, the
+        // server reads an explicit `null` as absent, and strict clients (the Inspector's
+        // `--strict`) warn on type arrays.
+        if let Some(obj) = schema.as_object_mut()
+            && let Some(Value::Array(types)) = obj.get("type")
+            && types.iter().any(|t| t == "null")
+        {
+            let rest: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            let collapsed = match rest.len() {
+                1 => rest[0].clone(),
+                _ => Value::Array(rest),
+            };
+            obj.insert("type".into(), collapsed);
+        }
         let default = manifest.arguments.defaults.get(&a.name);
         if let (Some(d), Some(obj)) = (default, schema.as_object_mut()) {
             if let Some(listed) = obj.get("enum").and_then(Value::as_array)

@@ -100,3 +100,103 @@ async fn the_unpacked_bundle_starts_as_its_manifest_says_and_lists_its_tools() {
     );
     client.cancel().await.unwrap();
 }
+
+/// The MCP config MCPB's launcher code (`getMcpConfigForManifest`, run by node from the
+/// installed `@anthropic-ai/mcpb`) makes of `manifest` for the bundle in `dir`.
+fn launcher_config(manifest: &std::path::Path, dir: &std::path::Path, user_config: &str) -> Value {
+    let module = std::env::var_os("MCPB_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            xtask::workspace_root()
+                .join("target/bundle/tools/node_modules/@anthropic-ai/mcpb/dist/index.js")
+        });
+    let script = xtask::workspace_root().join("xtask/tests/mcpb_launch.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&module)
+        .arg(manifest)
+        .arg(dir)
+        .arg(user_config)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the launcher's config as JSON")
+}
+
+/// Starts the server as `config` says (its command, args and env only) and waits for it.
+fn run_as_configured(config: &Value) -> std::process::Output {
+    let mut cmd = std::process::Command::new(config["command"].as_str().unwrap());
+    cmd.env_clear();
+    for arg in config["args"].as_array().unwrap() {
+        cmd.arg(arg.as_str().unwrap());
+    }
+    for (k, v) in config["env"].as_object().unwrap() {
+        cmd.env(k, v.as_str().unwrap());
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("the bundled binary runs")
+}
+
+#[test]
+#[ignore = "needs target/bundle/unpacked and the mcpb package under target/bundle/tools (see .ci/run)"]
+fn blank_keys_under_the_launcher_exit_2_with_the_no_keys_message() {
+    let dir = std::env::var_os("BUNDLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| xtask::workspace_root().join("target/bundle/unpacked"));
+    let manifest_path = dir.join("manifest.json");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["user_config"]["api_key"]["default"], "");
+    assert_eq!(
+        manifest["user_config"]["max_order_notional"]["type"],
+        "number"
+    );
+    assert!(
+        manifest["display_name"]
+            .as_str()
+            .unwrap()
+            .contains(std::env::consts::ARCH),
+        "{}",
+        manifest["display_name"]
+    );
+    // Every field left as the dialog shows it, and (as hosts did before key fields had a
+    // default) the keys with no value at all, so the placeholders stay literal.
+    let mut bare = manifest.clone();
+    for key in ["api_key", "secret_key"] {
+        bare["user_config"][key]
+            .as_object_mut()
+            .unwrap()
+            .remove("default");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bare_path = tmp.path().join("manifest.json");
+    std::fs::write(&bare_path, bare.to_string()).unwrap();
+    for (path, literal) in [(&manifest_path, false), (&bare_path, true)] {
+        let config = launcher_config(path, &dir, "{}");
+        let key = config["env"]["ALPACA_API_KEY"].as_str().unwrap();
+        assert_eq!(key == "${user_config.api_key}", literal, "{config}");
+        let out = run_as_configured(&config);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("Alpaca API keys are missing"), "{err}");
+        assert!(
+            !err.contains("user_config"),
+            "no placeholder is shown as a key: {err}"
+        );
+    }
+    // With Sandbox on under the launcher, the blank keys do not matter and `doctor` agrees.
+    let mut config = launcher_config(&manifest_path, &dir, r#"{"sandbox": true}"#);
+    config["args"] = serde_json::json!(["doctor"]);
+    let out = run_as_configured(&config);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

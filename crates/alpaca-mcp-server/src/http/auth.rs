@@ -293,6 +293,35 @@ enum Denied {
     Unavailable,
 }
 
+/// What a client's user does with a server that takes a static token (a challenge's
+/// `error_description`, and the discovery answers of [`no_oauth_router`]).
+pub const TOKEN_HOW_TO: &str = "this server takes a bearer token, not an OAuth sign-in: add the header Authorization: Bearer <token> to this server in your MCP client's configuration";
+
+/// Without OAuth, the places OAuth-capable clients look for it (protected resource and
+/// authorization server metadata, registration) answer what to do instead of a bare 404, in
+/// the JSON error shape those clients read.
+pub fn no_oauth_router() -> axum::Router {
+    use axum::routing::any;
+    let answer = || async {
+        (
+            StatusCode::NOT_FOUND,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"error": "invalid_request", "error_description": TOKEN_HOW_TO})
+                .to_string(),
+        )
+    };
+    axum::Router::new()
+        .route("/.well-known/oauth-protected-resource", any(answer))
+        .route("/.well-known/oauth-protected-resource/{*rest}", any(answer))
+        .route("/.well-known/oauth-authorization-server", any(answer))
+        .route(
+            "/.well-known/oauth-authorization-server/{*rest}",
+            any(answer),
+        )
+        .route("/.well-known/openid-configuration", any(answer))
+        .route("/register", any(answer))
+}
+
 impl Denied {
     fn reply(self, resource_metadata: Option<&str>) -> Response {
         if self == Denied::Unavailable {
@@ -305,10 +334,18 @@ impl Denied {
         if self == Denied::Invalid {
             bearer.push_str(", error=\"invalid_token\"");
         }
+        if resource_metadata.is_none() {
+            // No OAuth here: say what a person does, so a client that shows the challenge
+            // (or its body) does not send its user looking for a sign-in that does not exist.
+            bearer.push_str(&format!(", error_description=\"{TOKEN_HOW_TO}\""));
+        }
         let message = match (self, resource_metadata.is_some()) {
             (Denied::Missing, false) => {
-                "Unauthorized: this server requires `Authorization: Bearer <token>` (a token \
-                 from its ALPACA_MCP_HTTP_TOKEN or --http-token-file)"
+                "Unauthorized: this server takes a bearer token, not an OAuth sign-in: add the \
+                 header `Authorization: Bearer <token>` to this server in your MCP client's \
+                 configuration (the token is the server's ALPACA_MCP_HTTP_TOKEN, or a line of \
+                 its --http-token-file). The README's client sections show where each client \
+                 takes a header."
             }
             (Denied::Missing, true) => {
                 "Unauthorized: this server requires `Authorization: Bearer <token>`: connect \

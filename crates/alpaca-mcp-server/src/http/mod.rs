@@ -278,7 +278,7 @@ pub fn router_with(
     let app = layers(inner, security);
     match &security.oauth {
         Some(oauth) => app.merge(open_layers(crate::oauth::router(oauth.clone()), security)),
-        None => app,
+        None => app.merge(open_layers(auth::no_oauth_router(), security)),
     }
 }
 
@@ -354,6 +354,13 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
         if !known {
             return plain(StatusCode::NOT_FOUND, "Not Found: no such MCP session");
         }
+        // The session ends; say so with 200, as the SDKs' clients expect (the Python SDK
+        // logs "Session termination failed: 202" for rmcp's 202 Accepted).
+        let mut response = forward(endpoint, request).await;
+        if response.status() == StatusCode::ACCEPTED {
+            *response.status_mut() = StatusCode::OK;
+        }
+        return response;
     }
     // Only a POST without a session opens one, and only a POST calls tools; everything else
     // goes straight on.

@@ -315,3 +315,45 @@ fn a_state_that_is_no_postgresql_url_or_given_twice_or_unreachable_is_said_witho
         assert!(!e.contains("pw-4c1e") && !e.contains("pw-77aa"), "{e}");
     }
 }
+
+#[test]
+fn a_bad_number_says_what_the_setting_counts() {
+    for (name, value, says) in [
+        (
+            "ALPACA_MAX_ORDER_NOTIONAL",
+            "abc",
+            "is not a positive amount of US dollars",
+        ),
+        (
+            "ALPACA_MAX_ORDER_NOTIONAL",
+            "-5",
+            "is not a positive amount of US dollars",
+        ),
+        (
+            "ALPACA_MAX_ORDERS_PER_MINUTE",
+            "abc",
+            "is not a whole number of orders, 1 or more",
+        ),
+        (
+            "ALPACA_MAX_ORDERS_PER_MINUTE",
+            "2.5",
+            "is not a whole number of orders, 1 or more",
+        ),
+        (
+            "ALPACA_CONFIRM_TTL_SECONDS",
+            "soon",
+            "is not a positive number of seconds",
+        ),
+        (
+            "ALPACA_CACHE_MAX_ENTRIES",
+            "many",
+            "is not a whole number of entries",
+        ),
+    ] {
+        let o = run(&["--sandbox", "doctor"], &[(name, value)]);
+        assert_eq!(o.status.code(), Some(2), "{name}={value}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("{name}=\"{value}\" {says}")), "{e}");
+        assert!(!e.contains("seconds") || name.contains("SECONDS"), "{e}");
+    }
+}

@@ -4,6 +4,7 @@
 //! by default: `.ci/run` runs the first, BENCHMARKS.md says how to run the second.
 
 mod alpaca_connect;
+mod clients;
 mod common;
 mod config_errors;
 mod debian;
