@@ -351,7 +351,15 @@ pub fn generate(
 
     if let Some(tool) = tool {
         let paging = paging(doc, opref, &args, tool, &at)?;
-        let schema = input_schema(doc, manifest, tool, &args, paging.as_ref(), &at)?;
+        let schema = input_schema(
+            doc,
+            manifest,
+            tool,
+            opref.method,
+            &args,
+            paging.as_ref(),
+            &at,
+        )?;
         let problems = crate::lint::lint(&schema);
         if !problems.is_empty() {
             return Err(Error::ClientLint {
@@ -772,6 +780,7 @@ fn input_schema(
     doc: &Doc<'_>,
     manifest: &Manifest,
     tool: &ToolEntry<'_>,
+    method: &str,
     args: &[Arg],
     paging: Option<&Paging>,
     at: &str,
@@ -832,10 +841,13 @@ fn input_schema(
                 }
             }
         }
-        // A nullable argument is written without `null`: leaving it out says the same, the
-        // server reads an explicit `null` as absent, and strict clients (the Inspector's
-        // `--strict`) warn on type arrays.
-        if let Some(obj) = schema.as_object_mut()
+        // A nullable argument is written without `null` where `null` can only mean absent (a
+        // path or query parameter, or a field of a body that creates something): leaving it
+        // out says the same, and strict clients (the Inspector's `--strict`) warn on type
+        // arrays. A field of a body that changes something keeps `null` (it may clear).
+        let null_is_absent = !matches!(a.location, Location::Body) || method == "post";
+        if null_is_absent
+            && let Some(obj) = schema.as_object_mut()
             && let Some(Value::Array(types)) = obj.get("type")
             && types.iter().any(|t| t == "null")
         {
