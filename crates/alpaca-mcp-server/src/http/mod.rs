@@ -23,6 +23,7 @@ pub mod limits;
 pub mod origin;
 mod reply;
 pub mod settings;
+pub mod sse;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -431,5 +432,31 @@ async fn serve_mcp(State(endpoints): State<Arc<Endpoints>>, request: Request) ->
 }
 
 async fn forward(endpoint: &Endpoint, request: Request) -> Response {
-    endpoint.service.handle(request).await.map(Body::new)
+    // The revision the client negotiated: its header on every request after `initialize`,
+    // or (on `initialize`) the one it asks for, which this server speaks (it speaks every
+    // revision from 2025-03-26 on).
+    let version = request
+        .headers()
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let version = version.or_else(|| initialize_version(&bytes));
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let response = endpoint.service.handle(request).await.map(Body::new);
+    sse::for_revision(response, sse::primes(version.as_deref()))
+}
+
+/// The protocol version a body names: what an `initialize` asks for, or a 2026-07-28
+/// request's own `_meta` version.
+fn initialize_version(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let asked = match v.get("method")?.as_str()? {
+        "initialize" => v.pointer("/params/protocolVersion"),
+        _ => v.pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion"),
+    };
+    asked?.as_str().map(str::to_string)
 }

@@ -131,3 +131,54 @@ async fn a_token_protected_server_says_to_add_the_header_not_to_sign_in() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// The TypeScript SDK 1.23.0, the one Gemini CLI 0.61 bundles, negotiates 2025-06-18 and parses
+/// every SSE event's data as JSON: a priming event (empty data, a 2025-11-25 feature) made it
+/// throw "Unexpected end of JSON input" and drop the server. It lists the tools and calls one,
+/// with and without a token, and sees no error.
+#[tokio::test]
+#[ignore = "needs node and @modelcontextprotocol/sdk@1.23.0: ALPACA_MCP_TEST_TS_SDK_1_23 (see .ci/run)"]
+async fn geminis_typescript_sdk_uses_the_server_over_http() {
+    let Some(modules) = std::env::var_os("ALPACA_MCP_TEST_TS_SDK_1_23") else {
+        println!("skipping: ALPACA_MCP_TEST_TS_SDK_1_23 is not set");
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ts_sdk.mjs");
+    let token = "a-test-token-of-some-length-5678";
+    for with_token in [false, true] {
+        let env: Vec<(&str, &str)> = if with_token {
+            vec![("ALPACA_MCP_HTTP_TOKEN", token)]
+        } else {
+            vec![]
+        };
+        let (_child, url, _log) = common::server_with_log(&[], &env).await;
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(script).arg(&modules).arg(&url);
+        if with_token {
+            cmd.arg(token);
+        }
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+            .await
+            .expect("the SDK client finishes")
+            .expect("node runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let seen: serde_json::Value = stdout
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no JSON from the SDK client: {stdout} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        assert_eq!(seen["errors"], json!([]), "token {with_token}: {seen}");
+        assert!(seen["tools"].as_u64().unwrap() > 50, "{seen}");
+        assert_eq!(seen["clock_is_error"], false, "{seen}");
+        assert!(
+            seen["clock_text"].as_str().unwrap().contains("is_open"),
+            "{seen}"
+        );
+        println!("TypeScript SDK 1.23.0, token {with_token}: {seen}");
+    }
+}

@@ -568,19 +568,22 @@ async fn invisible_characters_show_and_refused_answers_are_summarized_in_the_log
     assert!(page.contains("Safe[U+202E]ti[U+200B]lC[U+2029]x"), "{page}");
     // 300 forged answers: a line or two, not 300.
     let before = log.lock().unwrap().lines().count();
-    let forged = (0..300).map(|_| {
-        let base = base.clone();
-        async move {
-            http()
-                .post(format!("{base}/authorize"))
-                .form(&[("request", "x"), ("csrf", "y"), ("decision", "approve")])
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    let statuses = futures_util::future::join_all(forged).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let wave = (0..50).map(|_| {
+            let base = base.clone();
+            async move {
+                http()
+                    .post(format!("{base}/authorize"))
+                    .form(&[("request", "x"), ("csrf", "y"), ("decision", "approve")])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        });
+        statuses.extend(futures_util::future::join_all(wave).await);
+    }
     assert!(statuses.iter().all(|s| *s == StatusCode::FORBIDDEN));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = log.lock().unwrap().lines().count();
