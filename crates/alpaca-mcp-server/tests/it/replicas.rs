@@ -67,6 +67,9 @@ async fn replica_with(
         ("ALPACA_CONFIRM_ORDERS", "true"),
         ("ALPACA_CONFIRM_STATE_KEY", CONFIRM_KEY),
         ("ALPACA_MAX_ORDERS_PER_MINUTE", "3"),
+        // HAProxy on this machine is the proxy in front, as deploy/debian/env names it: its
+        // X-Forwarded-For is believed, so the per-address limits count the clients.
+        ("ALPACA_MCP_TRUSTED_PROXIES", "127.0.0.1,::1"),
     ]);
     env.extend_from_slice(extra);
     let args = [
