@@ -81,6 +81,19 @@ fn once_each(pairs: Vec<(String, String)>) -> Result<Form, String> {
     Ok(form)
 }
 
+/// A token or revocation request's form (each parameter once) and its authenticated client.
+async fn request(
+    oauth: &OAuth,
+    headers: &HeaderMap,
+    peer: Option<&axum::Extension<crate::http::PeerAddr>>,
+    pairs: Vec<(String, String)>,
+) -> Result<(Form, Client), Response> {
+    let form = once_each(pairs).map_err(|why| bad("invalid_request", &why))?;
+    let ip = super::client_ip(headers, peer.map(|p| &p.0), &oauth.settings.trusted_proxies);
+    let client = authenticate(oauth, headers, &form, ip).await?;
+    Ok((form, client))
+}
+
 /// The authenticated client of a token or revocation request.
 async fn authenticate(
     oauth: &OAuth,
@@ -154,18 +167,9 @@ pub(crate) async fn token(
     peer: Option<axum::Extension<crate::http::PeerAddr>>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let form = match once_each(pairs) {
-        Ok(f) => f,
-        Err(why) => return bad("invalid_request", &why),
-    };
-    let ip = super::client_ip(
-        &headers,
-        peer.as_ref().map(|p| &p.0),
-        &oauth.settings.trusted_proxies,
-    );
-    let client = match authenticate(&oauth, &headers, &form, ip).await {
-        Ok(c) => c,
-        Err(r) => return r,
+    let (form, client) = match request(&oauth, &headers, peer.as_ref(), pairs).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal,
     };
     if let Some(resource) = form.get("resource")
         && !oauth.is_our_resource(resource)
@@ -300,18 +304,9 @@ pub(crate) async fn revoke(
     peer: Option<axum::Extension<crate::http::PeerAddr>>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let form = match once_each(pairs) {
-        Ok(f) => f,
-        Err(why) => return bad("invalid_request", &why),
-    };
-    let ip = super::client_ip(
-        &headers,
-        peer.as_ref().map(|p| &p.0),
-        &oauth.settings.trusted_proxies,
-    );
-    let client = match authenticate(&oauth, &headers, &form, ip).await {
-        Ok(c) => c,
-        Err(r) => return r,
+    let (form, client) = match request(&oauth, &headers, peer.as_ref(), pairs).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal,
     };
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return bad("invalid_request", "token is missing");
