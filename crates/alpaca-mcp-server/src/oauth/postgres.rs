@@ -912,23 +912,6 @@ impl Store for Postgres {
         })
     }
 
-    fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()> {
-        Box::pin(async move {
-            in_tx!(self, |tx| {
-                tx.execute(
-                    "DELETE FROM limit_events WHERE kind = $1 AND at < $2",
-                    &[&kind, &since],
-                )
-                .await?;
-                tx.execute(
-                    "INSERT INTO limit_events (kind, ip, at) VALUES ($1, $2, $3)",
-                    &[&kind, &ip, &now],
-                )
-                .await?;
-            })
-        })
-    }
-
     fn take_event<'a>(
         &'a self,
         kind: &'a str,
@@ -1241,9 +1224,11 @@ mod tests {
         }
         let s = Postgres::connect(&db.url).await.unwrap();
         assert_eq!(s.access("a1", now, 100).await.unwrap().unwrap().id, "g1");
-        s.record_event("registration", "10.0.0.1", now, now - 60)
-            .await
-            .unwrap();
+        assert!(
+            s.take_event("registration", "10.0.0.1", now, now - 60, (u64::MAX, 0))
+                .await
+                .unwrap()
+        );
         assert_eq!(
             s.count_events("registration", "10.0.0.1", 0).await.unwrap(),
             (1, 1)

@@ -633,21 +633,6 @@ impl Store for Sqlite {
         }))
     }
 
-    fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()> {
-        ready(self.with(|conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
-                "DELETE FROM limit_events WHERE kind = ?1 AND at < ?2",
-                params![kind, since],
-            )?;
-            tx.execute(
-                "INSERT INTO limit_events (kind, ip, at) VALUES (?1, ?2, ?3)",
-                params![kind, ip, now],
-            )?;
-            tx.commit()
-        }))
-    }
-
     fn take_event<'a>(
         &'a self,
         kind: &'a str,
@@ -762,7 +747,13 @@ mod tests {
         }
         let s = Sqlite::open(&state).unwrap();
         assert_eq!(block(s.access("a1", now, 100)).unwrap().id, "g1");
-        block(s.record_event("registration", "10.0.0.1", now, now - 60));
+        assert!(block(s.take_event(
+            "registration",
+            "10.0.0.1",
+            now,
+            now - 60,
+            (u64::MAX, 0)
+        )));
         assert_eq!(block(s.count_events("registration", "10.0.0.1", 0)), (1, 1));
         // A later build's database: refused, saying what to do, and left as it is.
         s.with(|c| c.pragma_update(None, "user_version", SCHEMA_VERSION + 1))

@@ -228,11 +228,9 @@ pub trait Store: Send + Sync {
     fn take_consent<'a>(&'a self, digest: &'a str, now: i64) -> Fut<'a, Option<String>>;
     /// How many events of `kind` there were at `since` or later: from `ip`, and from anyone.
     fn count_events<'a>(&'a self, kind: &'a str, ip: &'a str, since: i64) -> Fut<'a, (u64, u64)>;
-    /// Records an event of `kind` from `ip` at `now`, and forgets those of `kind` before
-    /// `since`.
-    fn record_event<'a>(&'a self, kind: &'a str, ip: &'a str, now: i64, since: i64) -> Fut<'a, ()>;
-    /// Records an event of `kind` from `key` at `now` only if, counting from `since`, `key`
-    /// has had fewer than `per_key` and everyone fewer than `total` (`total` 0: no total):
+    /// Records an event of `kind` from `key` at `now`, forgetting those of `kind` before
+    /// `since`, only if, counting from `since`, `key` has had fewer than `per_key` and
+    /// everyone fewer than `total` (`total` 0: no total):
     /// the count and the record are one step, so concurrent callers (on any replica) never
     /// pass the bound together. Whether it was recorded.
     fn take_event<'a>(
