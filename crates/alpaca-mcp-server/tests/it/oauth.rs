@@ -244,8 +244,17 @@ pub(crate) async fn approved_code(base: &str, access: &str) -> (String, String, 
 }
 
 pub(crate) async fn token(base: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    post_form(base, "token", form).await
+}
+
+/// A form POSTed to `{base}/{path}`: the status and the JSON answer (`null` when none).
+pub(crate) async fn post_form(
+    base: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
     let r = http()
-        .post(format!("{base}/token"))
+        .post(format!("{base}/{path}"))
         .form(form)
         .send()
         .await

@@ -482,7 +482,7 @@ async fn revoke_takes_only_the_clients_own_tokens_and_repeated_parameters_are_re
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let other = register(&base).await;
-    let (status, _) = token_at(
+    let (status, _) = super::oauth::post_form(
         &base,
         "revoke",
         &[("client_id", &other), ("token", &access)],
@@ -494,7 +494,7 @@ async fn revoke_takes_only_the_clients_own_tokens_and_repeated_parameters_are_re
         StatusCode::OK,
         "another client cannot revoke it"
     );
-    let (status, _) = token_at(
+    let (status, _) = super::oauth::post_form(
         &base,
         "revoke",
         &[("client_id", &client), ("token", &access)],
@@ -530,16 +530,6 @@ async fn revoke_takes_only_the_clients_own_tokens_and_repeated_parameters_are_re
             .unwrap()
             .contains("resource")
     );
-}
-
-async fn token_at(base: &str, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let r = http()
-        .post(format!("{base}/{path}"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
 // Weaknesses: invisible characters, and the log.
