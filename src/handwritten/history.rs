@@ -272,6 +272,84 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
     })
 }
 
+/// Why a range came back without a row, in words a model can pass on: it starts after now, it
+/// holds no weekday (for US stocks), a daily bar left out by a start after midnight New York
+/// time, or otherwise the causes Alpaca does not tell apart (a holiday, no trades, the feed).
+fn why_empty(
+    e: &Endpoint,
+    start: &str,
+    end: Option<&str>,
+    timeframe: Option<&Value>,
+    feed: &str,
+    now: i64,
+) -> String {
+    use crate::runtime::checks::unix_secs;
+    let what = e.key;
+    let (Some(from), to) = (unix_secs(start), end.and_then(unix_secs)) else {
+        return format!("Alpaca returned no {what} for this range.");
+    };
+    let until = to.unwrap_or(now).min(now);
+    let at = |t: i64| rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64));
+    if from > now {
+        return format!(
+            "No {what}: the range starts at {start}, after now ({}), and there is no data from the future.",
+            at(now)
+        );
+    }
+    if until < from {
+        return format!("No {what}: the range ends before it starts.");
+    }
+    if !e.stock {
+        return format!(
+            "Alpaca returned no {what} for these symbols from {start} to {}: check the pair (e.g. BTC/USD) and the range.",
+            at(until)
+        );
+    }
+    // The UTC days the range touches, and the weekdays among them whose regular session
+    // (09:30-16:00 New York: 13:30-21:00 UTC across summer and winter) it overlaps.
+    let weekday = |day: i64| (day + 4).rem_euclid(7); // 0 = Sunday (1970-01-01 was a Thursday)
+    let weekend = |day: i64| matches!(weekday(day), 0 | 6);
+    let days: Vec<i64> = (from.div_euclid(86_400)..=until.div_euclid(86_400))
+        .take(8)
+        .collect();
+    let in_session = |d: i64| {
+        let (open, close) = (d * 86_400 + 13 * 3600 + 1800, d * 86_400 + 21 * 3600);
+        !weekend(d) && from <= close && until >= open
+    };
+    if days.len() < 8 && !days.iter().any(|&d| in_session(d)) {
+        let why = if days.iter().any(|&d| weekend(d)) {
+            "falls on a weekend, when US markets are closed; widen the range (days=5 reaches back over it)"
+        } else {
+            "is outside the regular session (09:30-16:00 New York time), when a thin feed such as IEX may have nothing; ask for the session's hours"
+        };
+        return format!("No {what}: {start} to {} {why}.", at(until));
+    }
+    let daily = timeframe
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.ends_with("Day") || t.ends_with("Week") || t.ends_with("Month"));
+    // A daily bar's stamp: midnight New York time of a weekday, 04:00 or 05:00 UTC.
+    let stamped = |d: i64| {
+        [4, 5]
+            .iter()
+            .any(|h| (from..=until).contains(&(d * 86_400 + h * 3600)))
+    };
+    if daily
+        && !days
+            .iter()
+            .any(|&d| !matches!(weekday(d), 0 | 6) && stamped(d))
+    {
+        return format!(
+            "No {what}: a daily bar is stamped at midnight New York time, so a range from {start} to {} leaves out that day's bar; start at the date (e.g. start={}) or ask for hours.",
+            at(until),
+            &start[..10.min(start.len())]
+        );
+    }
+    format!(
+        "Alpaca returned no {what} for these symbols from {start} to {}: the market may have been closed (a holiday), the symbols may not have traded, or the {feed} feed may not carry them (feed=sip covers every US exchange, feed=iex only IEX).",
+        at(until)
+    )
+}
+
 async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolResult {
     let plan = match plan(&ctx, &Args(args), e) {
         Ok(p) => p,
@@ -375,6 +453,22 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
     }
     if let Some(note) = feed_note {
         said.push(note);
+    }
+    if collected == 0 && !more {
+        let now = ctx
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let end = base.get("end").and_then(Value::as_str);
+        said.push(why_empty(
+            e,
+            &plan.start,
+            end,
+            base.get("timeframe"),
+            &feed,
+            now,
+        ));
     }
     let summary = (!said.is_empty()).then(|| said.join(" "));
     let meta = json!({

@@ -278,3 +278,59 @@ async fn pages_are_followed_up_to_limit_and_the_page_cap() {
     .await;
     assert_eq!(times(&data(&r)), ["p3-0", "p3-1"], "continues from a token");
 }
+
+#[tokio::test]
+async fn a_range_without_rows_says_why() {
+    let mock = mock().await;
+    let client = pinned(&mock).await;
+    let summary = |r: &rmcp::model::CallToolResult| {
+        let e = support::envelope(r);
+        assert_eq!(e["meta"]["items"], 0, "{e:?}");
+        e["summary"].as_str().unwrap_or_default().to_string()
+    };
+    for (tool, args, why) in [
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL", "start": "2025-01-11", "end": "2025-01-12"}),
+            "falls on a weekend, when US markets are closed",
+        ),
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL", "start": "2025-01-16"}),
+            "after now (2025-01-15T15:30:00Z), and there is no data from the future",
+        ),
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL", "start": "2025-01-14T15:00:00Z", "end": "2025-01-14T20:00:00Z"}),
+            "a daily bar is stamped at midnight New York time",
+        ),
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL", "timeframe": "1Hour", "start": "2025-01-14T02:00:00Z", "end": "2025-01-14T07:00:00Z"}),
+            "outside the regular session (09:30-16:00 New York time)",
+        ),
+        (
+            "get_stock_trades",
+            json!({"symbols": "AAPL", "start": "2025-01-12T15:00:00Z", "end": "2025-01-12T15:05:00Z"}),
+            "falls on a weekend",
+        ),
+        (
+            "get_crypto_bars",
+            json!({"symbols": "BTC/USD", "start": "2025-02-01"}),
+            "there is no data from the future",
+        ),
+    ] {
+        let r = call(&client, tool, args.clone()).await;
+        assert_ne!(r.is_error, Some(true), "{tool} {args}: {}", text(&r));
+        let said = summary(&r);
+        assert!(said.contains(why), "{tool} {args}: {said}");
+    }
+    // The fake was asked each time, and answered nothing: the note explains, it does not guess
+    // instead of asking.
+    assert_eq!(mock.requests().len(), 6);
+    // A range with rows says nothing of the kind.
+    let r = call(&client, "get_stock_bars", json!({"symbols": "AAPL"})).await;
+    let e = support::envelope(&r);
+    assert!(e["meta"]["items"].as_u64().unwrap() > 0, "{e:?}");
+    assert!(e.get("summary").is_none(), "{e:?}");
+}

@@ -52,6 +52,11 @@ pub struct Settings {
     /// ALPACA_MCP_SANDBOX=true).
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// Freeze the sandbox's clock at this instant (RFC 3339, or a date for 10:30 New York
+    /// that day) instead of following the real one (also ALPACA_MCP_SANDBOX_NOW); for tests
+    /// and demos that must answer the same on every run.
+    #[arg(long, global = true, value_name = "INSTANT")]
+    pub sandbox_now: Option<String>,
     /// Expose only read-only tools (also ALPACA_READ_ONLY=true).
     #[arg(long, global = true)]
     pub read_only: bool,

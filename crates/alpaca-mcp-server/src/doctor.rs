@@ -26,12 +26,12 @@ const RELEASES_URL: &str = "https://api.github.com/repos/alpaca-mcp/alpaca-mcp/r
 
 pub async fn run(
     mut config: Config,
-    _settings: &Settings,
+    settings: &Settings,
     check_update: bool,
     lookup: &Lookup,
 ) -> anyhow::Result<ExitCode> {
     let _sandbox = if config.sandbox {
-        Some(crate::sandbox::start(&mut config).await?)
+        Some(crate::sandbox::start(&mut config, settings, lookup).await?)
     } else {
         None
     };

@@ -8,7 +8,7 @@ use crate::SetupError;
 pub enum Sandbox {}
 
 impl Sandbox {
-    pub fn now_unix(&self) -> u64 {
+    pub fn now_unix(&self) -> Option<u64> {
         match *self {}
     }
 
@@ -17,7 +17,11 @@ impl Sandbox {
     }
 }
 
-pub async fn start(_config: &mut Config) -> anyhow::Result<Sandbox> {
+pub async fn start(
+    _config: &mut Config,
+    _settings: &crate::cli::Settings,
+    _lookup: &alpaca_mcp::settings::Lookup,
+) -> anyhow::Result<Sandbox> {
     Err(SetupError(
         "--sandbox: this build has no sandbox (it was built without the `sandbox` feature, which the default features include); build with `--features sandbox` or use API keys"
             .into(),

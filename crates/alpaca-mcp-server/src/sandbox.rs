@@ -4,19 +4,32 @@
 use alpaca_mcp::Config;
 use alpaca_mcp::Credentials;
 use alpaca_mcp::runtime::{ApiRequest, Method, Transport as ApiTransport};
-use alpaca_mock::{MockConfig, MockServer};
+use alpaca_mcp::settings::Lookup;
+use alpaca_mock::{Date, MockConfig, MockServer, Timestamp};
 use serde_json::{Value, json};
 
+use crate::SetupError;
+use crate::cli::Settings;
+
 /// A running fake Alpaca; it stops when dropped.
-pub struct Sandbox(MockServer);
+pub struct Sandbox {
+    mock: MockServer,
+    /// Whether its clock is frozen (`--sandbox-now`) rather than the real one.
+    frozen: bool,
+}
+
+/// The variable behind `--sandbox-now`.
+const NOW_VAR: &str = "ALPACA_MCP_SANDBOX_NOW";
 
 /// The fake's Connect app, which `--sandbox --auth alpaca` signs users in through.
 const CONNECT_CLIENT: (&str, &str) = ("sandbox-connect-app", "sandbox-connect-secret");
 
 impl Sandbox {
-    /// The fake's (frozen) clock, in Unix seconds.
-    pub fn now_unix(&self) -> u64 {
-        self.0.state().now().unix_secs().max(0) as u64
+    /// The fake's clock in Unix seconds when it is frozen (`--sandbox-now`), so that the
+    /// tools' relative ranges ("the last 5 days") follow it; `None` when it is the real one.
+    pub fn now_unix(&self) -> Option<u64> {
+        self.frozen
+            .then(|| self.mock.state().now().unix_secs().max(0) as u64)
     }
 
     /// The fake's Connect app and hosts (its paper host is its main address).
@@ -25,20 +38,55 @@ impl Sandbox {
         alpaca_mcp_server::http::settings::SandboxConnect {
             client_id: CONNECT_CLIENT.0.into(),
             client_secret: CONNECT_CLIENT.1.into(),
-            url: parse(&self.0.url()),
-            live_url: parse(&self.0.live_url().expect("the live host opens at start")),
+            url: parse(&self.mock.url()),
+            live_url: parse(&self.mock.live_url().expect("the live host opens at start")),
         }
     }
 }
 
-pub async fn start(config: &mut Config) -> anyhow::Result<Sandbox> {
-    start_sandbox(config).await.map(Sandbox)
+/// Starts the fake, its clock the real one unless `--sandbox-now` (or its variable) freezes it.
+pub async fn start(
+    config: &mut Config,
+    settings: &Settings,
+    lookup: &Lookup,
+) -> anyhow::Result<Sandbox> {
+    let (name, raw) = match &settings.sandbox_now {
+        Some(v) => ("--sandbox-now", Some(v.clone())),
+        None => (
+            NOW_VAR,
+            lookup.get(NOW_VAR).filter(|v| !v.trim().is_empty()),
+        ),
+    };
+    let now = raw.map(|v| frozen_at(name, &v)).transpose()?;
+    let mock = start_sandbox(config, now).await?;
+    Ok(Sandbox {
+        mock,
+        frozen: now.is_some(),
+    })
 }
 
-/// Points `config` at an in-process fake Alpaca, which lives as long as the returned handle.
-async fn start_sandbox(config: &mut Config) -> anyhow::Result<MockServer> {
+/// The instant a `--sandbox-now` value names: RFC 3339, or a date for 10:30 New York that
+/// day (a regular session, if the day is a weekday).
+fn frozen_at(name: &str, value: &str) -> Result<Timestamp, SetupError> {
+    let v = value.trim();
+    let at = match Date::parse(v) {
+        Some(d) if v.len() == 10 => Some(d.at_eastern(10 * 3600 + 30 * 60)),
+        _ if v.len() > 10 => Timestamp::parse(v),
+        _ => None,
+    };
+    at.filter(|t| t.unix_secs() > 0).ok_or_else(|| {
+        SetupError(format!(
+            "{name}: {value:?} is not an instant: give an RFC 3339 time such as 2025-01-15T15:30:00Z, or a date such as 2025-01-15"
+        ))
+    })
+}
+
+/// Points `config` at an in-process fake Alpaca, which lives as long as the returned handle;
+/// its clock is frozen at `now`, or the real one.
+async fn start_sandbox(config: &mut Config, now: Option<Timestamp>) -> anyhow::Result<MockServer> {
     let mut mock = MockServer::start(MockConfig {
         connect_client: Some((CONNECT_CLIENT.0.into(), CONNECT_CLIENT.1.into())),
+        now,
         ..MockConfig::default()
     })
     .await?;
@@ -58,8 +106,12 @@ async fn start_sandbox(config: &mut Config) -> anyhow::Result<MockServer> {
     seed_demo_account(&mock, &transport)
         .await
         .map_err(|e| anyhow::anyhow!("cannot set up the sandbox's demo account: {e:#}"))?;
+    let clock = match now {
+        Some(t) => format!("its clock is frozen at {} ({NOW_VAR})", t.rfc3339()),
+        None => "its clock is the real one, its market data made up for any date".into(),
+    };
     eprintln!(
-        "alpaca-mcp-server: SANDBOX mode: every tool talks to a built-in fake Alpaca at {} (no keys needed, nothing real, nothing leaves this machine); the demo account holds AAPL, MSFT, NVDA, BTC/USD and an AAPL call, with open orders in TSLA and NVDA",
+        "alpaca-mcp-server: SANDBOX mode: every tool talks to a built-in fake Alpaca at {} (no keys needed, nothing real, nothing leaves this machine); {clock}; the demo account holds AAPL, MSFT, NVDA, BTC/USD and an AAPL call, with open orders in TSLA and NVDA",
         mock.url()
     );
     Ok(mock)
@@ -69,8 +121,9 @@ async fn start_sandbox(config: &mut Config) -> anyhow::Result<MockServer> {
 /// something and every tool has something to act on: market buys of AAPL 10, MSFT 5, NVDA 3,
 /// BTC/USD 0.01 and one at-the-money AAPL call of the nearest expiration (all filled at
 /// once), a resting limit buy of 2 TSLA at half its price, a resting good-til-canceled limit
-/// sell of 1 NVDA at one and a half times its price, and a watchlist `Demo`. The fake's clock
-/// is frozen during a regular session, so this is the same on every start.
+/// sell of 1 NVDA at one and a half times its price, and a watchlist `Demo`. Market orders
+/// fill at once whatever the hour, so the account looks the same at any time of day; with a
+/// frozen clock (`--sandbox-now`) it is the same on every start.
 async fn seed_demo_account(mock: &MockServer, transport: &ApiTransport) -> anyhow::Result<()> {
     let state = mock.state();
     let place = |order: Value| {

@@ -23,7 +23,7 @@ pub async fn run(
     // users sign in. Then the HTTP security settings are checked, before anything serves
     // (setup errors exit 2).
     let sandbox = if config.sandbox {
-        Some(crate::sandbox::start(&mut config).await?)
+        Some(crate::sandbox::start(&mut config, settings, lookup).await?)
     } else {
         None
     };
@@ -95,11 +95,11 @@ fn build_tools(
     sandbox: Option<&Sandbox>,
     ledger: &Arc<dyn Ledger>,
 ) -> anyhow::Result<AlpacaTools> {
-    tools_at(config, sandbox.map(Sandbox::now_unix), ledger)
+    tools_at(config, sandbox.and_then(Sandbox::now_unix), ledger)
 }
 
-/// The tools for `config`; in the sandbox, relative time ranges follow the fake's clock
-/// (`sandbox_now`), so "the last 5 days" has data.
+/// The tools for `config`; with the sandbox's clock frozen (`sandbox_now`), relative time
+/// ranges follow it, so "the last 5 days" are the fake's last 5 days.
 fn tools_at(
     config: &Config,
     sandbox_now: Option<u64>,
@@ -152,7 +152,7 @@ async fn serve_http(
     // OAuth grants the owner narrowed to some toolsets get tools built for them on first use.
     let narrower: Option<http::Narrower> = security.oauth.as_ref().map(|_| {
         let config = config.clone();
-        let sandbox_now = sandbox.map(Sandbox::now_unix);
+        let sandbox_now = sandbox.and_then(Sandbox::now_unix);
         let options = (security.sessions.idle_timeout, security.body.max_bytes);
         let ct = ct.clone();
         Box::new(move |read_only: bool, toolsets: &[String]| {

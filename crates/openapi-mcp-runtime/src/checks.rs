@@ -246,6 +246,31 @@ fn is_rfc3339(s: &str) -> bool {
     }
 }
 
+/// The instant an RFC 3339 time (or a bare date, its midnight UTC) names, in whole seconds
+/// since the Unix epoch (a fraction is dropped); `None` for anything else.
+pub fn unix_secs(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (y, m, d) = parse_date(s.get(..10)?)?;
+    let days = days_from_civil(y, m, d);
+    if s.len() == 10 {
+        return Some(days * 86_400);
+    }
+    if !is_rfc3339(s) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|p| p.parse::<i64>().ok());
+    let secs = num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+    let zone = s.rfind(['Z', 'z', '+', '-']).filter(|&i| i >= 19)?;
+    let offset = match s.as_bytes()[zone] {
+        b'Z' | b'z' => 0,
+        sign => {
+            let o = num(zone + 1..zone + 3)? * 3600 + num(zone + 4..zone + 6)? * 60;
+            if sign == b'-' { -o } else { o }
+        }
+    };
+    Some(days * 86_400 + secs - offset)
+}
+
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -286,6 +311,24 @@ mod tests {
         assert!(reason(path_segment("order_id", "  ")).contains("is blank"));
         assert!(reason(path_segment("symbol", "AAPL\u{0}")).contains("control character"));
         assert!(reason(path_segment("symbol", "AAPL\u{200b}")).contains("invisible"));
+    }
+
+    #[test]
+    fn instants_read_as_unix_seconds_with_their_offset() {
+        assert_eq!(unix_secs("1970-01-01"), Some(0));
+        assert_eq!(unix_secs("2025-01-15T15:30:00Z"), Some(1_736_955_000));
+        assert_eq!(
+            unix_secs("2025-01-15T10:30:00.5-05:00"),
+            Some(1_736_955_000)
+        );
+        assert_eq!(unix_secs("2025-01-15T16:30:00+01:00"), Some(1_736_955_000));
+        assert_eq!(
+            unix_secs("2025-01-15T23:59:59.999999999Z"),
+            Some(1_736_985_599)
+        );
+        assert_eq!(unix_secs("2025-01-15T15:30:00"), None);
+        assert_eq!(unix_secs("yesterday"), None);
+        assert_eq!(unix_secs("2025-02-30"), None);
     }
 
     #[test]

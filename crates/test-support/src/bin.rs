@@ -10,7 +10,13 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::Client;
 
-/// A command for the binary with a clean Alpaca environment.
+/// The instant tests freeze the sandbox's clock at (its variable), so that every run sees the
+/// same session: 2025-01-15T15:30:00Z, a Wednesday, 10:30 in New York. A test of the real
+/// clock removes the variable.
+pub const SANDBOX_NOW: (&str, &str) = ("ALPACA_MCP_SANDBOX_NOW", "2025-01-15T15:30:00Z");
+
+/// A command for the binary with a clean Alpaca environment (and the sandbox's clock frozen at
+/// [`SANDBOX_NOW`]).
 pub fn command(bin: &str, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(bin);
     for (k, _) in std::env::vars() {
@@ -18,6 +24,7 @@ pub fn command(bin: &str, args: &[&str]) -> tokio::process::Command {
             cmd.env_remove(k);
         }
     }
+    cmd.env(SANDBOX_NOW.0, SANDBOX_NOW.1);
     cmd.args(args);
     cmd
 }

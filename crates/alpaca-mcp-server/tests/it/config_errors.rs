@@ -357,3 +357,27 @@ fn a_bad_number_says_what_the_setting_counts() {
         assert!(!e.contains("seconds") || name.contains("SECONDS"), "{e}");
     }
 }
+
+#[test]
+fn a_sandbox_date_that_is_not_one_is_a_setup_error() {
+    for (args, env, named) in [
+        (
+            &["--sandbox", "--sandbox-now", "yesterday"][..],
+            &[][..],
+            "--sandbox-now",
+        ),
+        (
+            &["--sandbox"][..],
+            &[("ALPACA_MCP_SANDBOX_NOW", "2025-13-01")][..],
+            "ALPACA_MCP_SANDBOX_NOW",
+        ),
+    ] {
+        let o = run(args, env);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(named) && e.contains("RFC 3339") && e.contains("2025-01-15"),
+            "{e}"
+        );
+    }
+}

@@ -127,3 +127,94 @@ async fn json_string_arrays_are_accepted() {
     assert!(text(&bad).contains("argument `symbols`"), "{}", text(&bad));
     client.cancel().await.ok();
 }
+
+/// The sandbox as a user starts it (no `--sandbox-now`, so the harness's frozen clock removed).
+async fn sandbox_on_the_real_clock() -> Client {
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    let cmd = command(&["--sandbox"]).configure(|c| {
+        c.env_remove(support::bin::SANDBOX_NOW.0);
+        c.stderr(std::process::Stdio::null());
+    });
+    ().serve(TokioChildProcess::new(cmd).expect("spawn"))
+        .await
+        .expect("initialize over stdio")
+}
+
+#[tokio::test]
+async fn the_sandbox_lives_in_the_present_and_this_weeks_bars_are_this_weeks() {
+    let client = sandbox_on_the_real_clock().await;
+    let now = alpaca_mock::Timestamp::now_utc();
+    let (week_ago, tomorrow) = (
+        now.add_secs(-8 * 86_400).rfc3339(),
+        now.add_secs(86_400).rfc3339(),
+    );
+    // "AAPL's bars this week": the tool's default lookback of days, at the wall clock.
+    let r = call(
+        &client,
+        "get_stock_bars",
+        json!({"symbols": "AAPL", "timeframe": "1Day", "days": 7}),
+    )
+    .await;
+    let d = data(&r);
+    let bars = d["bars"]["AAPL"].as_array().expect("AAPL's bars");
+    // Seven days hold five weekdays, each a daily bar (today's once New York's midnight passed).
+    assert!(bars.len() >= 4, "{bars:?}");
+    for b in bars {
+        let t = b["t"].as_str().unwrap();
+        assert!(
+            week_ago.as_str() < t && t < tomorrow.as_str(),
+            "{t} is not this week"
+        );
+    }
+    // The clock and the calendar agree with it.
+    let clock = data(&call(&client, "get_clock", json!({})).await);
+    let ts = clock["timestamp"].as_str().unwrap();
+    let at = alpaca_mock::Timestamp::parse(ts).expect("an instant");
+    assert!(
+        (at.unix_secs() - now.unix_secs()).abs() < 120,
+        "the fake's clock says {ts}, the wall clock {}",
+        now.rfc3339()
+    );
+    let today = &now.rfc3339()[..10];
+    let cal = data(
+        &call(
+            &client,
+            "get_calendar",
+            json!({"start": &week_ago[..10], "end": &tomorrow[..10]}),
+        )
+        .await,
+    );
+    let dates: Vec<&str> = cal
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert!(dates.len() >= 5, "{dates:?}");
+    assert!(
+        dates
+            .iter()
+            .all(|d| *d >= &week_ago[..10] && *d <= &tomorrow[..10]),
+        "{dates:?} around {today}"
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn sandbox_now_freezes_the_fake_at_a_date_or_an_instant() {
+    for (given, clock) in [
+        ("2025-01-15", "2025-01-15T10:30:00.000-05:00"),
+        ("2024-07-02T18:00:00Z", "2024-07-02T14:00:00.000-04:00"),
+    ] {
+        let client = stdio_client(&["--sandbox", "--sandbox-now", given]).await;
+        let c = data(&call(&client, "get_clock", json!({})).await);
+        assert_eq!(c["timestamp"], clock, "{given}");
+        assert_eq!(c["is_open"], true, "{given}");
+        // Relative ranges follow the frozen clock: the default five days end there.
+        let r = call(&client, "get_stock_bars", json!({"symbols": "AAPL"})).await;
+        let start = support::envelope(&r)["meta"]["start"].clone();
+        assert!(start.as_str().unwrap() < clock, "{start}");
+        client.cancel().await.ok();
+    }
+}
