@@ -150,6 +150,10 @@ pub fn hint(error: &Error, is_write: bool) -> Option<String> {
                 .into(),
         ),
         Error::Decode { .. } => Some("Alpaca's answer was unreadable: try again shortly.".into()),
+        Error::OtherAccount => Some(
+            "this connection's authorization has ended; reconnect the server in the client to sign in with Alpaca again."
+                .into(),
+        ),
         Error::Timeout | Error::Connection { sent: true, .. } if is_write => Some(
             "the request may have been applied: look it up (e.g. get_orders) before trying again."
                 .into(),

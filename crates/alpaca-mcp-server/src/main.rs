@@ -121,6 +121,17 @@ fn config(cli: &Cli, lookup: &Lookup) -> Result<Config, SetupError> {
     if s.sandbox || sandbox_env {
         config.sandbox = true;
         config.paper = true;
+        // Each process runs its own fake Alpaca: replicas sharing one state would share
+        // sign-ins that only one of their fakes knows.
+        if alpaca_mcp_server::http::settings::state_url(s, lookup)?.is_some() {
+            return Err(SetupError(
+                "--sandbox with a PostgreSQL state (--state, ALPACA_MCP_STATE or ALPACA_MCP_STATE_FILE): \
+                 each sandbox process runs its own fake Alpaca, so replicas sharing that state would \
+                 mix up their users' sign-ins; run one sandbox process with --state-dir (or none), \
+                 or real Alpaca behind the shared state"
+                    .into(),
+            ));
+        }
     }
     // Validate toolset names now, so a typo is a setup error with the valid names.
     alpaca_mcp::registry::enabled_tools(&alpaca_mcp::registry::ToolFilter::for_config(&config))

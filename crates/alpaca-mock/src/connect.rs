@@ -74,6 +74,18 @@ impl MockState {
         token
     }
 
+    /// Makes an issued token answer for `account` from now on (a fault: Alpaca answering one
+    /// user's token with another's account); `false` when it was never issued.
+    pub fn reassign_token(&self, token: &str, account: &str) -> bool {
+        match lock(&self.inner.connect).tokens.get_mut(token) {
+            Some(grant) => {
+                grant.account = account.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Revokes a token, as the user does in Alpaca's dashboard; `false` when it was never
     /// issued.
     pub fn revoke_token(&self, token: &str) -> bool {
@@ -126,11 +138,20 @@ impl MockState {
     }
 }
 
-/// A fresh unguessable-looking value (the fake needs uniqueness, not secrecy).
+/// A fresh random value: 128 bits from the operating system, so two fakes (two sandbox
+/// replicas, two test servers) never issue the same token or code.
 fn next_secret(g: &mut Grants, kind: &str) -> String {
     g.issued += 1;
-    let n = crate::hashing::hash_parts(&[kind.as_bytes(), &g.issued.to_le_bytes()]);
-    format!("fake-{kind}-{n:016x}{:04}", g.issued)
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No random source: the count and the wall clock, still unique to this fake's run.
+        let nanos = crate::time::Timestamp::now_utc().unix_nanos();
+        let n = crate::hashing::hash_parts(&[kind.as_bytes(), &g.issued.to_le_bytes()]);
+        bytes[..8].copy_from_slice(&n.to_le_bytes());
+        bytes[8..].copy_from_slice(&nanos.to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("fake-{kind}-{hex}")
 }
 
 /// The authorize request's query (and the page's form, which carries it on).

@@ -16,8 +16,26 @@ use url::Url;
 
 use crate::transport::Auth;
 
-/// What runs when the API refuses a caller's credentials (401).
+/// What runs when the API refuses a caller's credentials (401), or answers for another
+/// account than theirs.
 pub type OnUnauthorized = Arc<dyn Fn() + Send + Sync>;
+
+/// The account an answer names, if it names one (`None` for answers that say nothing of
+/// whose they are): the API's own knowledge, given by the product.
+pub type NamesAccount = fn(&crate::ApiRequest, &[u8]) -> Option<String>;
+
+/// Whose answers a caller must get: every answer that names an account must name
+/// `account`; one that names another is withheld ([`crate::Error::OtherAccount`]) and
+/// `on_mismatch` runs (a server ends that sign-in: its credentials reach someone else).
+#[derive(Clone)]
+pub struct AccountCheck {
+    /// The caller's account, as recorded when they signed in.
+    pub account: String,
+    /// Reads the account an answer names.
+    pub names: NamesAccount,
+    /// Runs when an answer names another account.
+    pub on_mismatch: OnUnauthorized,
+}
 
 /// A user of the transport: an id (what their limiters are kept under; never a secret),
 /// their credentials (never printed), and the hosts their requests go to where those differ
@@ -32,6 +50,8 @@ pub struct Caller {
     pub base_urls: BTreeMap<String, Url>,
     /// Called (once per refused request) when the API answers 401 to these credentials.
     pub on_unauthorized: Option<OnUnauthorized>,
+    /// The account every answer that names one must name.
+    pub account: Option<AccountCheck>,
 }
 
 impl Caller {
@@ -42,6 +62,7 @@ impl Caller {
             auth,
             base_urls: BTreeMap::new(),
             on_unauthorized: None,
+            account: None,
         }
     }
 
@@ -56,6 +77,12 @@ impl Caller {
         self.on_unauthorized = Some(hook);
         self
     }
+
+    /// Every answer that names an account must name this caller's (see [`AccountCheck`]).
+    pub fn checking_account(mut self, check: AccountCheck) -> Self {
+        self.account = Some(check);
+        self
+    }
 }
 
 impl std::fmt::Debug for Caller {
@@ -65,6 +92,7 @@ impl std::fmt::Debug for Caller {
             .field("auth", &self.auth)
             .field("base_urls", &self.base_urls)
             .field("on_unauthorized", &self.on_unauthorized.is_some())
+            .field("account", &self.account.as_ref().map(|c| &c.account))
             .finish()
     }
 }

@@ -60,6 +60,12 @@ pub enum Error {
         /// What is wrong with it, and what was expected.
         reason: String,
     },
+    /// A caller's answer named another account than theirs (see
+    /// [`crate::caller::AccountCheck`]): it was withheld, and their sign-in ended.
+    #[error(
+        "the API answered for another account than the one this sign-in connected; the answer was withheld and the sign-in ended"
+    )]
+    OtherAccount,
     /// The request could not be built or sent as it is (an argument that cannot travel in a
     /// URL or header, a URL over the length limit, no host for its API). Nothing was sent.
     #[error("the request was not sent: {0}")]
@@ -93,6 +99,7 @@ impl Error {
             Error::Connection { .. } => "a connection failure".into(),
             Error::Decode { .. } => "an answer that could not be read".into(),
             Error::Redirect { status, .. } => format!("a redirect (HTTP {status})"),
+            Error::OtherAccount => "an answer for another account".into(),
             _ => "an error".into(),
         }
     }

@@ -286,7 +286,7 @@ impl Transport {
                 .send_once(&request, url.clone(), auth_headers, limiter.as_deref())
                 .await;
             let error = match sent {
-                Ok(response) => return Ok(response),
+                Ok(response) => return check_account(caller.as_ref(), &request, response),
                 Err(e) => e,
             };
             // The caller's own credentials were refused: whoever serves them hears of it.
@@ -491,6 +491,29 @@ fn classify(e: reqwest::Error) -> Error {
             .map(|s| s.to_string())
             .unwrap_or_else(|| e.to_string());
         Error::Connection { detail, sent: true }
+    }
+}
+
+/// A caller's answer, unless it names another account than theirs: then it is withheld and
+/// their [`crate::caller::AccountCheck`] hook runs.
+fn check_account(
+    caller: Option<&crate::caller::Caller>,
+    request: &ApiRequest,
+    response: ApiResponse,
+) -> Result<ApiResponse, Error> {
+    let Some(check) = caller.and_then(|c| c.account.as_ref()) else {
+        return Ok(response);
+    };
+    match (check.names)(request, &response.body) {
+        Some(named) if named != check.account => {
+            tracing::warn!(
+                operation = request.operation_id,
+                "an answer named another account than the caller's: withheld"
+            );
+            (check.on_mismatch)();
+            Err(Error::OtherAccount)
+        }
+        _ => Ok(response),
     }
 }
 

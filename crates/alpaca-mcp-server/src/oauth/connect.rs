@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use alpaca_mcp::Mode;
 use alpaca_mcp::runtime::Auth;
-use alpaca_mcp::runtime::caller::Caller;
+use alpaca_mcp::runtime::caller::{AccountCheck, Caller};
 use alpaca_mcp::user::User;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use super::seal::Keys;
 use super::secret::{digest, random_id, random_token, same};
 use super::store::{Code, Upstream};
-use super::{OAuth, now};
+use super::{GrantEnd, OAuth, now};
 
 /// Alpaca's authorize page.
 pub const ALPACA_AUTHORIZE_URL: &str = "https://app.alpaca.markets/oauth/authorize";
@@ -409,6 +409,16 @@ async fn account_of(host: &url::Url, token: &str) -> Result<String, Probe> {
         .map_err(Probe::Broken)
 }
 
+/// The account an answer of Alpaca's names: the `id` of the trading host's `GET /v2/account`
+/// (what the sign-in recorded). Other answers (orders, positions, activities) name none.
+fn account_named(request: &alpaca_mcp::runtime::ApiRequest, body: &[u8]) -> Option<String> {
+    if request.api != "trading" || request.path.trim_end_matches('/') != "/v2/account" {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("id")?.as_str().map(str::to_string)
+}
+
 /// The user an access token's grant acts as: their Alpaca token (opened here), their
 /// account's host and mode, pacing of their own (by account, so two clients of one user
 /// share it), and a hook that ends the grant when Alpaca refuses the token.
@@ -423,14 +433,20 @@ pub(crate) fn user_of(oauth: &Arc<OAuth>, grant: &str, upstream: &Upstream) -> O
             return None;
         }
     };
-    let ending = oauth.clone();
-    let grant = grant.to_string();
-    let hook = Arc::new(move || ending.end_refused(&grant));
+    let end = |why: GrantEnd| {
+        let (oauth, grant) = (oauth.clone(), grant.to_string());
+        Arc::new(move || oauth.end_grant(&grant, why)) as Arc<dyn Fn() + Send + Sync>
+    };
     let caller = Caller::new(
         format!("alpaca {} {}", upstream.mode, upstream.account),
         Auth::Bearer(token),
     )
     .with_base_url("trading", host)
-    .on_unauthorized(hook);
+    .on_unauthorized(end(GrantEnd::Refused))
+    .checking_account(AccountCheck {
+        account: upstream.account.clone(),
+        names: account_named,
+        on_mismatch: end(GrantEnd::OtherAccount),
+    });
     Some(User { caller, mode })
 }

@@ -148,7 +148,7 @@ pub struct OAuth {
     owner: Option<OwnerSecret>,
     /// The operator's Alpaca app (`--auth alpaca`).
     connect: Option<connect::ConnectSettings>,
-    /// Grants ended because Alpaca refused their token, refused here at once (the store
+    /// Grants ended because of Alpaca's answers (a refused token, another account), refused here at once (the store
     /// hears of it too, for every replica).
     refused: Mutex<std::collections::HashSet<String>>,
     /// Wrong owner passphrases from strangers, per address and in all.
@@ -254,9 +254,9 @@ impl OAuth {
         self.connect.as_ref()
     }
 
-    /// Ends `grant` because Alpaca refused its user's token: at once here, and in the store
-    /// (so every replica refuses it).
-    pub fn end_refused(self: &Arc<Self>, grant: &str) {
+    /// Ends `grant` because of what Alpaca answered its user (`why`): at once here, and in
+    /// the store (the grant's tokens stop working on every replica).
+    pub fn end_grant(self: &Arc<Self>, grant: &str, why: GrantEnd) {
         let first = self
             .refused
             .lock()
@@ -265,7 +265,14 @@ impl OAuth {
         if !first {
             return;
         }
-        tracing::warn!(%grant, "Alpaca refused a user's token (revoked or expired at Alpaca); their grant is ended and their client must sign in again");
+        match why {
+            GrantEnd::Refused => {
+                tracing::warn!(%grant, "Alpaca refused a user's token (revoked or expired at Alpaca); their grant is ended and their client must sign in again")
+            }
+            GrantEnd::OtherAccount => {
+                tracing::error!(%grant, "Alpaca answered a user's request for another account than the one they signed in with; the answer was withheld, their grant is ended and their client must sign in again")
+            }
+        }
         let oauth = self.clone();
         let grant = grant.to_string();
         tokio::spawn(async move {
@@ -626,4 +633,13 @@ mod client_ip_tests {
             "127.0.0.2"
         );
     }
+}
+
+/// Why a grant is ended for what Alpaca answered.
+#[derive(Debug, Clone, Copy)]
+pub enum GrantEnd {
+    /// Alpaca refused the user's token (401): revoked or expired there.
+    Refused,
+    /// An answer named another account than the one the user signed in with.
+    OtherAccount,
 }

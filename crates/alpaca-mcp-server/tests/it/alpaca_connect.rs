@@ -711,6 +711,72 @@ async fn a_token_revoked_at_alpaca_ends_that_users_grant_only() {
 }
 
 #[tokio::test]
+async fn an_answer_for_another_account_is_withheld_and_ends_that_grant() {
+    let mock = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, base, log) = server(&mock, dir.path(), &[]).await;
+    let alice_token = sign_in(&base, "alice", "paper", "read").await;
+    let bob_token = sign_in(&base, "bob", "paper", "read").await;
+    let alice = client(&base, &alice_token).await;
+    let bob = client(&base, &bob_token).await;
+    let own = support::data(&call(&alice, "get_account_info", json!({})).await);
+    let bobs = support::data(&call(&bob, "get_account_info", json!({})).await);
+    assert_ne!(own["id"], bobs["id"]);
+
+    // Alpaca (the fake) starts answering Alice's token with Bob's account.
+    let state = mock.state();
+    let hers: Vec<String> = state
+        .issued_tokens()
+        .into_iter()
+        .filter(|t| state.token_account(t) == Some(("alice".into(), false)))
+        .collect();
+    assert_eq!(hers.len(), 1);
+    assert!(state.reassign_token(&hers[0], "bob"));
+    mock.clear_requests();
+    let r = call(&alice, "get_account_info", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    let t = text(&r);
+    assert!(
+        t.contains("another account") && t.contains("sign in with Alpaca again"),
+        "{t}"
+    );
+    for field in ["id", "account_number", "cash", "equity"] {
+        let v = bobs[field].as_str().unwrap();
+        assert!(!t.contains(v), "Bob's {field} reached Alice: {t}");
+    }
+    assert_eq!(mock.requests().len(), 1, "asked once, not retried");
+    assert!(
+        log.lock()
+            .unwrap()
+            .contains("another account than the one they signed in with"),
+        "{}",
+        log.lock().unwrap()
+    );
+    // Her grant has ended: her token is refused here, and nothing more goes out with it.
+    let next = http()
+        .post(format!("{base}/mcp"))
+        .bearer_auth(&alice_token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(mock.requests().len(), 1, "{:?}", mock.requests());
+    // Bob is untouched.
+    assert_eq!(
+        support::data(&call(&bob, "get_account_info", json!({})).await)["id"],
+        bobs["id"]
+    );
+}
+
+#[tokio::test]
 async fn a_sign_in_holds_only_as_it_was_started() {
     let mock = fake().await;
     let dir = tempfile::tempdir().unwrap();

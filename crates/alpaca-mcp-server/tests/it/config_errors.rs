@@ -280,11 +280,13 @@ fn doctor_checks_keys_endpoint_and_feeds() {
 
 #[test]
 fn a_state_that_is_no_postgresql_url_or_given_twice_or_unreachable_is_said_without_its_password() {
-    let http = ["--sandbox", "--transport", "http", "--port", "0"];
+    // Keys that reach nothing (the sandbox refuses a PostgreSQL state outright).
+    let http = ["--transport", "http", "--port", "0"];
+    let keys = [("ALPACA_API_KEY", "k"), ("ALPACA_SECRET_KEY", "s")];
     fn with<'a>(http: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
         [http, extra].concat()
     }
-    let o = run(&with(&http, &["--state", "sqlite:///tmp/x"]), &[]);
+    let o = run(&with(&http, &["--state", "sqlite:///tmp/x"]), &keys);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("must be a PostgreSQL URL"),
@@ -295,7 +297,11 @@ fn a_state_that_is_no_postgresql_url_or_given_twice_or_unreachable_is_said_witho
     let dir = tempfile::tempdir().unwrap();
     let o = run(
         &with(&http, &["--state-dir", dir.path().to_str().unwrap()]),
-        &[("ALPACA_MCP_STATE", "postgres://u:pw-4c1e@127.0.0.1:1/db")],
+        &[
+            keys[0],
+            keys[1],
+            ("ALPACA_MCP_STATE", "postgres://u:pw-4c1e@127.0.0.1:1/db"),
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("both given"), "{}", stderr(&o));
@@ -308,7 +314,7 @@ fn a_state_that_is_no_postgresql_url_or_given_twice_or_unreachable_is_said_witho
         ("ALPACA_MCP_STATE", "postgres://u:pw-4c1e@127.0.0.1:1/db"),
         ("ALPACA_MCP_STATE_FILE", file.to_str().unwrap()),
     ] {
-        let o = run(&http, &[env]);
+        let o = run(&http, &[keys[0], keys[1], env]);
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{e}");
         assert!(e.contains("127.0.0.1:1/db"), "{e}");
@@ -379,5 +385,34 @@ fn a_sandbox_date_that_is_not_one_is_a_setup_error() {
             e.contains(named) && e.contains("RFC 3339") && e.contains("2025-01-15"),
             "{e}"
         );
+    }
+}
+
+#[test]
+fn the_sandbox_refuses_a_shared_postgresql_state() {
+    let url = "postgres://mcp@127.0.0.1:1/mcp";
+    for (args, env) in [
+        (
+            &["--sandbox", "--transport", "http", "--state", url][..],
+            &[][..],
+        ),
+        (
+            &["--sandbox", "--transport", "http"][..],
+            &[("ALPACA_MCP_STATE", url)][..],
+        ),
+        (
+            &["--transport", "http"][..],
+            &[("ALPACA_MCP_SANDBOX", "true"), ("ALPACA_MCP_STATE", url)][..],
+        ),
+    ] {
+        let o = run(args, env);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("--sandbox with a PostgreSQL state") && e.contains("--state-dir"),
+            "{e}"
+        );
+        // Refused before anything starts: no fake, no connection attempt.
+        assert!(!e.contains("SANDBOX mode"), "{e}");
     }
 }

@@ -236,3 +236,27 @@ async fn a_configured_client_must_present_its_secret_and_a_denial_gives_no_code(
     );
     assert!(!mock.state().accounts().contains(&"carol".to_string()));
 }
+
+#[tokio::test]
+async fn two_fakes_never_issue_the_same_token_and_a_reassigned_token_answers_for_its_new_account() {
+    // Same seed, same requests: still different tokens (they are random, not counted), so
+    // fakes side by side (sandbox replicas, test servers) never share one.
+    let a = MockServer::start(MockConfig::default()).await.unwrap();
+    let b = MockServer::start(MockConfig::default()).await.unwrap();
+    let (ta, tb) = (
+        a.state().issue_token("alice", false),
+        b.state().issue_token("alice", false),
+    );
+    assert_ne!(ta, tb);
+    assert!(ta.len() >= 32 + "fake-token-".len(), "{ta}");
+    assert_eq!(b.state().token_account(&ta), None);
+    let alice = get(&a, &ta, "/v2/account").await.1;
+
+    // The fault the server's account check is tested with: the token now answers as bob.
+    a.state().issue_token("bob", false);
+    assert!(a.state().reassign_token(&ta, "bob"));
+    assert!(!a.state().reassign_token("fake-token-unknown", "bob"));
+    let now = get(&a, &ta, "/v2/account").await.1;
+    assert_ne!(now["id"], alice["id"]);
+    assert_eq!(a.state().token_account(&ta), Some(("bob".into(), false)));
+}
