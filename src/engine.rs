@@ -30,6 +30,9 @@ pub(crate) struct Caller<'a> {
     pub(crate) session: u64,
     pub(crate) peer: Option<&'a Peer<RoleServer>>,
     pub(crate) round: Option<&'a crate::input::Round>,
+    /// The client's name (`clientInfo.name`), which may choose the result budget
+    /// ([`OutputConfig::for_client`]).
+    pub(crate) client: Option<&'a str>,
 }
 
 /// What one call through the engine gave, before it becomes a tool result (or a resource's
@@ -296,10 +299,14 @@ impl AlpacaTools {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<CallToolResult> {
+        let client = peer
+            .and_then(Peer::peer_info)
+            .map(|i| i.client_info.name.clone());
         let caller = Caller {
             session,
             peer,
             round: None,
+            client: client.as_deref(),
         };
         self.call_as(caller, name, arguments).await
     }
@@ -315,10 +322,22 @@ impl AlpacaTools {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Option<CallToolResponse> {
+        self.round_as(session, round, None, name, arguments).await
+    }
+
+    async fn round_as(
+        &self,
+        session: u64,
+        round: &crate::input::Round,
+        client: Option<&str>,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Option<CallToolResponse> {
         let caller = Caller {
             session,
             peer: None,
             round: Some(round),
+            client,
         };
         let result = self.call_as(caller, name, arguments).await?;
         Some(match round.take_asked() {
@@ -340,7 +359,11 @@ impl AlpacaTools {
         input_responses: Option<rmcp::model::InputResponses>,
     ) -> Option<CallToolResponse> {
         match crate::input::Round::of_request(context, session, request_state, input_responses) {
-            Some(round) => self.call_in_round(session, &round, name, arguments).await,
+            Some(round) => {
+                let client = context.client_info().map(|i| i.name);
+                self.round_as(session, &round, client.as_deref(), name, arguments)
+                    .await
+            }
             None => self
                 .call_from(session, Some(&context.peer), name, arguments)
                 .await
@@ -357,8 +380,9 @@ impl AlpacaTools {
         let shape = self.entries[*self.by_name.get(name)?].shape;
         // Kept only where a cut answer is asked for again.
         let again_args = shape.pages.then(|| arguments.clone());
+        let output = self.output.for_client(caller.client);
         let answer = self.run(caller, name, arguments).await?;
-        let written = self.output.write(self.result(answer), &shape);
+        let written = output.write(self.result(answer), &shape);
         // Rows were cut from a paged answer: the same call for exactly the rows kept gives the
         // page token that continues right after them.
         if let (Some(kept), Some(args)) = (written.cut_to.filter(|k| *k > 0), again_args) {
@@ -367,14 +391,8 @@ impl AlpacaTools {
             if let Some(again) = self.run(caller, name, Some(args)).await {
                 let mut again = self.result(again);
                 if again.is_error != Some(true) {
-                    out::note_cut_pages(
-                        &mut again,
-                        self.output.max_chars,
-                        kept,
-                        written.rows,
-                        &shape,
-                    );
-                    return Some(self.output.write(again, &shape).result);
+                    out::note_cut_pages(&mut again, output.max_chars, kept, written.rows, &shape);
+                    return Some(output.write(again, &shape).result);
                 }
             }
         }
@@ -447,6 +465,7 @@ impl AlpacaTools {
                 return Some(Answer::Invalid(def.name, msg));
             }
         }
+        let output = self.output.for_client(caller.client);
         let ctx = Ctx {
             client: &self.client,
             mode: self.mode(),
@@ -455,7 +474,7 @@ impl AlpacaTools {
             session: caller.session,
             peer: caller.peer,
             max_pages: self.max_pages,
-            output: self.output,
+            output,
             round: caller.round,
         };
         if self.mode() == Mode::Live && entry.tool.guard().is_some() {
@@ -475,9 +494,9 @@ impl AlpacaTools {
             ToolRef::Generated(def) => match &def.paginate {
                 Some(p) => {
                     let send_page = |page| self.send_generated(def, page);
-                    let measure = |v: &Value| self.output.measure(v, def.keyed);
+                    let measure = |v: &Value| output.measure(v, def.keyed);
                     let budget = (
-                        self.output.max_chars,
+                        output.max_chars,
                         &measure as &(dyn Fn(&Value) -> usize + Sync),
                     );
                     Answer::Pages(
@@ -805,8 +824,13 @@ fn instructions(config: &Config, toolsets: &[&str], mode: Mode) -> String {
 fn results_text(output: &OutputConfig) -> String {
     let tables = "Rows of records come as tables: a line `== data.PATH (N rows)` (PATH: the keys leading to them in Alpaca's JSON; `first column is the key` for a map such as snapshots by symbol), a header of column names (dotted names are nested fields), then one line per record; each cell is JSON or a bare string, and an empty cell means the field is absent. The other lines are `name: value` (notice, mode, summary, meta; `data:` is the rest of Alpaca's JSON).";
     let budget = format!(
-        "A result holds at most {} characters: when rows had to be left out, `meta.budget` says how many were kept of how many and how to get the rest.",
-        output.max_chars
+        "A result holds at most {} characters{}: when rows had to be left out, `meta.budget` says how many were kept of how many and how to get the rest.",
+        output.max_chars,
+        if output.operator_set {
+            ""
+        } else {
+            " (fewer for a client known to cut results shorter)"
+        }
     );
     match output.format {
         out::Format::Json => {

@@ -39,8 +39,71 @@ pub struct OutputConfig {
     /// `ALPACA_RESULT_FORMAT`: `compact` (default), `json` or `both`.
     pub format: Format,
     /// `ALPACA_MAX_RESULT_CHARS`: the most characters of text a result may hand a model
-    /// (default 40,000; 2,000 to 1,000,000).
+    /// (default 40,000, or the client's from [`CLIENT_BUDGETS`]; 2,000 to 1,000,000). Counted
+    /// in bytes of UTF-8, so a limit in bytes holds too.
     pub max_chars: usize,
+    /// Whether the operator set `ALPACA_MAX_RESULT_CHARS`: then it holds for every client,
+    /// and [`CLIENT_BUDGETS`] is not consulted.
+    pub operator_set: bool,
+}
+
+/// A client that cuts tool results at a known size, and the budget that keeps a result whole
+/// under that cut (so rows are left out by us, counted and continued, not lost from the middle).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientBudget {
+    /// The client, as people name it.
+    pub client: &'static str,
+    /// The `clientInfo.name` it sends (compared without case; a name that starts with one
+    /// of these, followed by nothing or `-`/`_`/`/`, matches).
+    pub names: &'static [&'static str],
+    /// Our budget for it.
+    pub max_chars: usize,
+    /// Where it cuts, in characters (or bytes, whichever it counts; our budget counts bytes,
+    /// which bounds both).
+    pub cuts_at: usize,
+    /// What it does with a long result.
+    pub cut: &'static str,
+    /// Where that figure comes from.
+    pub source: &'static str,
+}
+
+/// The clients whose cut is known. A client not named here gets [`DEFAULT_MAX_CHARS`].
+pub const CLIENT_BUDGETS: &[ClientBudget] = &[
+    ClientBudget {
+        client: "Codex CLI",
+        names: &["codex-mcp-client", "codex"],
+        max_chars: 10_000,
+        cuts_at: 12_000,
+        cut: "keeps about 12,000 characters of a tool result and drops the middle",
+        source: "measured with Codex CLI 0.171.0 against the sandbox (this project's issue 37); its earlier 10 KiB / 256-line cap: openai/codex#6544",
+    },
+    ClientBudget {
+        client: "fast-agent",
+        names: &["fast-agent-mcp", "fast-agent"],
+        max_chars: 14_000,
+        cuts_at: 16_000,
+        cut: "keeps 16,000 bytes of a tool result and drops the middle",
+        source: "measured with fast-agent 0.10.48 against the sandbox (this project's issue 37)",
+    },
+    ClientBudget {
+        client: "Claude Code",
+        names: &["claude-code"],
+        max_chars: DEFAULT_MAX_CHARS,
+        cuts_at: 50_000,
+        cut: "moves a result over about 50,000 characters out of the conversation into a file, and refuses one over MAX_MCP_OUTPUT_TOKENS (25,000 tokens by default)",
+        source: "Claude Code's MCP documentation (\"MCP output limits\")",
+    },
+];
+
+/// The budget entry for a client's `clientInfo.name`, if its cut is known.
+pub fn client_budget(name: &str) -> Option<&'static ClientBudget> {
+    let name = name.trim().to_ascii_lowercase();
+    CLIENT_BUDGETS.iter().find(|b| {
+        b.names.iter().any(|n| {
+            name.strip_prefix(n)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '_', '/', ' ']))
+        })
+    })
 }
 
 /// The default budget: under the 50,000 characters past which Claude Code moves a result out
@@ -57,6 +120,7 @@ impl Default for OutputConfig {
         OutputConfig {
             format: Format::Compact,
             max_chars: DEFAULT_MAX_CHARS,
+            operator_set: false,
         }
     }
 }
@@ -87,7 +151,24 @@ impl OutputConfig {
                     as usize
             }
         };
-        Ok(OutputConfig { format, max_chars })
+        let operator_set = set("ALPACA_MAX_RESULT_CHARS").is_some();
+        Ok(OutputConfig {
+            format,
+            max_chars,
+            operator_set,
+        })
+    }
+
+    /// The config for a call from the client named `client` (`clientInfo.name`): its budget
+    /// from [`CLIENT_BUDGETS`] when its cut is known, unless the operator set one for all.
+    pub fn for_client(&self, client: Option<&str>) -> OutputConfig {
+        match client.and_then(client_budget) {
+            Some(b) if !self.operator_set => OutputConfig {
+                max_chars: b.max_chars,
+                ..*self
+            },
+            _ => *self,
+        }
     }
 }
 
@@ -703,6 +784,41 @@ mod tests {
     }
 
     #[test]
+    fn a_known_client_gets_its_budget_unless_the_operator_set_one() {
+        for (name, budget) in [
+            ("codex-mcp-client", Some(10_000)),
+            ("Codex", Some(10_000)),
+            ("fast-agent-mcp", Some(14_000)),
+            ("fast-agent", Some(14_000)),
+            ("claude-code", Some(DEFAULT_MAX_CHARS)),
+            ("codexplorer", None),
+            ("rmcp", None),
+            ("", None),
+        ] {
+            assert_eq!(client_budget(name).map(|b| b.max_chars), budget, "{name}");
+            let chosen = OutputConfig::default().for_client(Some(name)).max_chars;
+            assert_eq!(chosen, budget.unwrap_or(DEFAULT_MAX_CHARS), "{name}");
+        }
+        assert_eq!(
+            OutputConfig::default().for_client(None).max_chars,
+            DEFAULT_MAX_CHARS
+        );
+        let env = |k: &str| (k == "ALPACA_MAX_RESULT_CHARS").then(|| "60000".to_string());
+        let set = OutputConfig::from_lookup(&env).unwrap();
+        assert!(set.operator_set);
+        assert_eq!(set.for_client(Some("codex-mcp-client")).max_chars, 60_000);
+        // Every known budget is within the bounds an operator may set, and under its cut.
+        for b in CLIENT_BUDGETS {
+            assert!(
+                MAX_CHARS_RANGE.contains(&(b.max_chars as u64)),
+                "{}",
+                b.client
+            );
+            assert!(b.max_chars < b.cuts_at, "{}", b.client);
+        }
+    }
+
+    #[test]
     fn long_errors_are_cut_at_a_character_boundary() {
         let long = "é".repeat(5_000);
         let r = OutputConfig::default().write(
@@ -730,6 +846,7 @@ mod tests {
             let out = OutputConfig {
                 format,
                 max_chars: 2_000,
+                ..OutputConfig::default()
             };
             let w = out.write(CallToolResult::structured(env.clone()), &shape);
             let kept = w.cut_to.expect("cut");

@@ -78,6 +78,12 @@ impl ServerHandler for AlpacaServer {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
+        tracing::info!(
+            client = ?request.client_info.name,
+            version = ?request.client_info.version,
+            protocol = %request.protocol_version,
+            "an MCP client initialized"
+        );
         let mut info = self.negotiate_initialize(&request)?;
         if let Some(user) = crate::user::of_request(&context) {
             info.instructions = Some(self.tools.instructions_for(user.mode).to_string());
@@ -89,6 +95,12 @@ impl ServerHandler for AlpacaServer {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
+        let client = context.client_info();
+        tracing::info!(
+            client = ?client.as_ref().map(|c| &c.name),
+            version = ?client.as_ref().map(|c| &c.version),
+            "an MCP client discovered the server (2026-07-28)"
+        );
         Ok(rmcp::model::DiscoverResult::from_server_info(
             self.supported_protocol_versions().into_owned(),
             self.info_for(&context),

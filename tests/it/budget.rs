@@ -359,3 +359,86 @@ async fn every_cut_list_shape_continues_exactly_where_it_was_cut() {
         }
     }
 }
+
+/// The table lines of a compact text: each `== data...` section's rows, header first.
+fn table_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if line.starts_with("== ") {
+            in_table = true;
+            continue;
+        }
+        if line.is_empty() {
+            in_table = false;
+            continue;
+        }
+        if in_table {
+            out.push(line.to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn each_known_client_gets_whole_rows_under_its_cut() {
+    use alpaca_mcp::output::CLIENT_BUDGETS;
+    let mock = mock().await;
+    let config = config_for(&mock);
+    assert!(!config.output.operator_set);
+    let calls = [
+        ("get_all_assets", json!({})),
+        (
+            "get_stock_bars",
+            json!({"symbols": "AAPL,MSFT", "timeframe": "1Min", "start": "2025-01-13", "end": "2025-01-15T15:00:00Z", "limit": 5000}),
+        ),
+    ];
+    // What the rows are, with room for all of them.
+    let mut roomy = config.clone();
+    roomy.output.max_chars = 1_000_000;
+    roomy.output.operator_set = true;
+    let whole = connect(&roomy).await;
+    let mut wholes = Vec::new();
+    for (tool, args) in &calls {
+        wholes.push(table_lines(&text(&call(&whole, tool, args.clone()).await)));
+    }
+    for b in CLIENT_BUDGETS {
+        let client = connect_as(&config, b.names[0]).await;
+        for ((tool, args), all) in calls.iter().zip(&wholes) {
+            let mut params = rmcp::model::CallToolRequestParams::new(tool.to_string());
+            params = params.with_arguments(args.as_object().unwrap().clone());
+            let r = client.call_tool(params).await.unwrap();
+            assert_ne!(r.is_error, Some(true), "{}: {}", b.client, text(&r));
+            let t = text(&r);
+            assert!(
+                t.len() <= b.max_chars && longest_text(&r) <= b.max_chars,
+                "{} {tool}: {} bytes over our budget of {}",
+                b.client,
+                t.len(),
+                b.max_chars
+            );
+            assert!(t.len() < b.cuts_at, "{} {tool}", b.client);
+            // Whole rows: the first rows of the whole answer, each one complete, and the
+            // budget's count says how many.
+            let got = table_lines(&t);
+            let e = support::envelope(&r);
+            let budget = &e["meta"]["budget"];
+            if let Some(kept) = budget["rows_returned"].as_u64() {
+                assert!(budget["rows_received"].as_u64().unwrap() > kept, "{budget}");
+            }
+            assert!(got.len() > 10, "{} {tool}: {t}", b.client);
+            // Sections start with a header, so the kept lines are a prefix of each section
+            // or the whole section: every kept line is a line of the whole answer, in order.
+            let mut at = 0;
+            for line in &got {
+                let found = all[at..].iter().position(|l| l == line);
+                assert!(
+                    found.is_some(),
+                    "{} {tool}: {line:?} is not a whole row",
+                    b.client
+                );
+                at += found.unwrap() + 1;
+            }
+        }
+    }
+}

@@ -67,20 +67,21 @@ fn table() -> Option<String> {
     Some(out)
 }
 
-#[test]
-fn readme_tools_table_is_current() {
+/// Checks (or, with `UPDATE_README`, rewrites) the README's block between `start` and `end`.
+fn check_block(start_marker: &str, end_marker: &str, fresh: &str, what: &str) {
+    // One rewrite at a time: the tests run in parallel.
+    static README: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = README.lock().unwrap_or_else(|p| p.into_inner());
     let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(&path).expect("README.md");
     let start = readme
-        .find(START)
-        .expect("README has the tools:start marker")
-        + START.len();
-    let end = readme.find(END).expect("README has the tools:end marker");
+        .find(start_marker)
+        .unwrap_or_else(|| panic!("README has the {what} start marker"))
+        + start_marker.len();
+    let end = readme
+        .find(end_marker)
+        .unwrap_or_else(|| panic!("README has the {what} end marker"));
     let current = readme[start..end].trim();
-    let Some(fresh) = table() else {
-        println!("skipped: the table lists every toolset; run with --all-features");
-        return;
-    };
     if std::env::var_os("UPDATE_README").is_some() {
         let updated = format!("{}\n{}\n{}", &readme[..start], fresh.trim(), &readme[end..]);
         std::fs::write(&path, updated).expect("write README.md");
@@ -89,6 +90,51 @@ fn readme_tools_table_is_current() {
     assert_eq!(
         current,
         fresh.trim(),
-        "the README's tools table is stale: run `UPDATE_README=1 cargo test --test it readme_tools`"
+        "the README's {what} is stale: run `UPDATE_README=1 cargo test --test it readme_tools`"
+    );
+}
+
+#[test]
+fn readme_tools_table_is_current() {
+    let Some(fresh) = table() else {
+        println!("skipped: the table lists every toolset; run with --all-features");
+        return;
+    };
+    check_block(START, END, &fresh, "tools table");
+}
+
+#[test]
+fn readme_client_budgets_table_is_current() {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "| Client | `clientInfo.name` | Its cut | Our budget | Source |"
+    )
+    .unwrap();
+    writeln!(out, "|---|---|---|---|---|").unwrap();
+    for b in alpaca_mcp::output::CLIENT_BUDGETS {
+        let names: Vec<String> = b.names.iter().map(|n| format!("`{n}`")).collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            b.client,
+            names.join(", "),
+            b.cut,
+            b.max_chars,
+            b.source
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "| any other | | | {} (`ALPACA_MAX_RESULT_CHARS`) | |",
+        alpaca_mcp::output::DEFAULT_MAX_CHARS
+    )
+    .unwrap();
+    check_block(
+        "<!-- client-budgets:start (generated from src/output.rs; UPDATE_README=1 cargo test --test it readme_tools) -->",
+        "<!-- client-budgets:end -->",
+        &out,
+        "client budgets table",
     );
 }

@@ -82,3 +82,23 @@ pub fn posted(mock: &MockServer, path: &str) -> Vec<Value> {
         .map(|r| r.body.unwrap_or(Value::Null))
         .collect()
 }
+
+/// rmcp's client, introducing itself as `name` (`clientInfo.name`), connected to our server
+/// for `config`: what a named client (Codex, fast-agent, ...) gets.
+pub async fn connect_as(
+    config: &Config,
+    name: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig> {
+    let tools = Arc::new(AlpacaTools::new(config).expect("tools build"));
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let info = rmcp::model::ClientConfig::new(
+        rmcp::model::ClientCapabilities::default(),
+        rmcp::model::Implementation::new(name, "0"),
+    );
+    info.serve(client_io).await.expect("client initializes")
+}
