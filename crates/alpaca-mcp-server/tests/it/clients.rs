@@ -182,3 +182,169 @@ async fn geminis_typescript_sdk_uses_the_server_over_http() {
         println!("TypeScript SDK 1.23.0, token {with_token}: {seen}");
     }
 }
+
+/// The command lines of the README's block after `<!-- client: NAME -->`.
+fn readme_block(name: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let marker = format!("<!-- client: {name} -->");
+    let at = readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("the README has no block {marker}"));
+    let rest = &readme[at + marker.len()..];
+    let body = rest
+        .split_once("```sh\n")
+        .and_then(|(_, b)| b.split_once("```"))
+        .map(|(b, _)| b)
+        .unwrap_or_else(|| panic!("{marker} is followed by a sh block"));
+    body.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs a client's command line as a user's shell would: in a project folder of a fresh home,
+/// with the server binary and the clients on PATH; its exit status and everything it printed.
+async fn shell(line: &str, home: &std::path::Path, bins: &std::path::Path, token: &str) -> String {
+    let server_dir = std::path::Path::new(common::BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        server_dir.display(),
+        bins.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut sh = tokio::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(line)
+        .current_dir(home.join("proj"))
+        .env("HOME", home)
+        .env("PATH", path)
+        .env("ALPACA_MCP_HTTP_TOKEN", token)
+        .env("NO_COLOR", "1")
+        // Nothing of theirs goes out: no update checks, no telemetry.
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("GEMINI_CLI_DISABLE_AUTO_UPDATE", "true")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ALPACA_") && k != "ALPACA_MCP_HTTP_TOKEN" {
+            sh.env_remove(k);
+        }
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), sh.output())
+        .await
+        .unwrap_or_else(|_| panic!("`{line}` finished within 120 s"))
+        .expect("sh runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "`{line}` failed: {all}");
+    all
+}
+
+/// Each command-line client, installed from npm (Claude Code, Gemini CLI, Codex CLI, the MCP
+/// Inspector), adds the server exactly as the README's block for it says: over stdio in the
+/// sandbox, and over HTTP with a bearer token; then the block's last command sees both
+/// connected (or lists the tools), and the server saw each client's own `clientInfo` over HTTP.
+#[tokio::test]
+#[ignore = "needs node and the clients from npm: ALPACA_MCP_TEST_CLIENTS, a node_modules/.bin with claude, gemini, codex and mcp-inspector (see .ci/run)"]
+async fn the_readmes_blocks_add_the_server_to_each_command_line_client() {
+    let Some(bins) = std::env::var_os("ALPACA_MCP_TEST_CLIENTS") else {
+        println!("skipping: ALPACA_MCP_TEST_CLIENTS is not set");
+        return;
+    };
+    let bins = std::path::PathBuf::from(bins);
+    let token = "a-readme-token-of-some-length-91";
+    let (_child, url, log) =
+        common::server_with_log(&[], &[("ALPACA_MCP_HTTP_TOKEN", token)]).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_string();
+    for (client, seen_as) in [
+        ("claude-code", "\"claude-code\""),
+        ("gemini-cli", "\"mcp-test-client\""),
+        ("codex", "\"codex-mcp-client\""),
+        ("inspector", "\"inspector-cli\""),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("proj")).unwrap();
+        if client == "gemini-cli" {
+            // What Gemini writes when a user trusts the folder at its first start.
+            let dir = home.path().join(".gemini");
+            std::fs::create_dir_all(&dir).unwrap();
+            let trusted = json!({ home.path().join("proj").to_str().unwrap(): "TRUST_FOLDER" });
+            std::fs::write(dir.join("trustedFolders.json"), trusted.to_string()).unwrap();
+        }
+        let before = log.lock().unwrap().len();
+        let mut outputs = Vec::new();
+        for line in readme_block(client) {
+            let line = line.replace("127.0.0.1:8000", &addr);
+            outputs.push(shell(&line, home.path(), &bins, token).await);
+        }
+        let last = outputs.last().unwrap();
+        match client {
+            "claude-code" => {
+                for name in ["alpaca:", "alpaca-http:"] {
+                    assert!(
+                        last.lines()
+                            .any(|l| l.starts_with(name) && l.contains("✔ Connected")),
+                        "{client}: {name} {last}"
+                    );
+                }
+            }
+            "gemini-cli" => {
+                for name in ["✓ alpaca:", "✓ alpaca-http:"] {
+                    assert!(
+                        last.lines()
+                            .any(|l| l.trim_start().starts_with(name) && l.contains("Connected")),
+                        "{client}: {name} {last}"
+                    );
+                }
+            }
+            "codex" => {
+                assert!(
+                    last.contains("alpaca ") && last.contains("alpaca-http "),
+                    "{last}"
+                );
+                // Codex checks no connection in `mcp list`; the prompt it would send a model
+                // (rendered without one) names each server's tools once it has listed them.
+                let prompt = shell("codex debug prompt-input hi", home.path(), &bins, token).await;
+                for ns in ["mcp__alpaca:", "mcp__alpaca_http:"] {
+                    assert!(
+                        prompt.contains(&format!("{ns} Alpaca Trading and Market Data API tools")),
+                        "{ns}: {prompt}"
+                    );
+                }
+            }
+            _ => {
+                for out in &outputs {
+                    let start = out.find('{').expect("JSON from the Inspector");
+                    // The JSON document first (the stdio server's log may follow it).
+                    let v: serde_json::Value = serde_json::Deserializer::from_str(&out[start..])
+                        .into_iter()
+                        .next()
+                        .expect("a JSON document")
+                        .expect("JSON");
+                    assert!(v["tools"].as_array().unwrap().len() > 50, "{out}");
+                }
+            }
+        }
+        let seen = log.lock().unwrap()[before..].to_string();
+        assert!(
+            seen.contains(&format!("client={seen_as}"))
+                || seen.contains(&format!("client=Some({seen_as})")),
+            "{client}: the server never saw {seen_as} over HTTP: {seen}"
+        );
+        println!(
+            "{client}: {}",
+            last.lines()
+                .filter(|l| l.contains("alpaca"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+}
