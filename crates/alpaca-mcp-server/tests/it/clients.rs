@@ -348,3 +348,92 @@ async fn the_readmes_blocks_add_the_server_to_each_command_line_client() {
         );
     }
 }
+
+/// Runs an SDK's client script (`program` `args`..., then the target and the token) and reads
+/// the JSON line it prints.
+async fn sdk_sees(
+    program: &str,
+    args: &[String],
+    target: &str,
+    token: Option<&str>,
+) -> serde_json::Value {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).arg(target).args(token).kill_on_drop(true);
+    // The stdio server it starts is the user's: no test settings in its environment.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ALPACA_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(90), cmd.output())
+        .await
+        .expect("the SDK client finishes")
+        .expect("the SDK client runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON from {program}: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// The SDKs' own clients (the TypeScript SDK, as current and as Gemini CLI bundles it, and the
+/// Python SDK) start the server over stdio as the README's configs do, and reach it over HTTP
+/// with a token; each lists the tools and calls one. Without the token, HTTP refuses them.
+#[tokio::test]
+#[ignore = "needs node and Python with the SDKs: ALPACA_MCP_TEST_TS_SDK, ALPACA_MCP_TEST_TS_SDK_1_23, ALPACA_MCP_TEST_PYTHON (see .ci/run)"]
+async fn the_sdks_list_the_tools_over_stdio_and_over_http_with_a_token() {
+    let ts = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ts_sdk.mjs").to_string();
+    let py = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/python_sdk.py").to_string();
+    let mut sdks: Vec<(String, String, Vec<String>)> = Vec::new();
+    for var in ["ALPACA_MCP_TEST_TS_SDK", "ALPACA_MCP_TEST_TS_SDK_1_23"] {
+        if let Ok(modules) = std::env::var(var) {
+            sdks.push((var.into(), "node".into(), vec![ts.clone(), modules]));
+        }
+    }
+    if let Ok(python) = std::env::var("ALPACA_MCP_TEST_PYTHON") {
+        sdks.push(("Python SDK".into(), python, vec![py.clone()]));
+    }
+    if sdks.is_empty() {
+        println!(
+            "skipping: none of ALPACA_MCP_TEST_TS_SDK, ALPACA_MCP_TEST_TS_SDK_1_23, ALPACA_MCP_TEST_PYTHON is set"
+        );
+        return;
+    }
+    let token = "an-sdk-token-of-some-length-2468";
+    let (_child, url, _log) =
+        common::server_with_log(&[], &[("ALPACA_MCP_HTTP_TOKEN", token)]).await;
+    for (sdk, program, args) in &sdks {
+        for (how, target, with) in [
+            ("stdio", common::BIN, None),
+            ("HTTP with the token", url.as_str(), Some(token)),
+        ] {
+            let seen = sdk_sees(program, args, target, with).await;
+            assert_eq!(seen["errors"], json!([]), "{sdk} over {how}: {seen}");
+            assert!(
+                seen["tools"].as_u64().unwrap() > 50,
+                "{sdk} over {how}: {seen}"
+            );
+            assert_eq!(seen["clock_is_error"], false, "{sdk} over {how}: {seen}");
+            assert!(
+                seen["clock_text"].as_str().unwrap().contains("is_open"),
+                "{sdk} over {how}: {seen}"
+            );
+            println!(
+                "{sdk} over {how}: {} tools, protocol {}",
+                seen["tools"], seen["protocol"]
+            );
+        }
+        let refused = sdk_sees(program, args, &url, None).await;
+        assert!(
+            refused["errors"].as_array().is_some_and(|e| !e.is_empty())
+                && refused.get("tools").is_none(),
+            "{sdk} over HTTP without the token: {refused}"
+        );
+    }
+}
