@@ -86,6 +86,12 @@ pub struct Config {
     /// How results are written (compact tables or JSON) and the characters one may hold
     /// (`ALPACA_RESULT_FORMAT`, `ALPACA_MAX_RESULT_CHARS`).
     pub output: crate::output::OutputConfig,
+    /// `ALPACA_TOOL_MODE`: every tool in `tools/list` (`all`, the default), or a core and
+    /// the tools to find and run the rest (`discover`, [`crate::discover`]).
+    pub tool_mode: crate::discover::ToolMode,
+    /// `ALPACA_CORE_TOOLS`: the tools a `discover` list holds (default
+    /// [`crate::discover::DEFAULT_CORE`]).
+    pub core_tools: Option<Vec<String>>,
 }
 
 /// Which account orders go to: results say it in their `mode` field.
@@ -208,6 +214,17 @@ impl Config {
             retry_base: Duration::from_millis(250),
             max_pages,
             output: crate::output::OutputConfig::from_lookup(&get)?,
+            tool_mode: match non_empty("ALPACA_TOOL_MODE") {
+                None => crate::discover::ToolMode::All,
+                Some(v) => {
+                    crate::discover::ToolMode::parse(&v).ok_or_else(|| ConfigError::BadChoice {
+                        name: "ALPACA_TOOL_MODE".into(),
+                        value: v,
+                        expected: "all or discover",
+                    })?
+                }
+            },
+            core_tools: non_empty("ALPACA_CORE_TOOLS").map(|v| split_list(&v)),
         })
     }
 

@@ -20,6 +20,7 @@ pub mod cache;
 pub mod compact;
 pub mod completion;
 pub mod config;
+pub mod discover;
 pub mod embed;
 mod engine;
 pub mod envelope;

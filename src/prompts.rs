@@ -95,7 +95,7 @@ pub fn get(
     let missing: Vec<&str> = wanted
         .iter()
         .copied()
-        .filter(|w| !tools.tools().iter().any(|t| t.name == *w))
+        .filter(|w| tools.tool(w).is_none())
         .collect();
     let mut text = text;
     if !missing.is_empty() {

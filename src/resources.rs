@@ -103,7 +103,7 @@ const POSITION_TOOL: &str = "get_open_position";
 const POSITION_TOOLSET: &str = "trading";
 
 fn enabled(tools: &AlpacaTools, tool: &str) -> bool {
-    tools.tools().iter().any(|t| t.name == tool)
+    tools.enabled_tools().iter().any(|t| t.name == tool)
 }
 
 /// The resources `tools` offers, each only when the tool it reads through is enabled.

@@ -9,6 +9,7 @@ mod cache;
 mod callers;
 mod client_habits;
 mod completions;
+mod discover;
 mod drifted_bodies;
 mod elicitation;
 mod embed;

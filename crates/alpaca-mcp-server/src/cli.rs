@@ -60,6 +60,10 @@ pub struct Settings {
     /// Expose only read-only tools (also ALPACA_READ_ONLY=true).
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// `all` tools in tools/list, or `discover`: a core and find_tools/run_tool for the rest
+    /// (also ALPACA_TOOL_MODE).
+    #[arg(long, global = true, value_name = "MODE")]
+    pub tool_mode: Option<String>,
     /// Hold every order for confirm_order before sending (also ALPACA_CONFIRM_ORDERS=true).
     #[arg(long, global = true)]
     pub confirm_orders: bool,

@@ -113,6 +113,10 @@ fn config(cli: &Cli, lookup: &Lookup) -> Result<Config, SetupError> {
     if s.confirm_orders {
         config.safety.confirm_orders = true;
     }
+    if let Some(mode) = &s.tool_mode {
+        config.tool_mode = alpaca_mcp::discover::ToolMode::parse(mode)
+            .ok_or_else(|| SetupError(format!("--tool-mode {mode:?}: expected all or discover")))?;
+    }
     // The flag, or ALPACA_MCP_SANDBOX (a boolean like every other; the MCP bundle sets it).
     let sandbox_env = match lookup.get("ALPACA_MCP_SANDBOX") {
         Some(v) => parse_bool("ALPACA_MCP_SANDBOX", &v).map_err(|e| SetupError(e.to_string()))?,
