@@ -287,20 +287,18 @@ pub fn meta_tools() -> [Tool; 2] {
     let find = json!({
         "type": "object",
         "properties": {
-            "query": {"type": "string", "description": "What you want to do, in words (\"option greeks\", \"dividends\", \"cancel an order\")."},
+            "query": {"type": "string", "description": "The task in words, e.g. option greeks."},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "default": 5},
         },
         "required": ["query"],
-        "additionalProperties": false,
     });
     let run = json!({
         "type": "object",
         "properties": {
-            "name": {"type": "string", "description": "A tool's name, as find_tools gave it."},
-            "arguments": {"type": "object", "description": "Its arguments, as its input schema says."},
+            "name": {"type": "string", "description": "From find_tools."},
+            "arguments": {"type": "object", "description": "As its inputSchema says."},
         },
         "required": ["name"],
-        "additionalProperties": false,
     });
     let schema = |v: Value| match v {
         Value::Object(m) => std::sync::Arc::new(m),
@@ -308,10 +306,9 @@ pub fn meta_tools() -> [Tool; 2] {
     };
     let mut find_tool = Tool::new(
         FIND,
-        "Finds the tools for a task among every enabled one (account, orders, positions, market data for stocks, crypto and options, news, corporate actions, watchlists, assets, the calendar): the best matches first, each with its input schema and whether it only reads or is destructive. Call it before run_tool when no listed tool fits.",
+        "Finds tools for a task among all enabled ones (market data, options, news, corporate actions, watchlists, assets, calendar, activities): best first, with inputSchema and annotations. Then call run_tool.",
         schema(find),
     );
-    find_tool.title = Some("Find tools".into());
     find_tool.annotations = Some(
         rmcp::model::ToolAnnotations::new()
             .read_only(true)
@@ -321,10 +318,9 @@ pub fn meta_tools() -> [Tool; 2] {
     );
     let mut run_tool = Tool::new(
         RUN,
-        "Runs a tool that find_tools found, by name with its arguments, exactly as if it were called directly: the same checks, guards and confirmations apply. Whether it only reads or places orders is the named tool's, as find_tools showed.",
+        "Runs a tool find_tools found, as a direct call would: the same checks, guards and confirmations. It reads or writes as that tool does.",
         schema(run),
     );
-    run_tool.title = Some("Run a tool".into());
     run_tool.annotations = Some(
         rmcp::model::ToolAnnotations::new()
             .read_only(false)
