@@ -218,3 +218,74 @@ async fn sandbox_now_freezes_the_fake_at_a_date_or_an_instant() {
         client.cancel().await.ok();
     }
 }
+
+/// `--tool-mode discover` through the binary: over stdio a short list whose `run_tool` works,
+/// and over HTTP a `read` token's session, where `run_tool` reaches no writing tool.
+#[tokio::test]
+async fn discover_mode_over_stdio_and_over_http_with_a_read_token() {
+    let client = stdio_client(&["--sandbox", "--tool-mode", "discover"]).await;
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert!(names.contains(&"find_tools".into()) && names.contains(&"run_tool".into()));
+    let news = call(&client, "find_tools", json!({"query": "latest headlines"})).await;
+    assert!(text(&news).contains("\"get_news\""), "{}", text(&news));
+    let r = call(
+        &client,
+        "run_tool",
+        json!({"name": "get_news", "arguments": {"symbols": "AAPL", "limit": 2}}),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    client.cancel().await.ok();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, "a-read-token-of-some-length-0001 read\n").unwrap();
+    let (mut child, url, _log) = server_with_log(
+        &[
+            "--tool-mode",
+            "discover",
+            "--http-token-file",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            url.clone(),
+        )
+        .auth_header("a-read-token-of-some-length-0001");
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
+    use rmcp::ServiceExt;
+    let reader = ().serve(transport).await.expect("initialize with the read token");
+    let listed: Vec<String> = reader
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    // The read-only core: the writing tools of the core are not there.
+    assert!(!listed.contains(&"place_stock_order".into()), "{listed:?}");
+    let order = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
+    let r = call(
+        &reader,
+        "run_tool",
+        json!({"name": "place_stock_order", "arguments": order}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("no enabled tool"), "{}", text(&r));
+    let orders = data(&call(&reader, "run_tool", json!({"name": "get_orders"})).await);
+    // The demo account's two resting orders, and no new one.
+    assert_eq!(orders.as_array().map(Vec::len), Some(2), "{orders}");
+    reader.cancel().await.ok();
+    child.kill().await.ok();
+}
