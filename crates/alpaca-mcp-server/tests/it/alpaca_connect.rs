@@ -101,6 +101,24 @@ async fn server_on(
     (child, base, log)
 }
 
+/// An `initialize` POSTed to `/mcp` with `token`: the raw answer (a 401 once a grant ended).
+async fn initialize_with(base: &str, token: &str) -> reqwest::Response {
+    http()
+        .post(format!("{base}/mcp"))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
 fn http() -> reqwest::Client {
     http_for(&Via::one(""))
 }
@@ -680,20 +698,7 @@ async fn a_token_revoked_at_alpaca_ends_that_users_grant_only() {
         text(&r)
     );
     // Her grant has ended: the next request is 401, pointing at the resource metadata.
-    let next = http()
-        .post(format!("{base}/mcp"))
-        .bearer_auth(&alice_token)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"}}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let next = initialize_with(&base, &alice_token).await;
     assert_eq!(next.status(), StatusCode::UNAUTHORIZED);
     let challenge = next.headers()["www-authenticate"].to_str().unwrap();
     assert!(
@@ -753,20 +758,7 @@ async fn an_answer_for_another_account_is_withheld_and_ends_that_grant() {
         log.lock().unwrap()
     );
     // Her grant has ended: her token is refused here, and nothing more goes out with it.
-    let next = http()
-        .post(format!("{base}/mcp"))
-        .bearer_auth(&alice_token)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"}}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let next = initialize_with(&base, &alice_token).await;
     assert_eq!(next.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(mock.requests().len(), 1, "{:?}", mock.requests());
     // Bob is untouched.
