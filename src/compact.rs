@@ -8,8 +8,8 @@
 //! ```text
 //! notice: Untrusted data from Alpaca's API. ...
 //! mode: paper
-//! meta: {"feed":"iex","pages":1}
-//! data: {"bars":{},"next_page_token":null}
+//! meta: {"feed":"iex","pages":1,"items":2,"more_available":false}
+//! data: {"bars":{}}
 //! == data.bars.AAPL (2 rows)
 //! t,o,h,l,c,v
 //! 2026-11-30T05:00:00Z,189.5,190,188.25,189.9,1200

@@ -23,6 +23,10 @@ pub(crate) const BUDGET_FILLED: &str =
 
 /// The items a merged value holds: an array's length; for a map, its arrays' lengths plus one
 /// per other entry; nothing for a scalar.
+/// What a result with more to read says, once: the token itself is in `meta`.
+pub(crate) const CONTINUE: &str =
+    "More remains: call again with the same arguments and page_token = meta.next_page_token.";
+
 pub(crate) fn count(v: &Value) -> u64 {
     match v {
         Value::Array(a) => a.len() as u64,
@@ -234,14 +238,10 @@ where
         }
     }
     let more = walk.token.is_some();
+    // The token that continues is in `meta` only (Alpaca's own `next_page_token` field
+    // leaves `data`): a result says each value once.
     let data = match p.cursor {
-        None => {
-            merged_object.insert(
-                "next_page_token".into(),
-                walk.token.clone().map_or(Value::Null, Value::String),
-            );
-            Value::Object(merged_object)
-        }
+        None => Value::Object(merged_object),
         Some(_) => Value::Array(merged_array),
     };
     // Counts are in meta; the summary is there only when something needs saying.
@@ -252,18 +252,18 @@ where
     if filled >= budget && walk.token.is_some() {
         said.push(BUDGET_FILLED.into());
     }
-    if let Some(t) = &walk.token {
-        said.push(format!(
-            "More remains: call again with the same arguments and page_token={t} to continue."
-        ));
+    if walk.token.is_some() {
+        said.push(CONTINUE.into());
     }
     let summary = (!said.is_empty()).then(|| said.join(" "));
-    let meta = json!({
+    let mut meta = json!({
         "pages": pages,
         "items": collected,
         "more_available": more,
-        "next_page_token": walk.token,
     });
+    if let Some(t) = &walk.token {
+        meta["next_page_token"] = Value::String(t.clone());
+    }
     Walked::Merged {
         data,
         summary,

@@ -192,6 +192,12 @@ struct Plan {
     page_token: Option<String>,
     feed_asked: Option<String>,
     start: String,
+    /// The `start` the caller gave, as given (else it is now minus the lookback).
+    start_sent: Option<String>,
+    /// The `end` the caller gave, as given.
+    end_sent: Option<Value>,
+    /// Whether the caller gave `timeframe` (else the tool's default).
+    timeframe_given: bool,
 }
 
 fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
@@ -210,7 +216,8 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
         crate::runtime::date_time(name, &v, crate::runtime::DayEdge::for_name(name))
             .map_err(|e| e.to_string())
     };
-    let start = match args.string("start")? {
+    let start_sent = args.string("start")?;
+    let start = match start_sent.clone() {
         Some(s) => instant("start", s)?,
         None => {
             let back = Duration::from_secs(days * 86_400 + hours * 3_600 + minutes * 60);
@@ -226,11 +233,15 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
     let mut base = Map::new();
     base.insert("symbols".into(), Value::String(symbols));
     base.insert("start".into(), Value::String(start.clone()));
-    if let Some(end) = args.string("end")? {
+    let end_sent = args.string("end")?;
+    if let Some(end) = end_sent.clone() {
         base.insert("end".into(), Value::String(instant("end", end)?));
     }
+    let mut timeframe_given = false;
     if let Some(tf) = e.timeframe {
-        let raw = args.string("timeframe")?.unwrap_or_else(|| tf.to_string());
+        let given = args.string("timeframe")?;
+        timeframe_given = given.is_some();
+        let raw = given.unwrap_or_else(|| tf.to_string());
         base.insert(
             "timeframe".into(),
             Value::String(normalize_timeframe(&raw)?),
@@ -269,6 +280,9 @@ fn plan(ctx: &Ctx<'_>, args: &Args, e: &Endpoint) -> Result<Plan, String> {
         page_token: args.string("page_token")?,
         feed_asked,
         start,
+        start_sent,
+        end_sent: end_sent.map(Value::String),
+        timeframe_given,
     })
 }
 
@@ -435,10 +449,6 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         .to_string();
     let mut data = merged;
     data.entry(e.key).or_insert_with(|| json!({}));
-    data.insert(
-        "next_page_token".into(),
-        token.clone().map_or(Value::Null, Value::String),
-    );
     let more = token.is_some();
     // Counts, range and timeframe are in meta; the summary says only what needs saying.
     let mut said = Vec::new();
@@ -446,10 +456,7 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         said.push(pagination::BUDGET_FILLED.to_string());
     }
     if more {
-        said.push(format!(
-            "More data remains: call again with page_token={} to continue.",
-            token.as_deref().unwrap_or("")
-        ));
+        said.push(pagination::CONTINUE.to_string());
     }
     if let Some(note) = feed_note {
         said.push(note);
@@ -471,16 +478,34 @@ async fn run(ctx: Ctx<'_>, args: JsonObject, e: &'static Endpoint) -> CallToolRe
         ));
     }
     let summary = (!said.is_empty()).then(|| said.join(" "));
-    let meta = json!({
-        "start": plan.start,
-        "end": base.get("end"),
-        "timeframe": base.get("timeframe"),
-        "feed": feed,
-        "pages": pages,
-        "items": collected,
-        "more_available": more,
-        "next_page_token": token,
-    });
+    // What the caller did not send (a start from the lookback, a default timeframe, the feed
+    // fallen back to), the counts, and the token that continues: each once.
+    let mut meta = Map::new();
+    if plan.start_sent.as_deref() != Some(plan.start.as_str()) {
+        meta.insert("start".into(), json!(plan.start));
+    }
+    if let Some(end) = base.get("end")
+        && plan.end_sent.as_ref() != Some(end)
+    {
+        meta.insert("end".into(), end.clone());
+    }
+    if !plan.timeframe_given
+        && let Some(tf) = base.get("timeframe")
+    {
+        meta.insert("timeframe".into(), tf.clone());
+    }
+    if plan.feed_asked.is_none()
+        && let Some(f) = base.get("feed")
+    {
+        meta.insert("feed".into(), f.clone());
+    }
+    meta.insert("pages".into(), json!(pages));
+    meta.insert("items".into(), json!(collected));
+    meta.insert("more_available".into(), json!(more));
+    if let Some(t) = &token {
+        meta.insert("next_page_token".into(), json!(t));
+    }
+    let meta = Value::Object(meta);
     envelope::envelope_with(
         Value::Object(data),
         Risk::ApiData,

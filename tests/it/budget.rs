@@ -49,7 +49,7 @@ async fn a_chain_over_the_budget_keeps_whole_rows_and_its_page_token_gets_exactl
             text(&r).len()
         );
         all.extend(chain_symbols(&d));
-        match d["next_page_token"].as_str() {
+        match envelope(&r)["meta"]["next_page_token"].as_str() {
             Some(t) => page_args["page_token"] = json!(t),
             None => break,
         }
@@ -74,7 +74,7 @@ async fn a_chain_over_the_budget_keeps_whole_rows_and_its_page_token_gets_exactl
             let rows = chain_symbols(&env["data"]);
             assert!(!rows.is_empty(), "{format:?}: every call returns rows");
             got.extend(rows.iter().cloned());
-            let Some(token) = env["data"]["next_page_token"].as_str() else {
+            let Some(token) = env["meta"]["next_page_token"].as_str() else {
                 break;
             };
             let budget_meta = &env["meta"]["budget"];
