@@ -17,7 +17,7 @@
 //! ```
 //!
 //! - Head lines are `name: value`; `data:` holds what is left of Alpaca's JSON once its tables
-//!   are taken out (absent when the whole answer is one table).
+//!   are taken out (absent when the whole answer is one table, or nothing is left but tables).
 //! - A table is a line `== <path> (<n> rows)`, a header line and one line per record. The path
 //!   is `data` and the keys leading to the rows, joined with `.` (a key that is not a plain word
 //!   is written as a JSON string). A table whose header says `first column is the key` holds a
@@ -410,7 +410,9 @@ pub fn render_parts(envelope: &Map<String, Value>, rest: &Value, tables: &[Table
         head_line(&mut out, k, v);
     }
     let root_table = tables.iter().any(|t| t.path.is_empty());
-    if !root_table {
+    // `data: {}` beside tables says nothing: [`parse`] rebuilds the object from their paths.
+    let nothing_else = !tables.is_empty() && rest.as_object().is_some_and(Map::is_empty);
+    if !root_table && !nothing_else {
         head_line(&mut out, "data", rest);
     }
     for t in tables {
@@ -685,6 +687,18 @@ mod tests {
         let back = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
         assert_eq!(back, e, "\n{text}");
         text
+    }
+
+    #[test]
+    fn nothing_but_tables_leaves_out_the_data_line_and_reads_back() {
+        let data =
+            json!({"quotes": {"AAPL": {"bp": 1.5, "ap": 1.6}, "MSFT": {"bp": 2, "ap": 2.1}}});
+        let text = round_trip(data, &[&["quotes"]]);
+        assert!(!text.contains("\ndata:"), "{text}");
+        assert!(
+            text.contains("== data.quotes (2 rows, first column is the key)"),
+            "{text}"
+        );
     }
 
     #[test]
