@@ -141,12 +141,14 @@ def percentiles(lat: list) -> tuple:
     return pick(0.50), pick(0.99)
 
 
-def raw_session(cfg: dict, toolsets: str | None, calls: int) -> dict:
+def raw_session(cfg: dict, toolsets: str | None, calls: int, extra_env: dict | None = None) -> dict:
     """The same session over raw stdio (one JSON line out, one in), the least client overhead:
-    start -> initialize / tools/list answered, the tools/list response line, then `calls` calls."""
+    start -> initialize / tools/list answered, the tools/list response line, then `calls` calls.
+    `extra_env` adds settings (a tool mode)."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""), **cfg["env"]}
     if toolsets is not None:
         env["ALPACA_TOOLSETS"] = toolsets
+    env.update(extra_env or {})
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [cfg["command"], *cfg["args"]],
@@ -210,8 +212,12 @@ async def main() -> None:
     for i in range(cfg["runs"]):
         raw = raw_session(cfg, None, cfg["calls"] if i < cfg["call_runs"] else 0)
         add("raw_", {k: v for k, v in raw.items() if k.endswith("_ms")})
+    # A variant is the toolsets (a string, or null for the default), or {"toolsets", "env"}.
     out["tools_list"] = {
-        label: raw_session(cfg, toolsets, 0) for label, toolsets in cfg["toolset_variants"].items()
+        label: raw_session(cfg, v.get("toolsets"), 0, v.get("env"))
+        if isinstance(v, dict)
+        else raw_session(cfg, v, 0)
+        for label, v in cfg["toolset_variants"].items()
     }
     if cfg.get("research"):
         out["research"] = await research(cfg)

@@ -294,7 +294,12 @@ pub fn run(quick: bool, binary: Option<PathBuf>) -> anyhow::Result<()> {
         "ours",
         &ours_bin,
         &ours_env,
-        json!({"default": null, "market-data": MARKET_DATA_TOOLSETS, "every": ours_default}),
+        json!({
+            "default": null,
+            "market-data": MARKET_DATA_TOOLSETS,
+            "every": ours_default,
+            "discover": {"env": {"ALPACA_TOOL_MODE": "discover"}},
+        }),
         true,
     );
     let ours_every = full_bin.as_ref().and_then(|bin| {
@@ -480,6 +485,30 @@ pub fn run(quick: bool, binary: Option<PathBuf>) -> anyhow::Result<()> {
         wire(&ours_md, "bytes"),
         wire(&v2_md, "bytes"),
     ));
+    // Tools on demand: the default toolsets in discover mode, against V2's default list, and
+    // as a share of the 8,000 bytes aimed for.
+    let ours_disc = list(&ours, "discover");
+    rows.push(Row::new(
+        format!(
+            "tools/list bytes, discover mode ({} vs {} tools)",
+            count(&ours_disc),
+            count(&v2_def)
+        ),
+        "B",
+        wire(&ours_disc, "bytes"),
+        wire(&v2_def, "bytes"),
+    ));
+    if let Some(bytes) = ours_disc.as_ref().and_then(|l| l["bytes"].as_f64()) {
+        let mut aimed = Row::new(
+            "  discover mode (ratio: share of the 8,000 bytes aimed for)",
+            "B",
+            Stat::one(bytes),
+            None,
+        )
+        .target("<=", 1.0);
+        aimed.ratio = Some(bytes / 8000.0);
+        rows.push(aimed);
+    }
     let (shared, ours_same, v2_same) = same_tools(&ours_md, &v2_md);
     rows.push(
         Row::new(
