@@ -273,13 +273,7 @@ async fn a_core_can_be_chosen_and_a_name_that_is_no_tool_is_refused() {
     let mut config = discover_config(&mock);
     config.core_tools = Some(vec!["get_clock".into(), "get_news".into()]);
     let client = connect(&config).await;
-    let names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = tool_names(&client).await;
     assert_eq!(names, ["get_clock", "get_news", "find_tools", "run_tool"]);
     config.core_tools = Some(vec!["get_clokc".into()]);
     let err = alpaca_mcp::AlpacaTools::new(&config)

@@ -26,13 +26,7 @@ async fn confirmation_holds_the_order_until_confirmed_once_in_the_same_session()
     );
     let a = connect_shared(tools.clone()).await;
     let b = connect_shared(tools.clone()).await;
-    let names: Vec<String> = a
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = tool_names(&a).await;
     assert!(
         names.contains(&"confirm_order".to_string())
             && names.contains(&"cancel_confirmation".to_string())

@@ -52,13 +52,20 @@ pub async fn connect_tools(tools: AlpacaTools) -> Client {
 
 /// One more MCP session on shared tools (as each HTTP session is).
 pub async fn connect_shared(tools: Arc<AlpacaTools>) -> Client {
+    ().serve(serve_in_process(tools))
+        .await
+        .expect("client initializes")
+}
+
+/// Our server for `tools` over an in-process pipe; the client's end.
+fn serve_in_process(tools: Arc<AlpacaTools>) -> tokio::io::DuplexStream {
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
             let _ = running.waiting().await;
         }
     });
-    ().serve(client_io).await.expect("client initializes")
+    client_io
 }
 
 /// The query of every request the fake saw on `path`.
@@ -90,15 +97,11 @@ pub async fn connect_as(
     name: &str,
 ) -> rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig> {
     let tools = Arc::new(AlpacaTools::new(config).expect("tools build"));
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = AlpacaServer::new(tools).serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
     let info = rmcp::model::ClientConfig::new(
         rmcp::model::ClientCapabilities::default(),
         rmcp::model::Implementation::new(name, "0"),
     );
-    info.serve(client_io).await.expect("client initializes")
+    info.serve(serve_in_process(tools))
+        .await
+        .expect("client initializes")
 }

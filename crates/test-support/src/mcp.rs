@@ -20,6 +20,17 @@ pub async fn call(client: &Client, name: &str, args: Value) -> CallToolResult {
         .unwrap_or_else(|e| panic!("{name}: protocol error {e}"))
 }
 
+/// The names of the tools `client` is listed, in order.
+pub async fn tool_names(client: &Client) -> Vec<String> {
+    client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
 /// The text of a result's first content block.
 pub fn text(result: &CallToolResult) -> String {
     result

@@ -224,13 +224,7 @@ async fn sandbox_now_freezes_the_fake_at_a_date_or_an_instant() {
 #[tokio::test]
 async fn discover_mode_over_stdio_and_over_http_with_a_read_token() {
     let client = stdio_client(&["--sandbox", "--tool-mode", "discover"]).await;
-    let names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = tool_names(&client).await;
     assert_eq!(names.len(), 10, "{names:?}");
     assert!(names.contains(&"find_tools".into()) && names.contains(&"run_tool".into()));
     let news = call(&client, "find_tools", json!({"query": "latest headlines"})).await;
@@ -265,13 +259,7 @@ async fn discover_mode_over_stdio_and_over_http_with_a_read_token() {
     let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
     use rmcp::ServiceExt;
     let reader = ().serve(transport).await.expect("initialize with the read token");
-    let listed: Vec<String> = reader
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let listed = tool_names(&reader).await;
     // The read-only core: the writing tools of the core are not there.
     assert!(!listed.contains(&"place_stock_order".into()), "{listed:?}");
     let order = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
